@@ -1,0 +1,206 @@
+"""Finding and loading assignments.
+
+    <course>/assignments/<name>/template.ipynb   what students start from
+    <course>/assignments/<name>/checks.py        public checks: TITLE, EXERCISES, CHECKS, LIMITS
+    <course>/assignments/<name>/hidden.json      the hidden checks' ids and points (no inputs)
+    <course>/reference/<name>/solution.ipynb     the reference solution (instructor only)
+    <course>/reference/<name>/hidden_checks.py   hidden checks: CHECKS, and the hidden SEED
+
+The course folder is $COURSEGRADE_ROOT, else the checkout the grader runs from, else the
+current folder. Hidden checks are graded only where the reference folder is present.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .errors import AssignmentError
+from .model import Check
+from .sandbox import GRADER_PACKAGE, Limits
+from .submission import Submission
+
+
+@dataclass(frozen=True)
+class ListedCheck:
+    """A hidden check as students may know it: its id, exercise and points."""
+
+    id: str
+    exercise: str
+    points: float
+
+
+def course_root() -> Path:
+    """The folder that holds `assignments/` (and, for instructors, `reference/`)."""
+    if os.environ.get("COURSEGRADE_ROOT"):
+        return Path(os.environ["COURSEGRADE_ROOT"]).resolve()
+    checkout = GRADER_PACKAGE.parent
+    if (checkout / "assignments").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def known_assignments(root: Path | None = None) -> list[str]:
+    folder = (root or course_root()) / "assignments"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "checks.py").is_file())
+
+
+def _load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment's checks and settings, with its hidden part when the reference is here."""
+
+    name: str
+    title: str
+    folder: Path
+    exercises: tuple[str, ...]
+    checks: tuple[Check, ...]
+    listed_hidden: tuple[ListedCheck, ...]
+    limits: Limits
+    seed: int
+    warm_imports: tuple[str, ...]
+    reference_folder: Path | None = None
+    version: str = ""
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_folder is not None
+
+    @property
+    def template(self) -> Path:
+        return self.folder / "template.ipynb"
+
+    @property
+    def solution(self) -> Path | None:
+        return self.reference_folder / "solution.ipynb" if self.reference_folder else None
+
+    @cached_property
+    def reference(self) -> Mapping[str, Callable[..., Any]] | None:
+        """The reference solution's functions, run here in the grader (trusted code)."""
+        if self.solution is None:
+            return None
+        from .submission import load_submission
+
+        namespace: dict[str, Any] = {"__name__": f"coursegrade_reference_{self.name}"}
+        for cell in load_submission(self.solution).cells:
+            exec(compile(cell, str(self.solution), "exec"), namespace)  # noqa: S102 - instructor code
+        return namespace
+
+    @property
+    def max_score(self) -> float:
+        graded = sum(c.points for c in self.checks)
+        if not self.has_reference:
+            graded += sum(c.points for c in self.listed_hidden)
+        return graded
+
+
+def load_assignment(name: str, root: Path | None = None, include_hidden: bool = True) -> Assignment:
+    """The assignment called `name`; hidden checks only when asked and the reference is here."""
+    root = root or course_root()
+    known = known_assignments(root)
+    if name not in known:
+        raise AssignmentError.unknown(name, known)
+    folder = root / "assignments" / name
+    public = _load_module(folder / "checks.py", f"coursegrade_checks_{name.replace('-', '_')}")
+    reference_folder = root / "reference" / name
+    hidden_file = reference_folder / "hidden_checks.py"
+    checks: list[Check] = list(public.CHECKS)
+    seed = int(getattr(public, "SEED", 0))
+    if include_hidden and hidden_file.is_file():
+        hidden = _load_module(hidden_file, f"coursegrade_hidden_{name.replace('-', '_')}")
+        checks += [c for c in hidden.CHECKS]
+        seed = int(getattr(hidden, "SEED", seed))
+    else:
+        reference_folder = None  # type: ignore[assignment]
+    _validate(name, checks)
+    listed = _listed_hidden(folder / "hidden.json")
+    files = [folder / "checks.py", folder / "hidden.json", hidden_file, folder / "template.ipynb"]
+    return Assignment(
+        name=name,
+        title=str(getattr(public, "TITLE", name)),
+        folder=folder,
+        exercises=tuple(public.EXERCISES),
+        checks=tuple(checks),
+        listed_hidden=listed,
+        limits=getattr(public, "LIMITS", Limits()),
+        seed=seed,
+        warm_imports=tuple(getattr(public, "WARM_IMPORTS", ("torch",))),
+        reference_folder=reference_folder,
+        version=_version(files),
+        extras=dict(getattr(public, "EXTRAS", {})),
+    )
+
+
+def _validate(name: str, checks: list[Check]) -> None:
+    ids = [c.id for c in checks]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise AssignmentError(f"{name}: check ids used twice: {sorted(duplicates)}")
+    public_needing_reference = [c.id for c in checks if c.needs_reference and not c.hidden]
+    if public_needing_reference:
+        raise AssignmentError(f"{name}: public checks cannot use the reference: {public_needing_reference}")
+
+
+def _listed_hidden(path: Path) -> tuple[ListedCheck, ...]:
+    if not path.is_file():
+        return ()
+    return tuple(ListedCheck(str(c["id"]), str(c["exercise"]), float(c["points"])) for c in json.loads(path.read_text()))
+
+
+def hidden_listing(checks: tuple[Check, ...]) -> list[dict[str, Any]]:
+    """What `hidden.json` must say for these checks (written by `grade validate --write-listing`)."""
+    return [{"id": c.id, "exercise": c.exercise, "points": c.points} for c in checks if c.hidden]
+
+
+def _version(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file():
+            digest.update(path.read_bytes())
+    for path in sorted(GRADER_PACKAGE.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _exercise_names(root: Path, name: str) -> set[str]:
+    """EXERCISES of a checks.py, read without running it (it may import torch)."""
+    tree = ast.parse((root / "assignments" / name / "checks.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EXERCISES" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def detect_assignment(submission: Submission, root: Path | None = None) -> str:
+    """The assignment a submission declares, or the one whose function names it defines."""
+    known = known_assignments(root)
+    if submission.declared_assignment:
+        if submission.declared_assignment not in known:
+            raise AssignmentError.unknown(submission.declared_assignment, known)
+        return submission.declared_assignment
+    defined = submission.top_level_names()
+    scores = {name: len(defined & _exercise_names(root or course_root(), name)) for name in known}
+    best = max(scores.values(), default=0)
+    winners = [n for n, s in scores.items() if s == best]
+    if best == 0 or len(winners) != 1:
+        raise AssignmentError.undetected(submission.path, known)
+    return winners[0]

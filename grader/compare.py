@@ -1,0 +1,105 @@
+"""Comparing what a student's function returned with what was expected, in the grader.
+
+Types are compared exactly (an `int` subclass is not an `int`), so a value whose `__eq__`
+lies cannot pass; values are only ever plain data decoded by the grader itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Observation
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close floats must be: |got - expected| <= atol + rtol * |expected|."""
+
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+
+EXACT = Tolerance(rtol=0.0, atol=0.0)
+DEFAULT_TOLERANCE = Tolerance()
+
+
+def is_tensor(value: Any) -> bool:
+    return type(value).__name__ == "Tensor" and type(value).__module__ == "torch"
+
+
+def type_name(value: Any) -> str:
+    if is_tensor(value):
+        return "Tensor"
+    return type(value).__name__
+
+
+def show(value: Any) -> str:
+    """A short, readable rendering of a value for feedback."""
+    if is_tensor(value):
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.numel() <= 36:
+            body = str(value.tolist())
+            return f"tensor of shape {tuple(value.shape)}, {dtype}: {body}"
+        return f"tensor of shape {tuple(value.shape)}, {dtype}"
+    if isinstance(value, dict) and "$object" in value:
+        described = value["$object"]
+        return f"a {described.get('type', '?')} ({described.get('repr', '')})"
+    text = repr(value)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def mismatch(got: Observation, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> str | None:
+    """Why `got` does not match `expected`, or None when it does."""
+    return _mismatch(got.value, expected, tolerance, where="")
+
+
+def _mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str | None:
+    if is_tensor(expected):
+        return _tensor_mismatch(got, expected, tol, where)
+    if type(got) is not type(expected):
+        return f"{where}returned a {type_name(got)}, expected a {type_name(expected)}"
+    if isinstance(expected, float):
+        if math.isnan(expected) and math.isnan(got):
+            return None
+        if math.isclose(got, expected, rel_tol=tol.rtol, abs_tol=tol.atol):
+            return None
+        return f"{where}{got!r} is not {expected!r} (rtol={tol.rtol}, atol={tol.atol})"
+    if isinstance(expected, list | tuple):
+        if len(got) != len(expected):
+            return f"{where}has {len(got)} items, expected {len(expected)}"
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            found = _mismatch(g, e, tol, where=f"{where}item {i}: ")
+            if found:
+                return found
+        return None
+    return None if got == expected else f"{where}{show(got)} is not {show(expected)}"
+
+
+def _tensor_mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str | None:
+    import torch
+
+    if type(got) is not torch.Tensor:
+        return f"{where}returned a {type_name(got)}, expected a torch.Tensor"
+    if got.dtype != expected.dtype:
+        return f"{where}dtype is {got.dtype}, expected {expected.dtype}"
+    if tuple(got.shape) != tuple(expected.shape):
+        return f"{where}shape is {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if expected.is_floating_point():
+        close = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+    else:
+        close = got == expected
+    if bool(close.all()):
+        return None
+    bad = (~close).nonzero()[0].tolist()
+    at = tuple(int(i) for i in bad)
+    return (
+        f"{where}{int((~close).sum())} of {close.numel()} values differ; first at index {at}: "
+        f"{got[at].item():.6g} instead of {expected[at].item():.6g} "
+        f"(rtol={tol.rtol}, atol={tol.atol})"
+    )
+
+
+def matches(got: Any, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> bool:
+    return _mismatch(got, expected, tolerance, where="") is None

@@ -1,0 +1,95 @@
+"""The pipeline for one submission: load, plan, run in the sandbox, judge, score."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from .assignments import Assignment, detect_assignment, load_assignment
+from .errors import AssignmentError
+from .judge import judge_all, skipped_hidden, total
+from .model import Check, GradeReport, Step
+from .runner import RunOutcome, Worker, run_steps
+from .sandbox import Sandbox, get_sandbox
+from .submission import Submission, load_submission
+
+
+def plan_steps(checks: Sequence[Check]) -> list[Step]:
+    """Every step the checks need, once each, in the order they first appear."""
+    steps: dict[str, Step] = {}
+    for check in checks:
+        for step in check.steps:
+            known = steps.setdefault(step.name, step)
+            if known is not step and known.call_text() != step.call_text():
+                raise AssignmentError(f"two different steps are both called {step.name!r}")
+    return list(steps.values())
+
+
+def _summary(outcome: RunOutcome) -> str:
+    broken = [c for c in outcome.cells if c.status != "ok"]
+    parts = []
+    if broken:
+        first = broken[0]
+        reason = first.error.strip().splitlines()[-1] if first.error.strip() else first.status
+        parts.append(f"{len(broken)} cell(s) of the notebook failed; the first, cell {first.index + 1}: {reason}")
+    if outcome.problem:
+        parts.append(outcome.problem)
+    return "; ".join(parts)
+
+
+def grade_submission(
+    submission: Submission,
+    assignment: Assignment,
+    sandbox: Sandbox,
+    worker: Worker | None = None,
+) -> GradeReport:
+    """Grade one submission of `assignment`; student failures are in the report, not raised."""
+    steps = plan_steps(assignment.checks)
+    with tempfile.TemporaryDirectory(prefix="coursegrade-nb-") as folder:
+        notebook = Path(folder) / "submission.ipynb"
+        submission.write_notebook(notebook)
+        outcome = run_steps(notebook, steps, sandbox, assignment.limits, assignment.seed,
+                            assignment.warm_imports, worker)
+    started = time.monotonic()
+    needs_reference = any(c.needs_reference for c in assignment.checks)
+    results, figures = judge_all(assignment.checks, outcome.observations,
+                                 assignment.reference if needs_reference else None)
+    if not assignment.has_reference:
+        results += skipped_hidden(assignment.listed_hidden)
+    score, max_score = total(results)
+    ran = any(o.status != "not_run" for o in outcome.observations.values())
+    timings = {**outcome.timings, "judging": time.monotonic() - started}
+    return GradeReport(
+        assignment=assignment.name,
+        submission=submission.path.name,
+        status="graded" if ran or not steps else "error",
+        score=score,
+        max_score=max_score,
+        checks=tuple(results),
+        message=_summary(outcome),
+        cells=outcome.cells,
+        figures=tuple(figures),
+        timings=timings,
+        sandbox=sandbox.name,
+    )
+
+
+def grade_file(
+    path: Path,
+    assignment_name: str | None = None,
+    sandbox: Sandbox | None = None,
+    include_hidden: bool = True,
+    root: Path | None = None,
+) -> GradeReport:
+    """Grade the notebook or module at `path`; raises UsageError for bad input only."""
+    started = time.monotonic()
+    submission = load_submission(path)
+    name = assignment_name or detect_assignment(submission, root)
+    assignment = load_assignment(name, root, include_hidden)
+    loaded = time.monotonic()
+    report = grade_submission(submission, assignment, sandbox or get_sandbox())
+    timings = {"loading": loaded - started, **report.timings, "total": time.monotonic() - started}
+    return replace(report, submission=str(path), timings=timings)

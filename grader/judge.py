@@ -1,0 +1,101 @@
+"""Deciding each check from observations, in the grader's own process; and scoring."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .assignments import ListedCheck
+from .model import Check, CheckResult, CheckStatus, Evidence, Figure, Observation, Step, Verdict
+
+
+def _failure(step: Step, observed: Observation, last: bool, check: Check) -> tuple[CheckStatus, str] | None:
+    """The status and message when a step did not simply return, else None."""
+    call = step.call_text()
+    if observed.forbidden_calls:
+        calls = ", ".join(observed.forbidden_calls)
+        return "failed", f"called {call}\nit calls {calls}, which this exercise must not use"
+    if observed.status == "returned":
+        return None
+    if observed.status == "raised":
+        if observed.raised("NotImplementedError"):
+            return "failed", f"{step.function} is not implemented yet (it raises NotImplementedError)"
+        if last and check.expects_raise:
+            return None
+        if observed.error_type == "NameError" and f"'{step.function}'" in observed.error_message:
+            return "error", (
+                f"{step.function} is not defined: check its name and that the cell defining it "
+                "runs without error"
+            )
+        output = f"\nit printed:\n{observed.output.strip()}" if observed.output.strip() else ""
+        return "error", f"called {call}\nraised {observed.error_type}: {observed.error_message}{output}"
+    if observed.status == "timeout":
+        return "timeout", f"called {call}\n{observed.error_message or 'no answer in time'}"
+    if observed.status == "crashed":
+        return "error", f"called {call}\n{observed.error_message}"
+    return "error", f"{call} was not run: {observed.error_message or 'an earlier step failed'}"
+
+
+def judge_check(
+    check: Check,
+    observations: Mapping[str, Observation],
+    reference: Mapping[str, Callable[..., Any]] | None = None,
+) -> tuple[CheckResult, tuple[Figure, ...]]:
+    """The verdict on one check, and any pictures its judge made."""
+    for i, step in enumerate(check.steps):
+        observed = observations.get(step.name) or Observation(step.name, "not_run")
+        failed = _failure(step, observed, i == len(check.steps) - 1, check)
+        if failed is not None:
+            return _result(check, failed[0], failed[1]), ()
+    try:
+        verdict = check.judge(Evidence(observations, reference))
+    except Exception as error:  # a bug in a check must not stop the run; say it loudly
+        where = traceback.format_exception_only(type(error), error)[-1].strip()
+        return _result(check, "error", f"the grader could not judge this check ({where}); tell your instructor"), ()
+    return _result(check, "passed" if verdict.passed else "failed", verdict.message), verdict.figures
+
+
+def _result(check: Check, status: CheckStatus, message: str) -> CheckResult:
+    points = check.points if status == "passed" else 0.0
+    return CheckResult(check.id, check.exercise, status, points, check.points, check.hidden, message)
+
+
+def skipped_hidden(listed: Sequence[ListedCheck]) -> list[CheckResult]:
+    """Hidden checks that cannot run here: listed, with their points, as skipped."""
+    return [
+        CheckResult(c.id, c.exercise, "skipped", 0.0, c.points, True, "hidden check: runs at grading time")
+        for c in listed
+    ]
+
+
+def judge_all(
+    checks: Sequence[Check],
+    observations: Mapping[str, Observation],
+    reference: Mapping[str, Callable[..., Any]] | None = None,
+) -> tuple[list[CheckResult], list[Figure]]:
+    results: list[CheckResult] = []
+    figures: list[Figure] = []
+    for check in checks:
+        result, pictures = judge_check(check, observations, reference)
+        results.append(result)
+        figures.extend(pictures)
+    return results, figures
+
+
+def total(results: Sequence[CheckResult]) -> tuple[float, float]:
+    """The score and the most it could have been."""
+    return round(sum(r.points for r in results), 6), round(sum(r.max_points for r in results), 6)
+
+
+def all_errored(results: Sequence[CheckResult], problem: str) -> list[CheckResult]:
+    """Every check as an error with the same reason (nothing could be graded)."""
+    return [
+        CheckResult(r.id, r.exercise, "error", 0.0, r.max_points, r.hidden, problem)
+        if r.status != "skipped" else r
+        for r in results
+    ]
+
+
+def verdict_of(passed: bool, message: str) -> Verdict:
+    return Verdict(passed, message)

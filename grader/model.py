@@ -1,0 +1,227 @@
+"""The plain values that flow through the grader.
+
+    Check ──(steps: inputs only)──► sandbox ──► Observation ──judge──► CheckResult ──► GradeReport
+
+Checks hold inputs and a judge; only the steps' inputs ever reach the student's process.
+Observations are what came back, decoded from JSON and safely loaded tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CheckStatus = Literal["passed", "failed", "error", "timeout", "skipped"]
+CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "error", "timeout", "skipped")
+StepStatus = Literal["returned", "raised", "timeout", "crashed", "not_run"]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An argument that stands for what an earlier step returned (e.g. a model)."""
+
+    step: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call made inside the student's process: `function(*args, **kwargs)`.
+
+    `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result).
+    `observe` says how the result comes back: "value" (plain data, tensors) or "module"
+    (an nn.Module's layers and parameters as plain data).
+    """
+
+    name: str
+    function: str | None
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    observe: Literal["value", "module"] = "value"
+    timeout: float | None = None
+    forbidden: tuple[str, ...] = ()
+
+    def refs(self) -> list[str]:
+        values = [*self.args, *self.kwargs.values()]
+        return [v.step for v in values if isinstance(v, Ref)]
+
+    def call_text(self) -> str:
+        """The call as a student would write it, for feedback."""
+        parts = [_short_repr(a) for a in self.args]
+        parts += [f"{k}={_short_repr(v)}" for k, v in self.kwargs.items()]
+        if self.function is None:
+            return parts[0] if parts else "?"
+        return f"{self.function}({', '.join(parts)})"
+
+
+def _short_repr(value: Any) -> str:
+    if isinstance(value, Ref):
+        return value.step.rsplit(".", 1)[-1]
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        dtype = str(getattr(value, "dtype", "")).replace("torch.", "")
+        return f"<tensor {tuple(shape)} {dtype}>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What happened when one step ran in the student's process."""
+
+    step: str
+    status: StepStatus
+    value: Any = None
+    type_name: str = ""
+    error_type: str = ""
+    error_bases: tuple[str, ...] = ()
+    error_message: str = ""
+    seconds: float = 0.0
+    output: str = ""
+    forbidden_calls: tuple[str, ...] = ()
+
+    def raised(self, exception_name: str) -> bool:
+        return self.status == "raised" and exception_name in (self.error_type, *self.error_bases)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture for the report (PNG bytes), e.g. a decision boundary."""
+
+    title: str
+    png: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's decision on one check."""
+
+    passed: bool
+    message: str = ""
+    figures: tuple[Figure, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a judge may look at: the observations of its steps and the trusted reference."""
+
+    observations: Mapping[str, Observation]
+    reference: Mapping[str, Callable[..., Any]] | None = None
+
+    def __getitem__(self, step: str) -> Observation:
+        return self.observations[step]
+
+
+Judge = Callable[[Evidence], Verdict]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check: steps to run in the sandbox and a judge that runs in the grader."""
+
+    id: str
+    exercise: str
+    steps: tuple[Step, ...]
+    judge: Judge
+    points: float = 1.0
+    hidden: bool = False
+    description: str = ""
+    expects_raise: bool = False
+    needs_reference: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one check, as the result format of EXERCISES.md has it."""
+
+    id: str
+    exercise: str
+    status: CheckStatus
+    points: float
+    max_points: float
+    hidden: bool
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "exercise": self.exercise,
+            "status": self.status,
+            "points": self.points,
+            "max_points": self.max_points,
+            "hidden": self.hidden,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            id=str(data["id"]),
+            exercise=str(data["exercise"]),
+            status=data["status"],
+            points=float(data["points"]),
+            max_points=float(data["max_points"]),
+            hidden=bool(data["hidden"]),
+            message=str(data.get("message", "")),
+        )
+
+
+@dataclass(frozen=True)
+class CellLog:
+    """How one cell of the submission went when it was executed."""
+
+    index: int
+    status: Literal["ok", "error", "timeout"]
+    source_head: str = ""
+    error: str = ""
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """Everything one grading produced; `to_json` is exactly the contract's result format."""
+
+    assignment: str
+    submission: str
+    status: Literal["graded", "error"]
+    score: float
+    max_score: float
+    checks: tuple[CheckResult, ...]
+    message: str = ""
+    cells: tuple[CellLog, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    sandbox: str = ""
+
+    @property
+    def all_passed(self) -> bool:
+        ran = [c for c in self.checks if c.status != "skipped"]
+        return self.status == "graded" and all(c.status == "passed" for c in ran)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "assignment": self.assignment,
+            "submission": self.submission,
+            "status": self.status,
+            "score": self.score,
+            "max_score": self.max_score,
+            "message": self.message,
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GradeReport:
+        return cls(
+            assignment=str(data["assignment"]),
+            submission=str(data["submission"]),
+            status=data["status"],
+            score=float(data["score"]),
+            max_score=float(data["max_score"]),
+            message=str(data.get("message", "")),
+            checks=tuple(CheckResult.from_json(c) for c in data["checks"]),
+        )

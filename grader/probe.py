@@ -1,0 +1,250 @@
+"""Runs inside the student's kernel: call the named functions on the plan's inputs.
+
+It knows inputs only, never expected answers. Each step's outcome is appended to
+`out/events.jsonl` as soon as it is known, so the grader sees progress, and a step that
+never returns costs that step alone. Everything written here is untrusted by the grader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .codec import Encoder, decode
+
+MAX_STEP_OUTPUT = 8 * 1024
+
+
+class StepTimeout(BaseException):
+    """Raised in the student's code when a step runs past its time limit."""
+
+
+class _CappedText(io.TextIOBase):
+    """A stdout stand-in that keeps the first `limit` characters and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self.kept
+        self.parts.append(text[:room])
+        self.kept += min(room, len(text))
+        self.dropped += max(0, len(text) - room)
+        return len(text)
+
+    def text(self) -> str:
+        tail = f"\n... ({self.dropped} more characters not kept)" if self.dropped else ""
+        return "".join(self.parts) + tail
+
+
+def _user_namespace() -> dict[str, Any]:
+    try:
+        shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+        return shell.user_ns  # type: ignore[no-any-return]
+    except NameError:
+        return vars(sys.modules["__main__"])
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise StepTimeout()
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Any:
+    try:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds or 0)
+    except ValueError:  # not the main thread: the grader's own deadline still applies
+        pass
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _describe_module(module: Any) -> dict[str, Any]:
+    """An nn.Module as plain data: its layers in order and its parameters."""
+    layers = [
+        {"name": name, "type": type(sub).__name__, "module": type(sub).__module__}
+        for name, sub in module.named_modules()
+        if name
+    ]
+    parameters = [
+        {
+            "name": name,
+            "shape": list(p.shape),
+            "requires_grad": bool(p.requires_grad),
+            "numel": int(p.numel()),
+        }
+        for name, p in module.named_parameters()
+    ]
+    state = {name: p.detach().clone() for name, p in module.named_parameters()}
+    return {"type": type(module).__name__, "layers": layers, "parameters": parameters, "state": state}
+
+
+class _ForbiddenCalls:
+    """Records calls to forbidden torch functions, however they were imported or named."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = set(names)
+        self.seen: list[str] = []
+        self.mode: Any = None
+
+    def __enter__(self) -> _ForbiddenCalls:
+        if not self.names or "torch" not in sys.modules:
+            return self
+        from torch.overrides import TorchFunctionMode
+
+        guard = self
+
+        class Watch(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+                name = getattr(func, "__name__", "")
+                qualified = f"{getattr(func, '__module__', '') or 'torch'}.{name}"
+                if name in guard.names or qualified in guard.names:
+                    guard.seen.append(qualified)
+                return func(*args, **(kwargs or {}))
+
+        self.mode = Watch()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.mode is not None:
+            self.mode.__exit__(*exc)
+
+
+def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, Any],
+              inputs: Path, encoder: Encoder) -> dict[str, Any]:
+    name = step["name"]
+    missing = [r for r in _refs(step) if r not in kept]
+    if missing:
+        return {"status": "not_run", "error_message": f"needs the result of {missing[0]}, which did not return"}
+    try:
+        args = decode(step["args"], inputs, kept)
+        kwargs = decode(step["kwargs"], inputs, kept)
+    except Exception as error:  # the student's notebook broke the probe's own tools
+        return {"status": "not_run", "error_message": f"inputs could not be loaded: {error}"}
+    function = step["function"]
+    if function is not None:
+        target = namespace.get(function)
+        if target is None:
+            return _raised(NameError(f"name '{function}' is not defined"))
+        if not callable(target):
+            return _raised(TypeError(f"{function} is a {type(target).__name__}, not a function"))
+    captured = _CappedText(MAX_STEP_OUTPUT)
+    outcome: dict[str, Any]
+    guard = _ForbiddenCalls(step.get("forbidden", []))
+    started = time.perf_counter()
+    try:
+        with _deadline(step.get("timeout")), contextlib.redirect_stdout(captured), \
+                contextlib.redirect_stderr(captured):
+            with guard:
+                result = target(*args, **kwargs) if function is not None else args[0]
+            kept[name] = result
+            outcome = _returned(result, step.get("observe", "value"), encoder)
+    except StepTimeout:
+        outcome = {"status": "timeout", "error_message": f"no answer after {step.get('timeout')} s"}
+    except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
+        outcome = _raised(error)
+    outcome["seconds"] = time.perf_counter() - started
+    outcome["output"] = captured.text()
+    if guard.seen:
+        outcome["forbidden_calls"] = sorted(set(guard.seen))
+    return outcome
+
+
+def _refs(step: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "$ref" in value:
+                found.append(value["$ref"])
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk([step["args"], step["kwargs"]])
+    return found
+
+
+def _returned(result: Any, observe: str, encoder: Encoder) -> dict[str, Any]:
+    kind = type(result)
+    described = result
+    if observe == "module" and "torch" in sys.modules and isinstance(result, sys.modules["torch"].nn.Module):
+        described = _describe_module(result)
+    return {
+        "status": "returned",
+        "type": f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins."),
+        "value": encoder.encode(described),
+    }
+
+
+def _raised(error: BaseException) -> dict[str, Any]:
+    kind = type(error)
+    try:
+        message = str(error)[:2000]
+    except Exception:
+        message = "<the exception's message could not be read>"
+    return {
+        "status": "raised",
+        "error_type": kind.__name__,
+        "error_bases": [k.__name__ for k in kind.__mro__[1:]],
+        "error_message": message,
+    }
+
+
+def run(scratch: str) -> None:
+    """Run every step of `scratch/plan.json` in this (the student's) namespace."""
+    root = Path(scratch)
+    plan = json.loads((root / "plan.json").read_text())
+    out = root / "out"
+    encoder = Encoder(out, prefix="r")
+    namespace = _user_namespace()
+    kept: dict[str, Any] = {}
+    skip = set(plan.get("skip", []))
+    with open(out / "events.jsonl", "a", encoding="utf-8") as events:
+        def emit(event: dict[str, Any]) -> None:
+            events.write(json.dumps(event) + "\n")
+            events.flush()
+
+        for step in plan["steps"]:
+            if step["name"] in skip:
+                continue
+            emit({"event": "start", "step": step["name"]})
+            _seed(int(plan.get("seed", 0)))
+            outcome = _run_step(step, namespace, kept, root / "inputs", encoder)
+            try:
+                line = json.dumps({"event": "end", "step": step["name"], **outcome})
+            except (TypeError, ValueError):
+                line = json.dumps({"event": "end", "step": step["name"], "status": "not_run",
+                                   "error_message": "the result could not be written"})
+            events.write(line + "\n")
+            events.flush()
+        emit({"event": "done"})

@@ -1,0 +1,327 @@
+"""Running one submission's steps in a sandboxed child, with deadlines, and reading back data.
+
+A `Worker` is one child process for one submission: it can be started (kernel up, torch
+imported) before the submission is known, and is thrown away after it. The grader watches
+the child's event file; a step that passes its deadline gets the child killed, and a new
+child carries on with the steps still to run.
+"""
+
+from __future__ import annotations
+
+import json
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .codec import CodecError, Encoder, decode, encode_input
+from .model import CellLog, Observation, Step
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox
+
+MAX_EVENTS_BYTES = 64 * 2**20
+MAX_EVENT_LINE = 2 * 2**20
+GRACE_SECONDS = 2.0
+MAX_RESTARTS = 3
+POLL_SECONDS = 0.02
+KERNEL_DIED = 3  # the child's exit status when the kernel died under it
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What came back from running a submission's steps."""
+
+    observations: dict[str, Observation]
+    cells: tuple[CellLog, ...]
+    timings: dict[str, float]
+    problem: str = ""
+
+
+@dataclass
+class _Attempt:
+    """The progress of one child process."""
+
+    ended: dict[str, dict[str, Any]] = field(default_factory=dict)
+    running: str | None = None
+    running_since: float = 0.0
+    done: bool = False
+    offset: int = 0
+    buffer: bytes = b""
+    first_event: float | None = None
+
+
+def _make_scratch() -> Path:
+    scratch = Path(tempfile.mkdtemp(prefix="coursegrade-"))
+    for sub in ("work", "out", "inputs", "home", "tmp", "runtime", "ipython", "lib"):
+        (scratch / sub).mkdir()
+    (scratch / "lib" / "grader").symlink_to(GRADER_PACKAGE, target_is_directory=True)
+    return scratch
+
+
+class Worker:
+    """One sandboxed child for one submission."""
+
+    def __init__(self, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str] = ("torch",)) -> None:
+        self.sandbox = sandbox
+        self.limits = limits
+        self.scratch = _make_scratch()
+        config = {"warm_imports": list(warm_imports), "cell_seconds": limits.cell_seconds}
+        (self.scratch / "config.json").write_text(json.dumps(config))
+        self.stderr = open(self.scratch / "child-stderr.txt", "wb")  # noqa: SIM115
+        self.started = time.monotonic()
+        self.process = sandbox.start(
+            [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
+        )
+        self.ready_after: float | None = None
+
+    def wait_ready(self) -> bool:
+        """Wait until the kernel is up; False if the child died or took too long."""
+        if self.ready_after is not None:
+            return True
+        deadline = self.started + self.limits.startup_seconds
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while time.monotonic() < deadline:
+                if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    line = self.process.stdout.readline()
+                    if line.strip() == b"ready":
+                        self.ready_after = time.monotonic() - self.started
+                        return True
+                    if not line:
+                        return False
+        return False
+
+    def close(self) -> None:
+        self.sandbox.stop(self.process)
+        self.stderr.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int) -> None:
+    encoder = Encoder(scratch / "inputs", prefix="in")
+    plan = {
+        "seed": seed,
+        "skip": sorted(skip),
+        "steps": [
+            {
+                "name": s.name,
+                "function": s.function,
+                "args": [encode_input(a, encoder) for a in s.args],
+                "kwargs": {"$dict": {k: encode_input(v, encoder) for k, v in s.kwargs.items()}},
+                "observe": s.observe,
+                "timeout": s.timeout,
+                "forbidden": list(s.forbidden),
+            }
+            for s in steps
+        ],
+    }
+    (scratch / "plan.json").write_text(json.dumps(plan))
+
+
+def _read_events(scratch: Path, attempt: _Attempt) -> None:
+    path = scratch / "out" / "events.jsonl"
+    if not path.exists() or attempt.offset >= MAX_EVENTS_BYTES:
+        return
+    with open(path, "rb") as f:
+        f.seek(attempt.offset)
+        chunk = f.read(MAX_EVENTS_BYTES - attempt.offset)
+    attempt.offset += len(chunk)
+    data = attempt.buffer + chunk
+    *lines, attempt.buffer = data.split(b"\n")
+    if len(attempt.buffer) > MAX_EVENT_LINE:
+        attempt.buffer = b""
+    for line in lines:
+        _take_event(line, attempt)
+
+
+def _take_event(line: bytes, attempt: _Attempt) -> None:
+    if len(line) > MAX_EVENT_LINE:
+        return
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(event, dict):
+        return
+    now = time.monotonic()
+    if attempt.first_event is None:
+        attempt.first_event = now
+    kind, step = event.get("event"), event.get("step")
+    if kind == "start" and isinstance(step, str):
+        attempt.running, attempt.running_since = step, now
+    elif kind == "end" and isinstance(step, str):
+        attempt.ended[step] = event
+        attempt.running = None
+    elif kind == "done":
+        attempt.done = True
+
+
+def _exit_text(code: int | None, limits: Limits, scratch: Path) -> str:
+    if code is None:
+        return "stopped"
+    if code == KERNEL_DIED:
+        try:
+            kernel = json.loads((scratch / "out" / "kernel-exit.json").read_text()).get("returncode")
+        except (OSError, ValueError, AttributeError):
+            kernel = None
+        if type(kernel) is int and kernel > 0:
+            return f"stopped: the code ended its own process (exit status {kernel}, e.g. os._exit)"
+        code = kernel if type(kernel) is int and kernel < 0 else None
+        if code is None:
+            return "stopped: the notebook's kernel died"
+    if code < 0:
+        sig = signal.Signals(-code)
+        if sig == signal.SIGKILL:
+            return f"stopped: killed (SIGKILL), perhaps for using more than {limits.memory_text}"
+        if sig == signal.SIGXCPU:
+            return "stopped: used more than its CPU time"
+        return f"stopped: killed by {sig.name}"
+    return f"stopped: the process exited with status {code}"
+
+
+def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
+    """An `end` event as an Observation; nothing in it is trusted to be well-formed."""
+
+    def text(key: str, limit: int = 4000) -> str:
+        value = event.get(key, "")
+        return value[:limit] if isinstance(value, str) else ""
+
+    status = event.get("status")
+    if status not in ("returned", "raised", "timeout", "not_run"):
+        status = "not_run"
+    value: Any = None
+    if status == "returned":
+        try:
+            value = decode(event.get("value"), out)
+        except (CodecError, RuntimeError, OSError, ValueError, KeyError, AttributeError) as error:
+            value = {"$object": {"type": "unreadable", "repr": f"the value could not be read back: {error}"}}
+    bases = event.get("error_bases", [])
+    forbidden = event.get("forbidden_calls", [])
+    seconds = event.get("seconds", 0.0)
+    return Observation(
+        step=name,
+        status=status,
+        value=value,
+        type_name=text("type", 200),
+        error_type=text("error_type", 200),
+        error_bases=tuple(b for b in bases if isinstance(b, str))[:20] if isinstance(bases, list) else (),
+        error_message=text("error_message"),
+        seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
+        output=text("output", 10_000),
+        forbidden_calls=tuple(f for f in forbidden if isinstance(f, str))[:20] if isinstance(forbidden, list) else (),
+    )
+
+
+def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
+    path = scratch / "out" / "cells.json"
+    try:
+        raw = json.loads(path.read_text()[: 4 * 2**20]) if path.exists() else []
+    except (ValueError, OSError):
+        return ()
+    cells = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict):
+            continue
+        status = item.get("status") if item.get("status") in ("ok", "error", "timeout") else "error"
+        cells.append(CellLog(
+            index=int(item["index"]) if type(item.get("index")) is int else len(cells),
+            status=status,
+            source_head=str(item.get("source_head", ""))[:200],
+            error=str(item.get("error", ""))[:4000],
+            output=str(item.get("output", ""))[:16_000],
+        ))
+    return tuple(cells)
+
+
+def _watch(worker: Worker, steps: dict[str, Step], deadline: float) -> tuple[_Attempt, str]:
+    """Follow one child until it finishes, dies, or passes a deadline; why it stopped."""
+    attempt = _Attempt()
+    limits = worker.limits
+    while True:
+        _read_events(worker.scratch, attempt)
+        now = time.monotonic()
+        if attempt.done or worker.process.poll() is not None:
+            time.sleep(POLL_SECONDS)
+            _read_events(worker.scratch, attempt)
+            return attempt, "" if attempt.done else _exit_text(worker.process.poll(), limits, worker.scratch)
+        if attempt.running is not None:
+            allowed = steps[attempt.running].timeout or limits.call_seconds
+            if now - attempt.running_since > allowed + GRACE_SECONDS:
+                worker.sandbox.stop(worker.process)
+                return attempt, f"stopped: no answer after {allowed:g} s"
+        if now > deadline:
+            worker.sandbox.stop(worker.process)
+            return attempt, f"stopped: the whole run took more than {limits.run_seconds:g} s"
+        time.sleep(POLL_SECONDS)
+
+
+def run_steps(
+    notebook: Path,
+    steps: Sequence[Step],
+    sandbox: Sandbox,
+    limits: Limits,
+    seed: int = 0,
+    warm_imports: Sequence[str] = ("torch",),
+    worker: Worker | None = None,
+) -> RunOutcome:
+    """Execute `notebook` in the sandbox, then each step; restart past steps that hang or crash."""
+    by_name = {s.name: s for s in steps}
+    events: dict[str, dict[str, Any]] = {}
+    cells: tuple[CellLog, ...] = ()
+    timings: dict[str, float] = {}
+    problem = ""
+    deadline = time.monotonic() + limits.run_seconds
+    for attempt_number in range(MAX_RESTARTS + 1):
+        worker = worker or Worker(sandbox, limits, warm_imports)
+        try:
+            if not worker.wait_ready():
+                problem = problem or "the notebook's kernel did not start: " + _stderr_tail(worker)
+                break
+            timings.setdefault("startup", worker.ready_after or 0.0)
+            shutil.copyfile(notebook, worker.scratch / "submission.ipynb")
+            _write_plan(worker.scratch, steps, set(events), seed)
+            go = time.monotonic()
+            assert worker.process.stdin is not None
+            worker.process.stdin.write(b"go\n")
+            worker.process.stdin.flush()
+            attempt, stopped = _watch(worker, by_name, deadline)
+            timings.setdefault("execution", (attempt.first_event or time.monotonic()) - go)
+            timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
+            cells = cells or _read_cells(worker.scratch)
+            for name, event in attempt.ended.items():
+                events[name] = event
+                events[name]["observation"] = _observation(name, event, worker.scratch / "out")
+            if attempt.running is not None and attempt.running not in events:
+                status = "timeout" if "no answer" in stopped else "crashed"
+                events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
+        except OSError as error:  # a broken pipe to a child that died on its own
+            stopped = f"stopped: {error}"
+            attempt = _Attempt()
+        finally:
+            worker.close()
+            worker = None
+        if not stopped:
+            break
+        problem = problem or stopped
+        remaining = [s for s in steps if s.name not in events]
+        if not remaining or not (attempt.ended or attempt.running) or time.monotonic() > deadline:
+            break
+        timings["restarts"] = attempt_number + 1.0
+    observations = {name: e["observation"] for name, e in events.items()}
+    for step in steps:
+        if step.name not in observations:
+            observations[step.name] = Observation(step.name, "not_run", error_message=problem or "not run")
+    return RunOutcome(observations, cells, timings, problem)
+
+
+def _stderr_tail(worker: Worker) -> str:
+    worker.stderr.flush()
+    text = (worker.scratch / "child-stderr.txt").read_bytes()[-2000:].decode(errors="replace").strip()
+    return text.splitlines()[-1] if text else "no message"
