@@ -64,6 +64,18 @@ def _load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
+_public_modules: dict[tuple[Path, str], ModuleType] = {}
+
+
+def public_checks(name: str, root: Path | None = None) -> ModuleType:
+    """The public `checks.py` of an assignment, loaded once (hidden checks reuse its mistakes)."""
+    key = ((root or course_root()).resolve(), name)
+    if key not in _public_modules:
+        path = key[0] / "assignments" / name / "checks.py"
+        _public_modules[key] = _load_module(path, f"coursegrade_checks_{name.replace('-', '_')}")
+    return _public_modules[key]
+
+
 @dataclass(frozen=True)
 class Assignment:
     """An assignment's checks and settings, with its hidden part when the reference is here."""
@@ -95,14 +107,15 @@ class Assignment:
 
     @cached_property
     def reference(self) -> Mapping[str, Callable[..., Any]] | None:
-        """The reference solution's functions, run here in the grader (trusted code)."""
+        """The reference solution's functions: its cells tagged "solution", run here (trusted code)."""
         if self.solution is None:
             return None
-        from .submission import load_submission
-
-        namespace: dict[str, Any] = {"__name__": f"coursegrade_reference_{self.name}"}
-        for cell in load_submission(self.solution).cells:
-            exec(compile(cell, str(self.solution), "exec"), namespace)  # noqa: S102 - instructor code
+        notebook = json.loads(self.solution.read_text())
+        namespace: dict[str, Any] = {"__name__": f"coursegrade_reference_{self.name.replace('-', '_')}"}
+        for cell in notebook["cells"]:
+            if cell["cell_type"] == "code" and "solution" in cell.get("metadata", {}).get("tags", []):
+                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                exec(compile(source, str(self.solution), "exec"), namespace)  # noqa: S102 - instructor code
         return namespace
 
     @property
@@ -120,7 +133,7 @@ def load_assignment(name: str, root: Path | None = None, include_hidden: bool = 
     if name not in known:
         raise AssignmentError.unknown(name, known)
     folder = root / "assignments" / name
-    public = _load_module(folder / "checks.py", f"coursegrade_checks_{name.replace('-', '_')}")
+    public = public_checks(name, root)
     reference_folder = root / "reference" / name
     hidden_file = reference_folder / "hidden_checks.py"
     checks: list[Check] = list(public.CHECKS)

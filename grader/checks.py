@@ -74,11 +74,14 @@ def returns(
         if why is None:
             return Verdict(True, f"{call} returned {show(observed.value)}")
         lines = [f"called {call}", f"returned {show(observed.value)}", f"expected {show(expected)}"]
-        if why not in lines[1]:
+        if why:
             lines.append(f"({why})")
-        hint = next((m.hint for m in mistakes if m.explains(observed.value, args, kwargs, tolerance)), "")
-        if hint:
-            lines.append(f"hint: {hint}")
+        hints = [m.hint for m in mistakes if m.explains(observed.value, args, kwargs, tolerance)]
+        if len(hints) > 1:
+            lines.append("hint: one of these known mistakes gives this answer:")
+            lines += [f"  - {hint}" for hint in hints]
+        elif hints:
+            lines.append(f"hint: {hints[0]}")
         return Verdict(False, "\n".join(lines))
 
     return Check(

@@ -1,14 +1,15 @@
 """The `grade` command: parse, call the library, print, return an exit code.
 
-Heavy modules (torch, pandas, nbclient) are imported inside the commands, so that
-`grade --help` answers at once.
+`grade FILE` grades one submission; `grade COMMAND ...` runs one of COMMANDS. Heavy modules
+(torch, pandas, nbclient) are imported inside the commands, so `grade --help` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GraderError
@@ -24,25 +25,41 @@ Every verdict is decided in the grader, against the reference, the labels and th
 that never reach the student's process.
 """
 
-EPILOG = """\
+EXIT_CODES = """\
 exit codes:
   0  every check that ran passed
   1  some check failed, raised, timed out, or nothing could be graded
   2  bad usage or input: missing file, not a notebook, unknown assignment
+"""
 
+EXAMPLES = """\
 examples:
-  grade mywork.ipynb                      grade, assignment told by the notebook
+  grade mywork.ipynb                      grade; the assignment is told by the notebook
   grade mywork.py --assignment conv-arithmetic
   grade mywork.ipynb --format json        the result as JSON (the course's result format)
   grade mywork.ipynb --verbose            also how long each stage took
 """
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="grade", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: `grade NAME ...`."""
+
+    name: str
+    summary: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _add_sandbox_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sandbox", choices=("auto", "bwrap", "subprocess", "none"), default="auto",
+        help="where student code runs: bwrap (isolated), subprocess (resource limits only), "
+             "none (a plain child process); auto: bwrap when it works here, else subprocess",
     )
+
+
+def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the notebook (.ipynb) or module (.py) to grade")
     parser.add_argument("-a", "--assignment", metavar="NAME",
                         help="the assignment (default: from the notebook's metadata or its function names)")
@@ -51,14 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="also print the time each stage took")
     parser.add_argument("--no-hidden", action="store_true",
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
-    return parser
+    _add_sandbox_option(parser)
 
 
-def grade_command(args: argparse.Namespace) -> int:
+def _run_grade(args: argparse.Namespace) -> int:
     from .grading import grade_file
+    from .sandbox import get_sandbox
     from .text_report import render
 
-    report = grade_file(args.file, args.assignment, include_hidden=not args.no_hidden)
+    report = grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
+                        include_hidden=not args.no_hidden)
     if args.format == "json":
         print(report.dumps())
     else:
@@ -66,10 +85,54 @@ def grade_command(args: argparse.Namespace) -> int:
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
+def _configure_list(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from .assignments import course_root, known_assignments
+
+    root = course_root()
+    for name in known_assignments(root):
+        hidden = "with hidden checks" if (root / "reference" / name).is_dir() else "public checks only"
+        print(f"{name:<22} {hidden}")
+    return EXIT_PASSED
+
+
+COMMANDS: dict[str, Command] = {
+    "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
+}
+
+
+def _command_help() -> str:
+    lines = ["commands (grade COMMAND --help for more):"]
+    lines += [f"  {c.name:<10} {c.summary}" for c in COMMANDS.values()]
+    return "\n".join(lines) + "\n"
+
+
+def _parser(command: Command | None) -> argparse.ArgumentParser:
+    if command is None:
+        parser = argparse.ArgumentParser(
+            prog="grade", description=DESCRIPTION,
+            epilog=f"{_command_help()}\n{EXIT_CODES}\n{EXAMPLES}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _configure_grade(parser)
+        return parser
+    parser = argparse.ArgumentParser(
+        prog=f"grade {command.name}", description=command.summary, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.configure(parser)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(arguments[0]) if arguments else None
+    args = _parser(command).parse_args(arguments[1:] if command else arguments)
     try:
-        return grade_command(args)
+        return command.run(args) if command else _run_grade(args)
     except GraderError as error:
         print(f"grade: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -51,7 +51,7 @@ def show(value: Any) -> str:
 
 
 def mismatch(got: Observation, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> str | None:
-    """Why `got` does not match `expected`, or None when it does."""
+    """Why `got` does not match `expected` ("" when the values simply differ), or None when it does."""
     return _mismatch(got.value, expected, tolerance, where="")
 
 
@@ -71,10 +71,10 @@ def _mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str | None
             return f"{where}has {len(got)} items, expected {len(expected)}"
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             found = _mismatch(g, e, tol, where=f"{where}item {i}: ")
-            if found:
-                return found
+            if found is not None:
+                return found or f"{where}item {i} differs"
         return None
-    return None if got == expected else f"{where}{show(got)} is not {show(expected)}"
+    return None if got == expected else ""
 
 
 def _tensor_mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str | None:

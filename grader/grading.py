@@ -34,7 +34,8 @@ def _summary(outcome: RunOutcome) -> str:
     if broken:
         first = broken[0]
         reason = first.error.strip().splitlines()[-1] if first.error.strip() else first.status
-        parts.append(f"{len(broken)} cell(s) of the notebook failed; the first, cell {first.index + 1}: {reason}")
+        where = f"code cell {first.index + 1} ({first.source_head.strip()})"
+        parts.append(f"{len(broken)} code cell(s) failed; the first is {where}: {reason}")
     if outcome.problem:
         parts.append(outcome.problem)
     return "; ".join(parts)

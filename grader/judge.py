@@ -21,13 +21,13 @@ def _failure(step: Step, observed: Observation, last: bool, check: Check) -> tup
     if observed.status == "raised":
         if observed.raised("NotImplementedError"):
             return "failed", f"{step.function} is not implemented yet (it raises NotImplementedError)"
-        if last and check.expects_raise:
-            return None
         if observed.error_type == "NameError" and f"'{step.function}'" in observed.error_message:
             return "error", (
                 f"{step.function} is not defined: check its name and that the cell defining it "
                 "runs without error"
             )
+        if last and check.expects_raise:
+            return None
         output = f"\nit printed:\n{observed.output.strip()}" if observed.output.strip() else ""
         return "error", f"called {call}\nraised {observed.error_type}: {observed.error_message}{output}"
     if observed.status == "timeout":

@@ -8,6 +8,7 @@ child carries on with the steps still to run.
 
 from __future__ import annotations
 
+import itertools
 import json
 import selectors
 import shutil
@@ -28,7 +29,6 @@ from .sandbox import GRADER_PACKAGE, Limits, Sandbox
 MAX_EVENTS_BYTES = 64 * 2**20
 MAX_EVENT_LINE = 2 * 2**20
 GRACE_SECONDS = 2.0
-MAX_RESTARTS = 3
 POLL_SECONDS = 0.02
 KERNEL_DIED = 3  # the child's exit status when the kernel died under it
 
@@ -104,7 +104,7 @@ class Worker:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int) -> None:
+def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int, limits: Limits) -> None:
     encoder = Encoder(scratch / "inputs", prefix="in")
     plan = {
         "seed": seed,
@@ -116,7 +116,7 @@ def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int)
                 "args": [encode_input(a, encoder) for a in s.args],
                 "kwargs": {"$dict": {k: encode_input(v, encoder) for k, v in s.kwargs.items()}},
                 "observe": s.observe,
-                "timeout": s.timeout,
+                "timeout": s.timeout or limits.call_seconds,
                 "forbidden": list(s.forbidden),
             }
             for s in steps
@@ -278,7 +278,7 @@ def run_steps(
     timings: dict[str, float] = {}
     problem = ""
     deadline = time.monotonic() + limits.run_seconds
-    for attempt_number in range(MAX_RESTARTS + 1):
+    for attempt_number in itertools.count():
         worker = worker or Worker(sandbox, limits, warm_imports)
         try:
             if not worker.wait_ready():
@@ -286,7 +286,7 @@ def run_steps(
                 break
             timings.setdefault("startup", worker.ready_after or 0.0)
             shutil.copyfile(notebook, worker.scratch / "submission.ipynb")
-            _write_plan(worker.scratch, steps, set(events), seed)
+            _write_plan(worker.scratch, steps, set(events), seed, limits)
             go = time.monotonic()
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")

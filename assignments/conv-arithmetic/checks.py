@@ -18,7 +18,7 @@ EXERCISES = [
     "locally_connected_params",
     "shared_weights_params",
 ]
-LIMITS = Limits(call_seconds=5, cell_seconds=30, run_seconds=120)
+LIMITS = Limits(call_seconds=2, cell_seconds=30, run_seconds=120)
 WARM_IMPORTS = ("math",)
 
 CONV_PARAMS_MISTAKES = [
