@@ -176,7 +176,8 @@ def _validate(name: str, checks: list[Check]) -> None:
 def _listed_hidden(path: Path) -> tuple[ListedCheck, ...]:
     if not path.is_file():
         return ()
-    return tuple(ListedCheck(str(c["id"]), str(c["exercise"]), float(c["points"])) for c in json.loads(path.read_text()))
+    listed = json.loads(path.read_text())
+    return tuple(ListedCheck(str(c["id"]), str(c["exercise"]), float(c["points"])) for c in listed)
 
 
 def hidden_listing(checks: tuple[Check, ...]) -> list[dict[str, Any]]:

@@ -99,8 +99,22 @@ def _run_list(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+def _configure_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", type=Path, default=Path("reports/demo"),
+                        help="where the reports go (default: reports/demo)")
+    _add_sandbox_option(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.output, args.sandbox)
+
+
 COMMANDS: dict[str, Command] = {
     "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
+    "demo": Command("demo", "grade the bundled example submissions and write their reports",
+                    _configure_demo, _run_demo),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 CheckStatus = Literal["passed", "failed", "error", "timeout", "skipped"]
 CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "error", "timeout", "skipped")
 StepStatus = Literal["returned", "raised", "timeout", "crashed", "not_run"]
+CellStatus = Literal["ok", "error", "timeout"]
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class CellLog:
     """How one cell of the submission went when it was executed."""
 
     index: int
-    status: Literal["ok", "error", "timeout"]
+    status: CellStatus
     source_head: str = ""
     error: str = ""
     output: str = ""

@@ -149,6 +149,7 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
     except Exception as error:  # the student's notebook broke the probe's own tools
         return {"status": "not_run", "error_message": f"inputs could not be loaded: {error}"}
     function = step["function"]
+    target: Any = None
     if function is not None:
         target = namespace.get(function)
         if target is None:

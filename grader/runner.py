@@ -13,7 +13,6 @@ import json
 import selectors
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .codec import CodecError, Encoder, decode, encode_input
-from .model import CellLog, Observation, Step
+from .model import CellLog, CellStatus, Observation, Step, StepStatus
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox
 
 MAX_EVENTS_BYTES = 64 * 2**20
@@ -193,9 +192,7 @@ def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
         value = event.get(key, "")
         return value[:limit] if isinstance(value, str) else ""
 
-    status = event.get("status")
-    if status not in ("returned", "raised", "timeout", "not_run"):
-        status = "not_run"
+    status: StepStatus = event["status"] if event.get("status") in ("returned", "raised", "timeout") else "not_run"
     value: Any = None
     if status == "returned":
         try:
@@ -225,11 +222,11 @@ def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
         raw = json.loads(path.read_text()[: 4 * 2**20]) if path.exists() else []
     except (ValueError, OSError):
         return ()
-    cells = []
+    cells: list[CellLog] = []
     for item in raw if isinstance(raw, list) else []:
         if not isinstance(item, dict):
             continue
-        status = item.get("status") if item.get("status") in ("ok", "error", "timeout") else "error"
+        status: CellStatus = item["status"] if item.get("status") in ("ok", "timeout") else "error"
         cells.append(CellLog(
             index=int(item["index"]) if type(item.get("index")) is int else len(cells),
             status=status,
@@ -299,7 +296,7 @@ def run_steps(
                 events[name] = event
                 events[name]["observation"] = _observation(name, event, worker.scratch / "out")
             if attempt.running is not None and attempt.running not in events:
-                status = "timeout" if "no answer" in stopped else "crashed"
+                status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
                 events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
         except OSError as error:  # a broken pipe to a child that died on its own
             stopped = f"stopped: {error}"

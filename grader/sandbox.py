@@ -7,6 +7,7 @@ submission started. `subprocess` is a resource-limited child in its own session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -94,10 +95,8 @@ class SubprocessSandbox:
         )
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         process.wait()
 
 
