@@ -21,7 +21,7 @@ def plan_steps(checks: Sequence[Check]) -> list[Step]:
     """Every step the checks need, once each, in the order they first appear."""
     steps: dict[str, Step] = {}
     for check in checks:
-        for step in check.steps:
+        for step in (*check.steps, *check.extra_steps):
             known = steps.setdefault(step.name, step)
             if known is not step and known.call_text() != step.call_text():
                 raise AssignmentError(f"two different steps are both called {step.name!r}")

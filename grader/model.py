@@ -30,7 +30,8 @@ class Ref:
 class Step:
     """One call made inside the student's process: `function(*args, **kwargs)`.
 
-    `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result).
+    `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result);
+    with `call=True` it calls `args[0](*args[1:], **kwargs)` instead (e.g. a model's forward).
     `observe` says how the result comes back: "value" (plain data, tensors) or "module"
     (an nn.Module's layers and parameters as plain data).
     """
@@ -42,6 +43,7 @@ class Step:
     observe: Literal["value", "module"] = "value"
     timeout: float | None = None
     forbidden: tuple[str, ...] = ()
+    call: bool = False
 
     def refs(self) -> list[str]:
         values = [*self.args, *self.kwargs.values()]
@@ -52,6 +54,8 @@ class Step:
         parts = [_short_repr(a) for a in self.args]
         parts += [f"{k}={_short_repr(v)}" for k, v in self.kwargs.items()]
         if self.function is None:
+            if self.call and parts:
+                return f"{parts[0]}({', '.join(parts[1:])})"
             return parts[0] if parts else "?"
         return f"{self.function}({', '.join(parts)})"
 
@@ -131,6 +135,8 @@ class Check:
     description: str = ""
     expects_raise: bool = False
     needs_reference: bool = False
+    extra_steps: tuple[Step, ...] = ()
+    """Steps run only for the judge's pictures (e.g. predictions on a grid): they cost no points."""
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,7 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
         with _deadline(step.get("timeout")), contextlib.redirect_stdout(captured), \
                 contextlib.redirect_stderr(captured):
             with guard:
-                result = target(*args, **kwargs) if function is not None else args[0]
+                result = target(*args, **kwargs) if function is not None else _inspect(step, args, kwargs)
             kept[name] = result
             outcome = _returned(result, step.get("observe", "value"), encoder)
     except StepTimeout:
@@ -176,6 +176,11 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
     if guard.seen:
         outcome["forbidden_calls"] = sorted(set(guard.seen))
     return outcome
+
+
+def _inspect(step: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    """A step without a function: an earlier result itself, or (with "call") what calling it returns."""
+    return args[0](*args[1:], **kwargs) if step.get("call") else args[0]
 
 
 def _refs(step: dict[str, Any]) -> list[str]:
@@ -221,13 +226,13 @@ def _raised(error: BaseException) -> dict[str, Any]:
     }
 
 
-def run(scratch: str) -> None:
-    """Run every step of `scratch/plan.json` in this (the student's) namespace."""
+def run(scratch: str, namespace: dict[str, Any] | None = None) -> None:
+    """Run every step of `scratch/plan.json` in this (the student's) namespace, or in `namespace`."""
     root = Path(scratch)
     plan = json.loads((root / "plan.json").read_text())
     out = root / "out"
     encoder = Encoder(out, prefix="r")
-    namespace = _user_namespace()
+    namespace = _user_namespace() if namespace is None else namespace
     kept: dict[str, Any] = {}
     skip = set(plan.get("skip", []))
     with open(out / "events.jsonl", "a", encoding="utf-8") as events:

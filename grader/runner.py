@@ -115,6 +115,7 @@ def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int,
                 "args": [encode_input(a, encoder) for a in s.args],
                 "kwargs": {"$dict": {k: encode_input(v, encoder) for k, v in s.kwargs.items()}},
                 "observe": s.observe,
+                "call": s.call,
                 "timeout": s.timeout or limits.call_seconds,
                 "forbidden": list(s.forbidden),
             }
@@ -316,6 +317,30 @@ def run_steps(
         if step.name not in observations:
             observations[step.name] = Observation(step.name, "not_run", error_message=problem or "not run")
     return RunOutcome(observations, cells, timings, problem)
+
+
+def run_in_process(
+    steps: Sequence[Step], namespace: dict[str, Any], limits: Limits, seed: int = 0
+) -> dict[str, Observation]:
+    """Run `steps` on TRUSTED code in this very process, through the probe's own path.
+
+    For instructors' tools only (calibrating thresholds on the reference over many seeds):
+    the same plan, seeding, encoding and decoding as in the sandbox, without a kernel.
+    """
+    from . import probe
+
+    scratch = _make_scratch()
+    try:
+        _write_plan(scratch, steps, set(), seed, limits)
+        probe.run(str(scratch), namespace)
+        attempt = _Attempt()
+        _read_events(scratch, attempt)
+        observations = {name: _observation(name, event, scratch / "out") for name, event in attempt.ended.items()}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for step in steps:
+        observations.setdefault(step.name, Observation(step.name, "not_run", error_message="not run"))
+    return observations
 
 
 def _stderr_tail(worker: Worker) -> str:
