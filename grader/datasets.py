@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 TOY2D = ("blobs", "moons", "circles", "xor", "spiral")
-BLOB_CENTERS = ((-1.5, -1.0), (1.5, -1.0), (0.0, 1.5))
+BLOB_CENTERS = ((1.5, 2.0), (4.5, 2.0), (3.0, 4.5))  # off the origin: no lucky untrained model
 
 
 @dataclass(frozen=True)

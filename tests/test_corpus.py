@@ -3,7 +3,8 @@ its expected outcome (expected.json): the reference scores full marks, the templ
 each correct solution full marks, each known mistake loses marks on exactly its exercise.
 
 Expected outcome keys: "outcome": "full" | "zero"; "loses": the exercises that must lose
-marks (and no other); "hint" / "message": text that must appear in a failed check's message;
+marks (and no other); "fails": the check ids that must not pass (and no other);
+"hint" / "message": text that must appear in a failed check's message;
 "statuses": {check id: status}; "report_message": text in the report's message.
 """
 
@@ -59,6 +60,10 @@ def test_sample_submission(assignment: str, name: str, expected: dict) -> None:
             (c.id, c.status, c.message) for c in report.checks if c.status != "passed"
         ]
         assert exercises >= set(expected["loses"])
+    if "fails" in expected:
+        assert {c.id for c in report.checks if c.status != "passed"} == set(expected["fails"]), [
+            (c.id, c.status, c.message) for c in report.checks if c.status != "passed"
+        ]
     failed_messages = "\n".join(c.message for c in report.checks if c.status != "passed")
     for key in ("hint", "message"):
         if key in expected:

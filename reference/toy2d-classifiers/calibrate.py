@@ -1,0 +1,151 @@
+"""Calibrate and verify the accuracy thresholds of toy2d-classifiers (instructors only).
+
+    python reference/toy2d-classifiers/calibrate.py --seeds 40      # the table of CALIBRATION.md
+    python reference/toy2d-classifiers/calibrate.py --gradings 20   # the reference, graded for real
+
+`--seeds`: the reference solution (trusted, run in this process through the probe's own path,
+one thread) and two broken variants train on the splits of many seeds; for each dataset the
+table gives the reference's min and median test accuracy, the best accuracy a broken model
+reached, and the threshold in checks.py. A threshold is sound when every reference run reaches
+it and no broken run does.
+
+`--gradings`: grades the reference solution in the sandbox, as `grade` does, once per hidden
+split seed 1..N (the probe's seed changes too), and prints each score and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from grader.assignments import load_assignment, public_checks  # noqa: E402
+from grader.grading import grade_submission  # noqa: E402
+from grader.runner import run_in_process  # noqa: E402
+from grader.sandbox import get_sandbox  # noqa: E402
+from grader.submission import load_submission  # noqa: E402
+from grader.training import trained_accuracies  # noqa: E402
+
+NAME = "toy2d-classifiers"
+TOY2D = public_checks(NAME, ROOT)
+ROWS = [("blobs", "logistic-blobs"), ("moons", "mlp-moons"), ("circles", "mlp-circles"), ("xor", "mlp-xor")]
+
+
+def broken_variants(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Models that must fail: no hidden layer (a linear model everywhere), and no training at all."""
+    linear = dict(reference)
+    linear["make_mlp"] = lambda in_features, hidden, n_classes: reference["make_logistic_regression"](
+        in_features, n_classes)
+    linear["make_random_features"] = linear["make_mlp"]
+    untrained = dict(reference)
+    untrained["train"] = lambda model, X, y: [1.0]
+    return {"no hidden layer": linear, "untrained": untrained}
+
+
+def accuracies(namespace: dict[str, Any], seed: int) -> dict[str, float]:
+    """Test accuracy of every model of one split (and the trained-minus-random gap on the spiral)."""
+    import torch
+
+    torch.set_num_threads(1)
+    made = TOY2D.runs(seed, "calibration")
+    steps = [step for run in made.values() for step in run.steps]
+    observations = run_in_process(steps, namespace, TOY2D.LIMITS, seed)
+    from grader.model import Evidence
+
+    evidence = Evidence(observations)
+    result: dict[str, float] = {}
+    for key, run in made.items():
+        scores = trained_accuracies((run,), evidence)
+        result[key] = scores[0] if isinstance(scores, list) else float("nan")
+    result["gap"] = result["mlp-spiral"] - result["random-spiral"]
+    return result
+
+
+def calibrate(n_seeds: int) -> str:
+    """Measure the reference and the broken variants over seeds 1..n_seeds; the Markdown table."""
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    measured: dict[str, list[dict[str, float]]] = {"reference": []}
+    variants = broken_variants(reference)
+    for name in variants:
+        measured[name] = []
+    started = time.monotonic()
+    for seed in range(1, n_seeds + 1):
+        measured["reference"].append(accuracies(reference, seed))
+        for name, namespace in variants.items():
+            measured[name].append(accuracies(namespace, seed))
+    lines = [f"Reference over split seeds 1..{n_seeds} (one thread, {time.monotonic() - started:.0f} s in all).",
+             "",
+             "| dataset | checked model | reference min | reference median | best broken model | threshold | sound |",
+             "|---|---|---|---|---|---|---|"]
+    for dataset, key in ROWS:
+        lines.append(_row(dataset, key, measured, TOY2D.THRESHOLDS[dataset]))
+    lines.append(_gap_row(measured))
+    return "\n".join(lines)
+
+
+def _row(dataset: str, key: str, measured: dict[str, list[dict[str, float]]], threshold: float) -> str:
+    ref = [m[key] for m in measured["reference"]]
+    broken = {name: max(m[key] for m in runs) for name, runs in measured.items()
+              if name != "reference" and not (name == "no hidden layer" and key.startswith("logistic"))}
+    worst_name, worst = max(broken.items(), key=lambda item: item[1])
+    sound = min(ref) >= threshold > worst
+    return (f"| {dataset} | {key.split('-')[0]} | {min(ref):.3f} | {statistics.median(ref):.3f} | "
+            f"{worst:.3f} ({worst_name}) | {threshold:.2f} | {'yes' if sound else 'NO'} |")
+
+
+def _gap_row(measured: dict[str, list[dict[str, float]]]) -> str:
+    gaps = [m["gap"] for m in measured["reference"]]
+    margin = TOY2D.BEATS_MARGIN
+    sound = min(gaps) >= margin
+    return (f"| spiral | trained − random hidden layer (width {TOY2D.COMPARE_WIDTH}) | {min(gaps):+.3f} | "
+            f"{statistics.median(gaps):+.3f} | +0.000 (random layer not frozen: the same model twice) | "
+            f"+{margin:.2f} | {'yes' if sound else 'NO'} |")
+
+
+def gradings(n: int) -> None:
+    """Grade the reference in the sandbox once per hidden split seed 1..n."""
+    import importlib.util
+
+    spec_file = importlib.util.spec_from_file_location("toy2d_hidden", Path(__file__).with_name("hidden_checks.py"))
+    assert spec_file is not None and spec_file.loader is not None
+    hidden = importlib.util.module_from_spec(spec_file)
+    spec_file.loader.exec_module(hidden)
+    assignment = load_assignment(NAME, ROOT)
+    public = [c for c in assignment.checks if not c.hidden]
+    assert assignment.solution is not None
+    submission = load_submission(assignment.solution)
+    sandbox = get_sandbox()
+    full = 0
+    for seed in range(1, n + 1):
+        spec = replace(assignment, checks=(*public, *hidden.checks_for(seed)), seed=seed)
+        started = time.monotonic()
+        report = grade_submission(submission, spec, sandbox)
+        full += report.score == report.max_score
+        missed = [c.id for c in report.checks if c.status != "passed"]
+        print(f"hidden split seed {seed:>2}: {report.score:g} / {report.max_score:g} "
+              f"in {time.monotonic() - started:.1f} s {missed or ''}", flush=True)
+    print(f"full marks in {full} of {n} gradings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
+    parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
+    args = parser.parse_args()
+    if args.seeds:
+        print(calibrate(args.seeds))
+    if args.gradings:
+        gradings(args.gradings)
+    if not (args.seeds or args.gradings):
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()
