@@ -32,15 +32,16 @@ class Step:
 
     `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result);
     with `call=True` it calls `args[0](*args[1:], **kwargs)` instead (e.g. a model's forward).
-    `observe` says how the result comes back: "value" (plain data, tensors) or "module"
-    (an nn.Module's layers and parameters as plain data).
+    `observe` says how the result comes back: "value" (plain data, tensors), "module"
+    (an nn.Module's layers and parameters as plain data) or, with `call=True` on a module,
+    "trace": {"output": what the call returned, "called": its layers' names in the order they ran}.
     """
 
     name: str
     function: str | None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    observe: Literal["value", "module"] = "value"
+    observe: Literal["value", "module", "trace"] = "value"
     timeout: float | None = None
     forbidden: tuple[str, ...] = ()
     call: bool = False

@@ -180,7 +180,25 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
 
 def _inspect(step: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
     """A step without a function: an earlier result itself, or (with "call") what calling it returns."""
-    return args[0](*args[1:], **kwargs) if step.get("call") else args[0]
+    if not step.get("call"):
+        return args[0]
+    if step.get("observe") == "trace":
+        return _traced_call(args[0], args[1:], kwargs)
+    return args[0](*args[1:], **kwargs)
+
+
+def _traced_call(target: Any, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Call a module, noting the order in which its layers ran (forward hooks); output and order."""
+    called: list[str] = []
+    torch = sys.modules.get("torch")
+    modules = list(target.named_modules()) if torch and isinstance(target, torch.nn.Module) else []
+    handles = [m.register_forward_hook(lambda *_, name=name: called.append(name)) for name, m in modules if name]
+    try:
+        output = target(*args, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {"output": output, "called": called}
 
 
 def _refs(step: dict[str, Any]) -> list[str]:

@@ -94,16 +94,18 @@ class ModuleFacts:
     def layer_params(self, layer: str) -> int:
         return sum(p.numel for p in self.parameters if p.name.startswith(layer + "."))
 
+    def layer_text(self, name: str, kind: str) -> str:
+        """One layer as a student would write it: "Linear(2→32)", "Conv2d(1→16, 3×3)", "ReLU"."""
+        weight = next((p for p in self.parameters if p.name == f"{name}.weight"), None)
+        if kind == "Linear" and weight is not None and len(weight.shape) == 2:
+            return f"Linear({weight.shape[1]}→{weight.shape[0]})"
+        if kind == "Conv2d" and weight is not None and len(weight.shape) == 4:
+            return f"Conv2d({weight.shape[1]}→{weight.shape[0]}, {weight.shape[2]}×{weight.shape[3]})"
+        return kind
+
     def outline(self) -> str:
-        """The layers as a student would draw them: "Linear(2→32) → ReLU → Linear(32→2)"."""
-        parts = []
-        for name, kind in self.torch_layers():
-            weight = next((p for p in self.parameters if p.name == f"{name}.weight"), None)
-            if kind == "Linear" and weight is not None and len(weight.shape) == 2:
-                kind = f"Linear({weight.shape[1]}→{weight.shape[0]})"
-            elif kind == "Conv2d" and weight is not None and len(weight.shape) == 4:
-                kind = f"Conv2d({weight.shape[1]}→{weight.shape[0]}, {weight.shape[2]}×{weight.shape[3]})"
-            parts.append(kind)
+        """The layers in order: "Linear(2→32) → ReLU → Linear(32→2)"."""
+        parts = [self.layer_text(name, kind) for name, kind in self.torch_layers()]
         return " → ".join(parts) or "no torch.nn layers"
 
 

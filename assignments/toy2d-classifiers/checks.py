@@ -64,11 +64,11 @@ def runs(seed: int, split: str) -> dict[str, ModelRun]:
 def accuracy_checks(made: dict[str, ModelRun], suffix: str = "", hidden: bool = False) -> list[Check]:
     """Logistic regression on blobs; the MLP on moons, circles and XOR; trained beats random."""
     checks = [accuracy_check(f"make_logistic_regression/blobs-accuracy{suffix}", "make_logistic_regression",
-                             made["logistic-blobs"], THRESHOLDS["blobs"], 2, hidden,
+                             made["logistic-blobs"], THRESHOLDS["blobs"], 2.0, hidden,
                              with_threshold(THRESHOLDS["blobs"]))]
     for name in ("moons", "circles", "xor"):
         checks.append(accuracy_check(f"make_mlp/{name}-accuracy{suffix}", "make_mlp", made[f"mlp-{name}"],
-                                     THRESHOLDS[name], 2, hidden, with_threshold(THRESHOLDS[name])))
+                                     THRESHOLDS[name], 2.0, hidden, with_threshold(THRESHOLDS[name])))
     checks.append(trained_beats_random(f"make_random_features/trained-beats-random{suffix}",
                                        made["mlp-spiral"], made["random-spiral"], hidden))
     return checks
@@ -97,7 +97,7 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
                 if abs(mlp - rnd) < 1e-9 else "")
         return Verdict(False, text + hint, pictures)
 
-    return Check(id, "make_random_features", (*trained.steps, *random.steps), judge, points=2, hidden=hidden,
+    return Check(id, "make_random_features", (*trained.steps, *random.steps), judge, points=2.0, hidden=hidden,
                  description="a trained hidden layer beats a random frozen one of the same width",
                  extra_steps=tuple(s for s in (trained.grid, random.grid) if s is not None))
 

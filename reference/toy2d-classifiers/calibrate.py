@@ -19,7 +19,6 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from grader.assignments import load_assignment, public_checks  # noqa: E402
-from grader.grading import grade_submission  # noqa: E402
-from grader.runner import run_in_process  # noqa: E402
-from grader.sandbox import get_sandbox  # noqa: E402
-from grader.submission import load_submission  # noqa: E402
-from grader.training import trained_accuracies  # noqa: E402
+from grader.calibration import grade_reference, measure_accuracies  # noqa: E402
 
 NAME = "toy2d-classifiers"
 TOY2D = public_checks(NAME, ROOT)
@@ -51,19 +46,7 @@ def broken_variants(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def accuracies(namespace: dict[str, Any], seed: int) -> dict[str, float]:
     """Test accuracy of every model of one split (and the trained-minus-random gap on the spiral)."""
-    import torch
-
-    torch.set_num_threads(1)
-    made = TOY2D.runs(seed, "calibration")
-    steps = [step for run in made.values() for step in run.steps]
-    observations = run_in_process(steps, namespace, TOY2D.LIMITS, seed)
-    from grader.model import Evidence
-
-    evidence = Evidence(observations)
-    result: dict[str, float] = {}
-    for key, run in made.items():
-        scores = trained_accuracies((run,), evidence)
-        result[key] = scores[0] if isinstance(scores, list) else float("nan")
+    result = measure_accuracies(namespace, TOY2D.runs(seed, "calibration"), TOY2D.LIMITS, seed)
     result["gap"] = result["mlp-spiral"] - result["random-spiral"]
     return result
 
@@ -109,31 +92,6 @@ def _gap_row(measured: dict[str, list[dict[str, float]]]) -> str:
             f"+{margin:.2f} | {'yes' if sound else 'NO'} |")
 
 
-def gradings(n: int) -> None:
-    """Grade the reference in the sandbox once per hidden split seed 1..n."""
-    import importlib.util
-
-    spec_file = importlib.util.spec_from_file_location("toy2d_hidden", Path(__file__).with_name("hidden_checks.py"))
-    assert spec_file is not None and spec_file.loader is not None
-    hidden = importlib.util.module_from_spec(spec_file)
-    spec_file.loader.exec_module(hidden)
-    assignment = load_assignment(NAME, ROOT)
-    public = [c for c in assignment.checks if not c.hidden]
-    assert assignment.solution is not None
-    submission = load_submission(assignment.solution)
-    sandbox = get_sandbox()
-    full = 0
-    for seed in range(1, n + 1):
-        spec = replace(assignment, checks=(*public, *hidden.checks_for(seed)), seed=seed)
-        started = time.monotonic()
-        report = grade_submission(submission, spec, sandbox)
-        full += report.score == report.max_score
-        missed = [c.id for c in report.checks if c.status != "passed"]
-        print(f"hidden split seed {seed:>2}: {report.score:g} / {report.max_score:g} "
-              f"in {time.monotonic() - started:.1f} s {missed or ''}", flush=True)
-    print(f"full marks in {full} of {n} gradings")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
@@ -142,7 +100,7 @@ def main() -> None:
     if args.seeds:
         print(calibrate(args.seeds))
     if args.gradings:
-        gradings(args.gradings)
+        grade_reference(NAME, args.gradings, ROOT)
     if not (args.seeds or args.gradings):
         parser.print_help()
 

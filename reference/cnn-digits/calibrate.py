@@ -1,0 +1,82 @@
+"""Calibrate and verify the accuracy threshold of cnn-digits (instructors only).
+
+    python reference/cnn-digits/calibrate.py --seeds 30      # the table of CALIBRATION.md
+    python reference/cnn-digits/calibrate.py --gradings 10   # the reference, graded for real
+
+`--seeds`: the reference CNN (trusted, run in this process through the probe's own path, one
+thread) trains on the split of each seed; so do an MLP on the flattened pixels (the reference's
+own train and predict) and an untrained CNN. The threshold is sound when every reference run
+reaches it and the untrained CNN never does; the MLP is measured for the record (it fails the
+architecture check, not necessarily the accuracy one).
+
+`--gradings`: grades the reference solution in the sandbox once per hidden split seed 1..N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from grader.assignments import load_assignment, public_checks  # noqa: E402
+from grader.calibration import grade_reference, measure_accuracies  # noqa: E402
+
+NAME = "cnn-digits"
+CNN = public_checks(NAME, ROOT)
+
+
+def variants(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The reference, an MLP on flattened pixels, and a CNN that is never trained."""
+    from torch import nn
+
+    mlp = dict(reference)
+    mlp["make_cnn"] = lambda n_classes=10: nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(),
+                                                         nn.Linear(128, n_classes))
+    untrained = dict(reference)
+    untrained["train"] = lambda model, X, y: [1.0]
+    return {"reference CNN": reference, "MLP on flattened pixels": mlp, "untrained CNN": untrained}
+
+
+def calibrate(n_seeds: int) -> str:
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    measured: dict[str, list[float]] = {}
+    seconds: list[float] = []
+    for seed in range(1, n_seeds + 1):
+        for name, namespace in variants(reference).items():
+            started = time.monotonic()
+            score = measure_accuracies(namespace, {"cnn": CNN.digits_run(seed, "calibration")}, CNN.LIMITS, seed)
+            if name == "reference CNN":
+                seconds.append(time.monotonic() - started)
+            measured.setdefault(name, []).append(score["cnn"])
+    lines = [f"Split seeds 1..{n_seeds}, 1,500 training and 297 test digits, one thread; the reference's "
+             f"make+train+predict took {min(seconds):.1f}–{max(seconds):.1f} s (median "
+             f"{statistics.median(seconds):.1f} s).", "",
+             "| model | min | median | max | threshold | reaches it |", "|---|---|---|---|---|---|"]
+    for name, scores in measured.items():
+        reached = sum(s >= CNN.THRESHOLD for s in scores)
+        lines.append(f"| {name} | {min(scores):.3f} | {statistics.median(scores):.3f} | {max(scores):.3f} | "
+                     f"{CNN.THRESHOLD:.2f} | {reached} of {len(scores)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
+    parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
+    args = parser.parse_args()
+    if args.seeds:
+        print(calibrate(args.seeds))
+    if args.gradings:
+        grade_reference(NAME, args.gradings, ROOT)
+    if not (args.seeds or args.gradings):
+        parser.print_help()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Hidden checks of cnn-digits (instructor only): the accuracy on a hidden split, and another class count."""
+
+from grader.assignments import public_checks
+from grader.checks import hide
+from grader.model import Check, Step
+
+CNN = public_checks("cnn-digits")
+SEED = 0
+HIDDEN_SPLIT_SEED = 918_273
+
+
+def checks_for(split_seed: int) -> list[Check]:
+    """Every hidden check, on the split made from `split_seed` (calibrate.py grades many)."""
+    run = CNN.digits_run(split_seed, "hidden")
+    three = Step("hidden/3-classes.cnn", "make_cnn", (), {"n_classes": 3}, observe="module")
+    return hide([
+        CNN.output_shape_check("make_cnn/output-shape-3-classes", three,
+                               CNN.forward_step(three, run.split.X_test[:5]), 3),
+        CNN.digits_accuracy("make_cnn/digits-accuracy-hidden-split", run),
+    ])
+
+
+CHECKS = checks_for(HIDDEN_SPLIT_SEED)
