@@ -6,7 +6,7 @@ from grader.model import Check, Step
 
 CNN = public_checks("cnn-digits")
 SEED = 0
-HIDDEN_SPLIT_SEED = 918_273
+HIDDEN_SPLIT_SEED = 0x2F8D_71A4_C06B_E395_5D12_8B7E_F4A0_39C6  # 128 bits: not guessable
 
 
 def checks_for(split_seed: int) -> list[Check]:

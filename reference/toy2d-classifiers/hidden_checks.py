@@ -10,7 +10,7 @@ from grader.model import Check, Step
 
 TOY2D = public_checks("toy2d-classifiers")
 SEED = 0
-HIDDEN_SPLIT_SEED = 730_291
+HIDDEN_SPLIT_SEED = 0x5C41_9E07_D3B2_88F1_0A6E_47C9_B21D_6F53  # 128 bits: not guessable
 
 
 def checks_for(split_seed: int) -> list[Check]:
