@@ -44,8 +44,8 @@ def show(value: Any) -> str:
     """A short, readable rendering of a value for feedback."""
     if is_tensor(value):
         dtype = str(value.dtype).replace("torch.", "")
-        if value.numel() <= 36:
-            body = str(value.tolist())
+        if value.numel() <= 25:
+            body = str(_rounded(value.tolist()))
             return f"tensor of shape {tuple(value.shape)}, {dtype}: {body}"
         return f"tensor of shape {tuple(value.shape)}, {dtype}"
     if isinstance(value, dict) and "$object" in value:
@@ -53,6 +53,13 @@ def show(value: Any) -> str:
         return f"a {described.get('type', '?')} ({described.get('repr', '')})"
     text = repr(value)
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _rounded(values: Any) -> Any:
+    """Floats to 4 significant digits, for reading (the comparison uses the exact values)."""
+    if isinstance(values, list):
+        return [_rounded(v) for v in values]
+    return float(f"{values:.4g}") if isinstance(values, float) else values
 
 
 def mismatch(got: Observation, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> str | None:

@@ -153,6 +153,10 @@ class _ForbiddenCalls:
                 return func(*args, **(kwargs or {}))
 
         class WatchOperators(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:  # else torch wraps the hook, importing dynamo (~2 s)
+                return False
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
                 packet = getattr(func, "overloadpacket", None)
                 if packet in operators:
