@@ -28,6 +28,9 @@ CONV_FORBIDDEN = (
     "torch.nn.functional.conv2d", "torch.nn.functional.conv_transpose2d", "torch.nn.functional.unfold",
     "torch.conv2d", "torch.conv_transpose2d", "torch.nn.Conv2d", "torch.nn.ConvTranspose2d",
     "torch.nn.Unfold", "torch.convolution",
+    # the same convolution by another dimension is the same call in disguise
+    "torch.nn.functional.conv1d", "torch.nn.functional.conv3d", "torch.nn.functional.conv_transpose1d",
+    "torch.nn.functional.conv_transpose3d", "torch.nn.Conv1d", "torch.nn.Conv3d", "torch.conv_tbc",
     # what every torch convolution ends in, whichever Python route reached it (seen at run time)
     "aten.convolution", "aten._convolution", "aten.im2col",
 )
