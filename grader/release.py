@@ -5,6 +5,7 @@
     DIR/assignments/<name>/checks.py    the public checks, so `grade` works from the release
     DIR/assignments/<name>/hidden.json  the hidden checks' ids and points (no inputs)
     DIR/assignments/<name>/template.ipynb
+    DIR/.github/workflows/grade.yml     CI: grades the notebook on every push (assignments/ci/)
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def build_release(assignment: Assignment, output: Path) -> list[Path]:
     for name in ("checks.py", "hidden.json"):
         if (assignment.folder / name).is_file():
             shutil.copyfile(assignment.folder / name, public / name)
+    workflow = assignment.folder.parent / "ci" / "grade.yml"
+    if workflow.is_file():
+        (output / ".github" / "workflows").mkdir(parents=True)
+        text = workflow.read_text().replace("ASSIGNMENT.ipynb", f"{assignment.name}.ipynb")
+        (output / ".github" / "workflows" / "grade.yml").write_text(text)
     (output / "README.md").write_text(STUDENT_README.format(
         title=assignment.title, name=assignment.name, hidden=len(assignment.listed_hidden),
         hidden_points=sum(c.points for c in assignment.listed_hidden),

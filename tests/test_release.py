@@ -98,3 +98,31 @@ def test_validate_finds_checks_that_cannot_pass_or_cannot_fail(run_grade, tmp_pa
     assert any("cannot pass" in line and "conv_params/wrong does not pass" in line for line in lines)
     assert any("cannot fail" in line and "fully_connected_params/slides passes" in line for line in lines)
     assert "hidden.json" not in done.stdout
+
+
+def test_the_ci_workflow_grades_a_sample_assignment_repository(tmp_path: Path) -> None:
+    import yaml
+
+    repo = tmp_path / "repo"
+    build_release(load_assignment("conv-arithmetic"), repo)
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "grade.yml").read_text())
+    job = workflow["jobs"]["grade"]
+    command = next(step["run"] for step in job["steps"] if step.get("name") == "Grade")
+    shim = tmp_path / "bin" / "grade"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m grader "$@"\n')
+    shim.chmod(0o755)
+    env = {**_installed_grader(tmp_path), "NOTEBOOK": job["env"]["NOTEBOOK"],
+           "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+
+    def run_step() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-e", "-c", command], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    untouched = run_step()
+    assert untouched.returncode == 1, untouched.stderr
+    assert {"result.json", "junit.xml", "results.json"} <= {p.name for p in (repo / "grade-results").iterdir()}
+    shutil.copyfile(ROOT / "reference" / "conv-arithmetic" / "solution.ipynb", repo / job["env"]["NOTEBOOK"])
+    solved = run_step()
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    assert json.loads((repo / "grade-results" / "result.json").read_text())["status"] == "graded"
