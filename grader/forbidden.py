@@ -41,7 +41,9 @@ def violations(cells: tuple[str, ...], function: str, forbidden: tuple[str, ...]
     if function not in source.bindings:
         return (f"no definition of {function} could be read in the source, so the rule cannot be checked",)
     targets = _forbidden_objects(names)
-    found: dict[str, str] = {}
+    found: dict[str, str] = dict.fromkeys(source.tampering(), "")
+    for what in found:
+        found[what] = f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls"
     for node, scope in source.reachable(function):
         for what, message in source.problems(node, scope, targets):
             if not any(known.startswith(f"{what}.") for known in found):  # torch.ops after torch.ops.aten
@@ -207,12 +209,27 @@ class _Source:
     def __init__(self, trees: list[ast.Module]) -> None:
         self.bindings: Scope = {}
         self.stars: list[str] = []
+        self.trees = trees
         for tree in trees:
             for statement in _top_statements(tree.body):
                 _bind(self.bindings, statement, self.stars)
                 if isinstance(statement, ast.With | ast.AsyncWith):
                     for item in statement.items:
                         _bind(self.bindings, item, self.stars)
+
+    def tampering(self) -> list[str]:
+        """Uses, anywhere, of the grader's probe or of torch's function-dispatch switches."""
+        found: dict[str, str] = {}  # path -> as written
+        for tree in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Name) and node.id.startswith("__coursegrade"):
+                    found.setdefault(node.id, node.id)
+                if isinstance(node, ast.Name | ast.Attribute):
+                    for path in self.paths(node, {}):
+                        if path.split(".")[0] == "grader" or _dispatch_switch(path):
+                            found.setdefault(path, _text(node))
+        outermost = [p for p in found if not any(other.startswith(f"{p}.") for other in found)]
+        return [f"`{found[p]}`" + (f" ({p})" if p != found[p] else "") for p in outermost]
 
     def reachable(self, function: str) -> list[tuple[ast.AST, Scope]]:
         """Every node `function` can reach through top-level names, with its local scope."""
@@ -299,6 +316,13 @@ def _judge_path(path: str, written: str, targets: dict[int, str]) -> Iterator[tu
         if target is not None and id(target) in targets:
             name = targets[id(target)]
             yield name, name if written == name else f"{name} (written `{written}`)"
+
+
+def _dispatch_switch(path: str) -> bool:
+    """torch's machinery that the runtime guard stands on: modes, and switches to disable them."""
+    parts = path.split(".")
+    return parts[0] == "torch" and any(
+        part in ("overrides", "_python_dispatch", "_C", "_ops") or "Disable" in part for part in parts[1:])
 
 
 def _internal(part: str) -> bool:

@@ -20,7 +20,7 @@ def _failure(step: Step, observed: Observation, last: bool, check: Check,
     written = _forbidden_in_source(step, observed, source)
     if written:
         uses = "\n".join(f"  - {w}" for w in written)
-        return "failed", f"{step.function} uses what this exercise must not use:\n{uses}"
+        return "failed", f"{step.function} breaks the rule of what this exercise must not call:\n{uses}"
     if observed.status == "returned":
         return None
     if observed.status == "raised":

@@ -36,6 +36,12 @@ UNCHECKABLE = {
     "sys-modules": "import sys\ndef f(x, k):\n    return sys.modules['torch.nn.functional'].conv2d(x, k)",
     "vars": "import torch\ndef f(x, k):\n    return vars(torch.nn.functional)['conv2d'](x, k)",
 }
+TAMPERING = {
+    "patches-the-probe": "__coursegrade_probe._ForbiddenCalls.__enter__ = lambda self: self",
+    "imports-the-grader": "import grader.probe as p\np._ForbiddenCalls = None",
+    "disables-torch-function": "import torch\ntorch._C._DisableTorchFunction().__enter__()",
+    "patches-dispatch-modes": "from torch.utils import _python_dispatch as d\nd.TorchDispatchMode.__enter__ = None",
+}
 ALLOWED = {
     "unfold-and-pad": "import torch.nn.functional as F\ndef f(x, k):\n    return F.pad(x, (1, 1)).unfold(0, 3, 1)",
     "torch-in-a-try-cell": (
@@ -56,6 +62,12 @@ def test_forbidden_names_are_found_however_written(source: str) -> None:
 def test_what_cannot_be_read_is_flagged(source: str) -> None:
     found = violations((source,), "f", CONV)
     assert found and all("cannot be checked" in v or "unseen" in v for v in found), found
+
+
+@pytest.mark.parametrize("source", TAMPERING.values(), ids=TAMPERING.keys())
+def test_reaching_the_watch_anywhere_is_flagged(source: str) -> None:
+    found = violations(("def f(x):\n    return x", source), "f", CONV)
+    assert len(found) == 1 and "can hide calls" in found[0], found
 
 
 @pytest.mark.parametrize("source", ALLOWED.values(), ids=ALLOWED.keys())
