@@ -6,7 +6,9 @@ it reaches, and the imports they use, with aliases followed (`from torch.nn.func
 conv2d as c`, `G = F`, `getattr(F, "conv2d")`). A name is forbidden when it resolves to the
 same object as a forbidden one, so `torch.conv2d`, `F.conv2d` and `torch.nn.modules.conv.F.conv2d`
 are one. What cannot be read statically (a computed getattr, eval, exec, __import__, globals,
-torch internals) is flagged too: a rule that can be dodged by spelling is no rule.
+torch internals) is flagged too: a rule that can be dodged by spelling is no rule. So is any
+use, anywhere in the notebook, of the grader's probe or torch's dispatch switches, which could
+switch the runtime guard off.
 
 Forbidden names are dotted paths from `torch` ("torch.nn.functional.conv2d", "torch.nn.Conv2d")
 or aten operators ("aten.convolution"), which only the runtime guard can see being called.
@@ -28,7 +30,7 @@ UNCHECKABLE_CALLS = {
     "locals": "locals()",
     "vars": "vars(...)",
 }
-UNCHECKABLE_MODULES = ("importlib", "sys", "builtins", "inspect", "ctypes")
+UNCHECKABLE_PATHS = ("importlib", "sys.modules", "builtins", "ctypes")  # and whatever is under them
 
 
 @functools.lru_cache(maxsize=64)
@@ -41,9 +43,8 @@ def violations(cells: tuple[str, ...], function: str, forbidden: tuple[str, ...]
     if function not in source.bindings:
         return (f"no definition of {function} could be read in the source, so the rule cannot be checked",)
     targets = _forbidden_objects(names)
-    found: dict[str, str] = dict.fromkeys(source.tampering(), "")
-    for what in found:
-        found[what] = f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls"
+    found = {what: f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls"
+             for what in source.tampering()}
     for node, scope in source.reachable(function):
         for what, message in source.problems(node, scope, targets):
             if not any(known.startswith(f"{what}.") for known in found):  # torch.ops after torch.ops.aten
@@ -305,7 +306,7 @@ def _uncheckable_call(call: ast.Call) -> Iterator[tuple[str, str]]:
 def _judge_path(path: str, written: str, targets: dict[int, str]) -> Iterator[tuple[str, str]]:
     parts = path.split(".")
     unseen = f"{path} (`{written}`), which can reach any function unseen"
-    if parts[0] in UNCHECKABLE_MODULES and len(parts) > 1:
+    if any(path.startswith(f"{p}.") for p in UNCHECKABLE_PATHS) or path == "sys.modules":
         yield path, unseen
     elif parts[0] != "torch":
         return

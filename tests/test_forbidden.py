@@ -48,6 +48,7 @@ ALLOWED = {
         "import torch\nimport torch.nn.functional as F\ndef f(x, k):\n    return (x * k).sum()\n"
         "conv = torch.nn.Conv2d(1, 1, 3)\nk = conv.weight\nx = torch.randn(1, 5, 5)\nprint(F.conv2d(x, k), f(x, k))"
     ),
+    "printing-to-stderr": "import sys\ndef f(x, k):\n    print(x, file=sys.stderr)\n    return x",
     "parameter-named-like-a-module": "import torch.nn.functional as F\ndef f(F, k):\n    return F.conv2d(k)",
 }
 
