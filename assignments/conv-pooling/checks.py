@@ -136,6 +136,16 @@ def _mirror_mistakes(flip: bool) -> list[Mistake]:
     ]
 
 
+def _boundary_ignored(flip: bool) -> Mistake:
+    def wrong(x: torch.Tensor, k: torch.Tensor, boundary: str = "valid") -> torch.Tensor:
+        if boundary == "valid":
+            raise ValueError(boundary)
+        return correlate(x, k.flip(0, 1) if flip else k, "valid")
+
+    return Mistake("the boundary was ignored: with \"zero\" or \"mirror\" the output keeps the input's size "
+                   "H×W; extend the image by s pixels on every side first", wrong)
+
+
 def short_by_one(oracle: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     def wrong(*args: Any, **kwargs: Any) -> torch.Tensor:
         return oracle(*args, **kwargs)[..., :-1, :-1]
@@ -149,6 +159,7 @@ XCORR_MISTAKES = [
     Mistake("the kernel was flipped: that is convolution; cross-correlation uses k(a,b) x(i+a, j+b) "
             "with the kernel as it is", convolution2d),
     *_mirror_mistakes(flip=False),
+    _boundary_ignored(flip=False),
     Mistake("the output is off by one at the border: it misses the last row and column; with "
             "boundary=\"valid\" the kernel fits at H-2s positions, the last one included",
             short_by_one(cross_correlation2d)),
@@ -162,15 +173,27 @@ CONV_MISTAKES = [
     Mistake("the kernel is flipped in one axis only: convolution flips it in both (k.flip(0, 1))",
             lambda x, k, boundary="valid": correlate(x, k.flip(1), boundary)),
     *_mirror_mistakes(flip=True),
+    _boundary_ignored(flip=True),
     Mistake("the output is off by one at the border: it misses the last row and column; with "
             "boundary=\"valid\" the kernel fits at H-2s positions, the last one included",
             short_by_one(convolution2d)),
 ]
+def _first(b: torch.Tensor, n: int) -> torch.Tensor:
+    """b's first n values, as a loop over n input channels indexing b would read them."""
+    if n > b.shape[0]:
+        raise IndexError("the loop would read past the end of b")
+    return b[:n]
+
+
 LAYER_MISTAKES = [
     Mistake("the bias is added once per input channel: there is one bias per output channel, "
             "added once to the sum over all input channels",
             lambda x, kappa, b, stride=1, padding=0:
                 conv_layer(x, kappa, b, stride, padding) + (x.shape[0] - 1) * b[:, None, None]),
+    Mistake("the bias is indexed by the input channel: there is one bias per output channel, b[o], "
+            "added once to the sum over all input channels",
+            lambda x, kappa, b, stride=1, padding=0:
+                conv_layer(x, kappa, 0 * b, stride, padding) + _first(b, x.shape[0]).sum()),
     Mistake("the bias is missing: y = Σ cross-correlations + b[out channel]",
             lambda x, kappa, b, stride=1, padding=0: conv_layer(x, kappa, 0 * b, stride, padding)),
     Mistake("the kernel was flipped: in machine learning \"convolution\" means cross-correlation + bias",
@@ -191,9 +214,18 @@ def _pool_mistakes(oracle: Callable[..., torch.Tensor], torch_pool: Callable[...
                 lambda x, z, stride=None: torch_pool(x[None], z, 1)[0]),
         Mistake("windows that stick out of the input were kept: only windows fully inside count",
                 lambda x, z, stride=None: torch_pool(x[None], z, z if stride is None else stride, ceil_mode=True)[0]),
+        Mistake("the channels were pooled together: each channel of a (C, H, W) input is pooled on its own, "
+                "and the output keeps its C channels",
+                lambda x, z, stride=None: _across_channels(oracle(x, z, stride), torch_pool)),
         Mistake("the output is off by one at the border: the last window is missing; windows start at "
                 "0, s, 2s, ... up to H - z included", short_by_one(oracle)),
     ]
+
+
+def _across_channels(pooled: torch.Tensor, torch_pool: Callable[..., torch.Tensor]) -> torch.Tensor:
+    if pooled.dim() != 3:
+        raise ValueError("one channel")
+    return pooled.amax(0) if torch_pool is F.max_pool2d else pooled.mean(0)
 
 
 MAX_MISTAKES = _pool_mistakes(max_pool2d, F.max_pool2d)
