@@ -35,6 +35,9 @@ class Step:
     `observe` says how the result comes back: "value" (plain data, tensors), "module"
     (an nn.Module's layers and parameters as plain data) or, with `call=True` on a module,
     "trace": {"output": what the call returned, "called": its layers' names in the order they ran}.
+    `forbidden` names what the function must not call (dotted torch paths, or "aten.<op>"):
+    watched at run time in the sandbox and read from the submitted source in the grader
+    (grader/forbidden.py).
     """
 
     name: str
@@ -111,10 +114,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a judge may look at: the observations of its steps and the trusted reference."""
+    """What a judge may look at: the observations of its steps, the trusted reference, and the
+    submission's code cells as text (for rules read from the source, never executed here)."""
 
     observations: Mapping[str, Observation]
     reference: Mapping[str, Callable[..., Any]] | None = None
+    source: tuple[str, ...] = ()
 
     def __getitem__(self, step: str) -> Observation:
         return self.observations[step]
@@ -151,6 +156,15 @@ class CheckResult:
     max_points: float
     hidden: bool
     message: str = ""
+
+    @property
+    def student_message(self) -> str:
+        """The message as a student may see it: a hidden check shows its verdict, never its inputs."""
+        if not self.hidden:
+            return self.message
+        hints = [line for line in self.message.splitlines() if line.startswith(("hint", "  - "))]
+        verdict = {"passed": "passed", "skipped": "runs at grading time"}.get(self.status, f"{self.status}")
+        return "\n".join([f"hidden check: {verdict}", *hints])
 
     def to_json(self) -> dict[str, Any]:
         return {
