@@ -56,10 +56,14 @@ def _circles(n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray
 
 
 def _xor(n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
-    """Four Gaussian clusters at (±1, ±1); the class is whether the two signs differ."""
+    """The XOR of two bits: Gaussian clusters at the corners of [0, 2]², class 1 where the bits differ.
+
+    Off the origin on purpose: around it, an untrained ReLU network's random kinks happened to
+    cut XOR right (96.7 % on one seed in 100); here the best untrained run stays near 83 %.
+    """
     corners = rng.randint(0, 4, size=n)
-    signs = np.array([(1, 1), (-1, -1), (1, -1), (-1, 1)], dtype=float)[corners]
-    X = signs + rng.normal(scale=0.35, size=(n, 2))
+    bits = np.array([(1, 1), (0, 0), (1, 0), (0, 1)], dtype=float)[corners]
+    X = 2.0 * bits + rng.normal(scale=0.35, size=(n, 2))
     return X, (corners >= 2).astype(np.int64)
 
 
