@@ -42,7 +42,10 @@ def decision_boundary(
     predicted: Any,
     n_classes: int,
 ) -> Figure:
-    """The classes a model gives to every point of a grid, with the test points on top (× where wrong)."""
+    """The classes a model gives to every point of a grid, with the test points on top (× where wrong).
+
+    `X=None` draws the boundary alone (a hidden split's points and labels are not for students).
+    """
     from matplotlib.colors import ListedColormap
 
     colours = ListedColormap(CLASS_COLOURS[:n_classes])
@@ -53,11 +56,12 @@ def decision_boundary(
         image = grid_classes.reshape(steps, steps).numpy()
         axes.imshow(image, origin="lower", extent=extent, cmap=colours, vmin=-0.5, vmax=n_classes - 0.5,
                     alpha=0.3, aspect="auto", interpolation="nearest")
-    right = (predicted == y).numpy()
-    points, labels = X.numpy(), y.numpy()
-    axes.scatter(points[right, 0], points[right, 1], c=labels[right], cmap=colours, vmin=-0.5,
-                 vmax=n_classes - 0.5, s=8, edgecolors="none")
-    axes.scatter(points[~right, 0], points[~right, 1], c="black", marker="x", s=18, linewidths=1)
+    if X is not None:
+        right = (predicted == y).numpy()
+        points, labels = X.numpy(), y.numpy()
+        axes.scatter(points[right, 0], points[right, 1], c=labels[right], cmap=colours, vmin=-0.5,
+                     vmax=n_classes - 0.5, s=8, edgecolors="none")
+        axes.scatter(points[~right, 0], points[~right, 1], c="black", marker="x", s=18, linewidths=1)
     axes.set_xlim(extent[0], extent[1])
     axes.set_ylim(extent[2], extent[3])
     axes.set_title(title, fontsize=9)

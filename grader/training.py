@@ -197,8 +197,12 @@ def _loss_note(trained: Observation) -> str:
 
 
 def boundary_picture(run: ModelRun, evidence: Evidence, score: float, threshold: float,
-                     caption: str = "") -> tuple[Figure, ...]:
-    """The decision boundary of `run`'s model, from its predictions on the grid (none if they are unusable)."""
+                     caption: str = "", show_data: bool = True) -> tuple[Figure, ...]:
+    """The decision boundary of `run`'s model, from its predictions on the grid (none if they are unusable).
+
+    `show_data=False` (hidden checks) leaves out the test points: with their true classes they
+    would tell a student the hidden split's labels.
+    """
     from .figures import decision_boundary
 
     split = run.split
@@ -210,13 +214,15 @@ def boundary_picture(run: ModelRun, evidence: Evidence, score: float, threshold:
             grid_classes = value
     assert run.extent is not None
     caption = caption or f"accuracy {_percent(score)} · threshold {_percent(threshold)} · {run.label}"
-    return (decision_boundary(run.label, caption, grid_classes, run.extent, split.X_test, split.y_test,
-                              evidence[run.predict.name].value, split.n_classes),)
+    if not show_data:
+        caption += " · test points not shown"
+    return (decision_boundary(run.label, caption, grid_classes, run.extent, split.X_test if show_data else None,
+                              split.y_test, evidence[run.predict.name].value, split.n_classes),)
 
 
-def with_threshold(threshold: float) -> Pictures:
-    """Decision-boundary pictures whose captions name `threshold`."""
-    return lambda run, evidence, score: boundary_picture(run, evidence, score, threshold)
+def with_threshold(threshold: float, show_data: bool = True) -> Pictures:
+    """Decision-boundary pictures whose captions name `threshold` (without the test points if not `show_data`)."""
+    return lambda run, evidence, score: boundary_picture(run, evidence, score, threshold, show_data=show_data)
 
 
 def trained_accuracies(runs: Sequence[ModelRun], evidence: Evidence) -> list[float] | str:

@@ -67,3 +67,5 @@ def test_decision_boundaries_are_in_the_report_with_accuracy_and_threshold(refer
     assert len(titles) == 12 and "moons (public split)" in titles and "moons (hidden split)" in titles
     moons = next(f for f in report.figures if f.title == "moons (hidden split)")
     assert moons.png.startswith(b"\x89PNG") and "threshold 94.0%" in moons.caption and "accuracy" in moons.caption
+    hidden = [f for f in report.figures if "hidden split" in f.title]
+    assert len(hidden) == 6 and all("test points not shown" in f.caption for f in hidden)

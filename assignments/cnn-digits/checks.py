@@ -47,8 +47,11 @@ def digits_run(seed: int, split: str) -> ModelRun:
                      train_timeout=TRAIN_SECONDS)
 
 
-def digits_pictures(run: ModelRun, evidence: Evidence, score: float) -> tuple[Figure, ...]:
-    """The confusion matrix and the first misclassified test digits, captioned with accuracy and threshold."""
+def digits_pictures(run: ModelRun, evidence: Evidence, score: float, show_data: bool = True) -> tuple[Figure, ...]:
+    """The confusion matrix and the first misclassified test digits, captioned with accuracy and threshold.
+
+    `show_data=False` (hidden checks): the confusion matrix only, no image with its true label.
+    """
     from grader.figures import confusion_matrix, image_grid
 
     split: Split = run.split
@@ -56,7 +59,7 @@ def digits_pictures(run: ModelRun, evidence: Evidence, score: float) -> tuple[Fi
     caption = f"accuracy {_percent(score)} · threshold {_percent(THRESHOLD)} · {run.label}"
     wrong = (predicted != split.y_test).nonzero().flatten()[:MISCLASSIFIED_SHOWN].tolist()
     pictures = [confusion_matrix(f"confusion matrix, {run.label}", caption, split.y_test, predicted, 10)]
-    if wrong:
+    if wrong and show_data:
         labels = [f"{int(split.y_test[i])} → {int(predicted[i])}" for i in wrong]
         pictures.append(image_grid(f"misclassified digits (true → predicted), {run.label}",
                                    f"{int((predicted != split.y_test).sum())} of {len(split.y_test)} test digits "
@@ -181,7 +184,10 @@ def predict_returns_classes(id: str, run: ModelRun) -> Check:
 
 
 def digits_accuracy(id: str, run: ModelRun, hidden: bool = False) -> Check:
-    return accuracy_check(id, "make_cnn", run, THRESHOLD, points=3.0, hidden=hidden, pictures=digits_pictures)
+    def pictures(run: ModelRun, evidence: Evidence, score: float) -> tuple[Figure, ...]:
+        return digits_pictures(run, evidence, score, show_data=not hidden)
+
+    return accuracy_check(id, "make_cnn", run, THRESHOLD, points=3.0, hidden=hidden, pictures=pictures)
 
 
 def public_checks() -> list[Check]:

@@ -65,10 +65,10 @@ def accuracy_checks(made: dict[str, ModelRun], suffix: str = "", hidden: bool = 
     """Logistic regression on blobs; the MLP on moons, circles and XOR; trained beats random."""
     checks = [accuracy_check(f"make_logistic_regression/blobs-accuracy{suffix}", "make_logistic_regression",
                              made["logistic-blobs"], THRESHOLDS["blobs"], 2.0, hidden,
-                             with_threshold(THRESHOLDS["blobs"]))]
+                             with_threshold(THRESHOLDS["blobs"], show_data=not hidden))]
     for name in ("moons", "circles", "xor"):
         checks.append(accuracy_check(f"make_mlp/{name}-accuracy{suffix}", "make_mlp", made[f"mlp-{name}"],
-                                     THRESHOLDS[name], 2.0, hidden, with_threshold(THRESHOLDS[name])))
+                                     THRESHOLDS[name], 2.0, hidden, with_threshold(THRESHOLDS[name], not hidden)))
     checks.append(trained_beats_random(f"make_random_features/trained-beats-random{suffix}",
                                        made["mlp-spiral"], made["random-spiral"], hidden))
     return checks
@@ -84,9 +84,10 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
             return Verdict(False, scores)
         mlp, rnd = scores
         need = f"needs {_percent(rnd + BEATS_MARGIN)} (random layer's {_percent(rnd)} + {_percent(BEATS_MARGIN)})"
-        pictures = (*boundary_picture(trained, evidence, mlp, 0.0, f"accuracy {_percent(mlp)} · {need}"),
+        pictures = (*boundary_picture(trained, evidence, mlp, 0.0, f"accuracy {_percent(mlp)} · {need}",
+                                      show_data=not hidden),
                     *boundary_picture(random, evidence, rnd, 0.0, f"accuracy {_percent(rnd)} · the random "
-                                                                  "frozen hidden layer to beat"))
+                                      "frozen hidden layer to beat", show_data=not hidden))
         text = (f"{trained.split.name}, hidden width {COMPARE_WIDTH}: trained hidden layer {_percent(mlp)}, "
                 f"random frozen hidden layer {_percent(rnd)} (the trained one must be ahead by "
                 f"{_percent(BEATS_MARGIN)} or more)")

@@ -16,7 +16,7 @@ def checks_for(split_seed: int) -> list[Check]:
     return hide([
         CNN.output_shape_check("make_cnn/output-shape-3-classes", three,
                                CNN.forward_step(three, run.split.X_test[:5]), 3),
-        CNN.digits_accuracy("make_cnn/digits-accuracy-hidden-split", run),
+        CNN.digits_accuracy("make_cnn/digits-accuracy-hidden-split", run, hidden=True),
         CNN.time_budget_check("train/time-budget-hidden-split", run),
         CNN.loss_goes_down("train/loss-goes-down-hidden-split", run),
         CNN.predict_returns_classes("predict/long-tensor-hidden-split", run),

@@ -23,7 +23,7 @@ def checks_for(split_seed: int) -> list[Check]:
         TOY2D.logistic_size_check("make_logistic_regression/parameter-count-5-4", logistic, 5, 4),
         TOY2D.mlp_shape_check("make_mlp/structure-3-7-4", mlp, 3, 7, 4, frozen_first=False),
         TOY2D.mlp_shape_check("make_random_features/frozen-3-9-2", random, 3, 9, 2, frozen_first=True),
-        *TOY2D.accuracy_checks(made, "-hidden-split"),
+        *TOY2D.accuracy_checks(made, "-hidden-split", hidden=True),
         TOY2D.loss_goes_down("train/loss-goes-down-hidden-split", made["mlp-moons"]),
         TOY2D.predict_returns_classes("predict/long-tensor-hidden-split", made["mlp-moons"]),
     ])
