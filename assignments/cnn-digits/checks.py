@@ -167,7 +167,7 @@ def loss_goes_down(id: str, run: ModelRun) -> Check:
         if len(losses) >= 2 and losses[-1] <= 0.9 * losses[0]:
             return Verdict(True, text)
         return Verdict(False, text + "\nexpected the last epoch's loss at least 10% below the first's "
-                                     "(is optimizer.step() called?)")
+                                     "(does train step the optimizer?)")
 
     return Check(id, "train", run.steps[:2], judge, description="the training loss goes down")
 

@@ -186,7 +186,7 @@ def loss_goes_down(id: str, run: ModelRun) -> Check:
         if len(losses) >= 2 and losses[-1] <= 0.9 * losses[0]:
             return Verdict(True, text)
         return Verdict(False, text + "\nexpected the last epoch's loss at least 10% below the first's "
-                                     "(is optimizer.step() called? is the loss recorded each epoch?)")
+                                     "(does train step the optimizer? is the loss recorded each epoch?)")
 
     return Check(id, "train", run.steps[:2], judge, description="the training loss goes down")
 

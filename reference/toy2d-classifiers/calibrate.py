@@ -36,8 +36,8 @@ ROWS = [("blobs", "logistic-blobs"), ("moons", "mlp-moons"), ("circles", "mlp-ci
 def broken_variants(reference: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Models that must fail: no hidden layer (a linear model everywhere), and no training at all."""
     linear = dict(reference)
-    linear["make_mlp"] = lambda in_features, hidden, n_classes: reference["make_logistic_regression"](
-        in_features, n_classes)
+    make_linear = reference["make_logistic_regression"]
+    linear["make_mlp"] = lambda d, hidden, c: make_linear(d, c)
     linear["make_random_features"] = linear["make_mlp"]
     untrained = dict(reference)
     untrained["train"] = lambda model, X, y: [1.0]
