@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GraderError
+from .errors import GraderError, UsageError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +38,8 @@ examples:
   grade mywork.py --assignment conv-arithmetic
   grade mywork.ipynb --format json        the result as JSON (the course's result format)
   grade mywork.ipynb --verbose            also how long each stage took
+  grade mywork.ipynb --report             also write mywork.html, the HTML report
+  grade batch submissions/ -a conv-arithmetic   a whole class (grade batch --help)
 """
 
 
@@ -68,6 +70,8 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="also print the time each stage took")
     parser.add_argument("--no-hidden", action="store_true",
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
+    parser.add_argument("--report", nargs="?", type=Path, const=Path(), metavar="PATH",
+                        help="also write the HTML report (default: FILE's name with .html, beside it)")
     _add_sandbox_option(parser)
 
 
@@ -82,6 +86,11 @@ def _run_grade(args: argparse.Namespace) -> int:
         print(report.dumps())
     else:
         print(render(report, verbose=args.verbose))
+    if args.report is not None:
+        from .html_report import write_report
+
+        where = write_report(report, args.file, args.report)
+        print(f"HTML report written to {where}", file=sys.stderr if args.format == "json" else sys.stdout)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
@@ -111,7 +120,51 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.output, args.sandbox)
 
 
+def _default_jobs() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _configure_batch(parser: argparse.ArgumentParser) -> None:
+    from .batch import STUDENT_ID_RULE
+
+    parser.description = (
+        "Grade every .ipynb/.py under DIR (one per student) in parallel worker processes, and write\n"
+        "results/<student>.json (the course's result format), <student>.html, gradebook.csv and\n"
+        "summary.html. Running it again grades only what is missing or changed (same file content\n"
+        "and assignment version are not graded twice): an interrupted batch is resumed, not redone.\n\n"
+        + STUDENT_ID_RULE
+    )
+    parser.epilog = ("exit codes:\n  0  every submission has its results\n"
+                     "  1  some submission could not be graded at all (see summary.html)\n"
+                     "  2  bad usage or input: no such folder, no submissions, unknown assignment")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of submissions")
+    parser.add_argument("-a", "--assignment", metavar="NAME", required=True, help="the assignment to grade")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="where the reports go (default: reports/NAME)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", default=_default_jobs(),
+                        help="grade N submissions at once (default: the number of CPU cores, here %(default)s)")
+    parser.add_argument("--no-hidden", action="store_true", help="public checks only (hidden ones listed as skipped)")
+    _add_sandbox_option(parser)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from .assignments import load_assignment
+    from .batch import BatchConfig, run_batch, summary_line
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    assignment = load_assignment(args.assignment, include_hidden=not args.no_hidden)
+    output = args.output or Path("reports") / assignment.name
+    config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox)
+    outcome = run_batch(config)
+    print(summary_line(outcome, config))
+    return EXIT_FAILED if outcome.errors else EXIT_PASSED
+
+
 COMMANDS: dict[str, Command] = {
+    "batch": Command("batch", "grade a folder of submissions in parallel: reports, gradebook, class summary",
+                     _configure_batch, _run_batch),
     "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
     "demo": Command("demo", "grade the bundled example submissions and write their reports",
                     _configure_demo, _run_demo),
