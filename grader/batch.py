@@ -343,7 +343,7 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]], progress: Progress) -> Iterator[dict[str, Any]]:
+def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[dict[str, Any]]:
     """Grade `todo` in parallel; yields each result as it arrives."""
     context = _mp_context()
     queue = deque(todo)
@@ -352,10 +352,10 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]], progress: Prog
         for slot in slots:
             _send_next(slot, queue)
         while any(s.entry is not None for s in slots):
-            busy = {s.connection: s for s in slots if s.entry is not None}
-            sentinels = {s.process.sentinel: s for s in busy.values()}
-            for ready in wait([*busy, *sentinels]):
-                slot = busy.get(ready) or sentinels[ready]  # type: ignore[index]
+            busy: dict[Any, _Slot] = {s.connection: s for s in slots if s.entry is not None}
+            busy.update({s.process.sentinel: s for s in list(busy.values())})
+            for ready in wait(list(busy)):
+                slot = busy[ready]
                 if slot.entry is None:
                     continue
                 yield _receive(slot, config)
@@ -448,7 +448,10 @@ class Progress:
 
 
 def remove_stale(output: Path, students: set[str]) -> None:
-    """Drop the files of students no longer in the folder, so outputs match a fresh run."""
+    """Drop the files of students no longer in the folder, and half-written files of a killed run."""
+    for folder in (output, output / "results", output / "details"):
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
     for details in (output / "details").glob("*.json"):
         student = details.stem
         if student not in students:
@@ -470,7 +473,7 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     todo = [(e, k) for e, k in keyed if not is_done(config.output, e.student, k)]
     outcome = BatchOutcome(total=len(entries), unchanged=len(entries) - len(todo))
     progress = Progress(len(todo), stream)
-    for result in _run_pool(config, todo, progress):
+    for result in _run_pool(config, todo):
         progress.update(result)
         outcome.graded += 1
     progress.finish()

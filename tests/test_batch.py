@@ -1,0 +1,199 @@
+"""`grade batch` for real: 40 mixed submissions (correct, wrong, broken) graded with one command;
+every report is there, the gradebook matches the JSON results, and a batch killed midway
+(SIGKILL) then run again ends with the same outputs as one uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from grader.assignments import load_assignment
+from grader.model import CHECK_STATUSES
+
+from .conftest import ROOT, SUBMISSIONS
+
+ASSIGNMENT = "conv-arithmetic"
+CORPUS = SUBMISSIONS / ASSIGNMENT
+SAMPLES = ROOT / "tests" / "batch_samples"
+SIZE = 40
+QUICK = ("correct.ipynb", "correct_module.py", "floor_not_ceil.py", "bias_forgotten.py", "padding_once.py",
+         "float_output_size.py", "pool_stride_one.py", "syntax_error_cell.ipynb")
+RESULT_KEYS = {"assignment", "submission", "status", "score", "max_score", "message", "checks"}
+CHECK_KEYS = {"id", "exercise", "status", "points", "max_points", "hidden", "message"}
+
+
+def make_class(folder: Path) -> Path:
+    """40 submissions: the whole corpus, the reference and template, broken files, per-student folders."""
+    spec = load_assignment(ASSIGNMENT)
+    folder.mkdir(parents=True)
+    for path in sorted(CORPUS.glob("*.py")) + sorted(CORPUS.glob("*.ipynb")):
+        shutil.copy(path, folder / path.name)
+    assert spec.solution is not None
+    shutil.copy(spec.solution, folder / "reference.ipynb")
+    shutil.copy(spec.template, folder / "template.ipynb")
+    for path in SAMPLES.iterdir():
+        shutil.copy(path, folder / path.name)
+    for student, files in {"dana": {"work.ipynb": "correct.ipynb"},
+                           "erin": {"hw.py": "correct_module.py", "notes.py": "floor_not_ceil.py"},
+                           "finn": {"solution.ipynb": "correct.ipynb", "helper.py": "padding_once.py"}}.items():
+        (folder / student).mkdir()
+        for name, source in files.items():
+            shutil.copy(CORPUS / source, folder / student / name)
+    count = len({p.stem for p in folder.glob("*.*")}) + 3
+    for i in range(SIZE - count):
+        source = CORPUS / QUICK[i % len(QUICK)]
+        shutil.copy(source, folder / f"student{i:02d}{source.suffix}")
+    return folder
+
+
+def batch(folder: Path, output: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "-a", ASSIGNMENT, "-o", str(output),
+                           *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """The class, graded by one uninterrupted command."""
+    base = tmp_path_factory.mktemp("batch")
+    folder = make_class(base / "class")
+    output = base / "reports"
+    return folder, output, batch(folder, output)
+
+
+def outputs(output: Path) -> dict[str, str]:
+    """Every file that must be the same whatever interruptions happened (the summary without timings)."""
+    files = {p.relative_to(output).as_posix(): p.read_text() for p in output.rglob("*")
+             if p.is_file() and not p.relative_to(output).as_posix().startswith("details/")}
+    files["summary.html"] = re.sub(r'<section id="slowest">.*?</section>', "", files["summary.html"], flags=re.S)
+    return files
+
+
+def test_one_command_grades_forty_mixed_submissions(graded) -> None:
+    folder, output, done = graded
+    assert done.returncode == 1, done.stderr  # two submissions cannot be graded at all
+    assert f"{SIZE} submissions: {SIZE} graded now, 0 unchanged, 2 could not be graded" in done.stdout
+    assert f"[{SIZE}/{SIZE}]" in done.stderr  # the progress, one plain line each when not on a terminal
+    students = sorted(p.stem for p in (output / "results").glob("*.json"))
+    assert len(students) == SIZE
+    assert sorted(p.stem for p in output.glob("*.html") if p.stem != "summary") == students
+    assert sorted(p.stem for p in (output / "details").glob("*.json")) == students
+    assert (output / "summary.html").is_file() and (output / "gradebook.csv").is_file()
+    assert not list(output.rglob("*.tmp"))
+
+
+def test_results_are_the_contract_format(graded) -> None:
+    _, output, _ = graded
+    spec = load_assignment(ASSIGNMENT)
+    for path in (output / "results").glob("*.json"):
+        result = json.loads(path.read_text())
+        assert set(result) == RESULT_KEYS
+        assert result["status"] in ("graded", "error")
+        assert [c["id"] for c in result["checks"]] == [c.id for c in spec.checks]
+        for check in result["checks"]:
+            assert set(check) == CHECK_KEYS and check["status"] in CHECK_STATUSES
+
+
+def test_verdicts_of_the_mixed_class(graded) -> None:
+    _, output, _ = graded
+
+    def result(student: str) -> dict:
+        return json.loads((output / "results" / f"{student}.json").read_text())
+
+    for student in ("correct", "reference", "dana", "finn", "student00", "student01"):
+        assert result(student)["score"] == result(student)["max_score"] == 46, student
+    assert result("template")["score"] == 0
+    assert result("finn")["submission"] == "finn/solution.ipynb"
+    assert result("not_a_notebook")["status"] == "error"
+    assert "not a Jupyter notebook" in result("not_a_notebook")["message"]
+    assert result("erin")["status"] == "error" and "several submissions" in result("erin")["message"]
+    assert 0 < result("floor_not_ceil")["score"] < 46
+    details = json.loads((output / "details" / "infinite_loop.json").read_text())
+    assert details["limits_hit"] and "call time limit" in details["limits_hit"][0]
+    assert "infinite_loop" in (output / "summary.html").read_text()
+
+
+def test_gradebook_matches_the_results(graded) -> None:
+    _, output, _ = graded
+    book = pd.read_csv(output / "gradebook.csv")
+    spec = load_assignment(ASSIGNMENT)
+    assert list(book.columns) == ["student", *spec.exercises, "total", "max_score", "status"]
+    assert len(book) == SIZE and book["student"].is_unique
+    for row in book.itertuples(index=False):
+        result = json.loads((output / "results" / f"{row.student}.json").read_text())
+        assert row.total == pytest.approx(result["score"]) and row.status == result["status"]
+        for exercise in spec.exercises:
+            points = sum(c["points"] for c in result["checks"] if c["exercise"] == exercise)
+            assert getattr(row, exercise) == pytest.approx(points)
+
+
+def test_rerun_grades_nothing_and_changes_nothing(graded) -> None:
+    folder, output, _ = graded
+    before = outputs(output)
+    again = batch(folder, output)
+    assert f"0 graded now, {SIZE} unchanged" in again.stdout
+    assert outputs(output) == before
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_killed_midway_then_rerun_gives_the_same_outputs(graded, tmp_path: Path) -> None:
+    folder, complete, _ = graded
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "grader", "batch", str(folder), "-a", ASSIGNMENT, "-o", str(output)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: len(list((output / "details").glob("*.json"))) >= 12, 300)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    _wait_for(lambda: not _processes_mentioning(str(output)), 30)  # the worker processes die with it
+    finished = len(list((output / "details").glob("*.json")))
+    assert finished < SIZE and not (output / "gradebook.csv").exists()
+    resumed = batch(folder, output)
+    assert f"{SIZE - finished} graded now, {finished} unchanged" in resumed.stdout, resumed.stdout
+    assert outputs(output) == outputs(complete)
+
+
+def test_a_changed_submission_is_graded_again(graded, tmp_path: Path) -> None:
+    folder, complete, _ = graded
+    output = tmp_path / "reports"
+    shutil.copytree(complete, output)
+    changed = tmp_path / "class"
+    shutil.copytree(folder, changed)
+    shutil.copy(CORPUS / "correct_module.py", changed / "floor_not_ceil.py")
+    (changed / "empty.py").unlink()
+    done = batch(changed, output)
+    assert f"{SIZE - 1} submissions: 1 graded now, {SIZE - 2} unchanged" in done.stdout, done.stdout
+    assert json.loads((output / "results" / "floor_not_ceil.json").read_text())["score"] == 46
+    assert not (output / "empty.html").exists() and not (output / "results" / "empty.json").exists()
+    assert len(pd.read_csv(output / "gradebook.csv")) == SIZE - 1
+
+
+def test_help_documents_the_student_id_rule(run_grade) -> None:
+    shown = run_grade("batch", "--help", timeout=30)
+    assert shown.returncode == 0
+    assert "DIR/alice/hw1.ipynb -> alice" in shown.stdout and "--jobs" in shown.stdout
