@@ -87,6 +87,11 @@ class BatchOutcome:
     scores: list[float] = field(default_factory=list)
 
 
+def default_jobs() -> int:
+    """The number of CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 # ---------------------------------------------------------------- finding submissions
 
 

@@ -111,23 +111,18 @@ def _run_list(args: argparse.Namespace) -> int:
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("reports/demo"),
                         help="where the reports go (default: reports/demo)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N submissions at once (default: cores)")
     _add_sandbox_option(parser)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.output, args.sandbox)
-
-
-def _default_jobs() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return run_demo(args.output, args.sandbox, args.jobs)
 
 
 def _configure_batch(parser: argparse.ArgumentParser) -> None:
-    from .batch import STUDENT_ID_RULE
+    from .batch import STUDENT_ID_RULE, default_jobs
 
     parser.description = (
         "Grade every .ipynb/.py under DIR (one per student) in parallel worker processes, and write\n"
@@ -142,7 +137,7 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of submissions")
     parser.add_argument("-a", "--assignment", metavar="NAME", required=True, help="the assignment to grade")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="where the reports go (default: reports/NAME)")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N", default=_default_jobs(),
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", default=default_jobs(),
                         help="grade N submissions at once (default: the number of CPU cores, here %(default)s)")
     parser.add_argument("--no-hidden", action="store_true", help="public checks only (hidden ones listed as skipped)")
     _add_sandbox_option(parser)
@@ -166,7 +161,7 @@ COMMANDS: dict[str, Command] = {
     "batch": Command("batch", "grade a folder of submissions in parallel: reports, gradebook, class summary",
                      _configure_batch, _run_batch),
     "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
-    "demo": Command("demo", "grade the bundled example submissions and write their reports",
+    "demo": Command("demo", "grade the bundled example submissions as a batch: HTML reports, gradebook, summary",
                     _configure_demo, _run_demo),
 }
 
