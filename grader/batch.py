@@ -39,7 +39,7 @@ from .sandbox import Sandbox, get_sandbox
 FORMAT_VERSION = "1"
 SUFFIXES = (".ipynb", ".py")
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints"}
-WARM_AHEAD = 2
+WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 STUDENT_ID_RULE = """\
@@ -356,6 +356,8 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[di
     try:
         for slot in slots:
             _send_next(slot, queue)
+        import pandas  # noqa: F401 - the class outputs need it; imported while the first kernels start
+
         while any(s.entry is not None for s in slots):
             busy: dict[Any, _Slot] = {s.connection: s for s in slots if s.entry is not None}
             busy.update({s.process.sentinel: s for s in list(busy.values())})
