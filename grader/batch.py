@@ -425,6 +425,9 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.started = time.monotonic()
+        if self.tty and total:
+            self.stream.write(f"\r{'░' * self.width} 0/{total} · starting ")
+            self.stream.flush()
 
     def eta(self) -> str:
         if not self.done:

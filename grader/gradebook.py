@@ -81,14 +81,17 @@ def pass_rates(checks: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def common_failures(checks: pd.DataFrame, top: int = TOP_MESSAGES) -> list[dict[str, Any]]:
-    """The most frequent (check, message) pairs among checks that did not pass."""
+    """The most frequent messages of checks that did not pass: how many students, which checks."""
     failed = checks[~checks["status"].isin(["passed", "skipped"])]
     if failed.empty:
         return []
-    groups = failed.groupby(["id", "message"], sort=False)["student"].agg(list).reset_index()
-    groups["count"] = groups["student"].map(len)
-    groups = groups.sort_values(["count", "id", "message"], ascending=[False, True, True], kind="stable")
-    return [{"id": r.id, "message": r.message, "count": int(r.count), "students": sorted(r.student)}
+    groups = failed.groupby("message", sort=False).agg(
+        students=("student", lambda s: sorted(set(s))), ids=("id", lambda s: list(dict.fromkeys(s))))
+    groups["count"] = groups["students"].map(len)
+    groups["first"] = groups["ids"].map(lambda ids: ids[0])
+    groups = groups.reset_index().sort_values(["count", "first", "message"], ascending=[False, True, True],
+                                              kind="stable")
+    return [{"ids": r.ids, "message": r.message, "count": int(r.count), "students": r.students}
             for r in groups.head(top).itertuples()]
 
 

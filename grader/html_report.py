@@ -50,7 +50,8 @@ def _percent(got: float, out_of: float) -> int:
 
 def _check_view(check: CheckResult) -> dict[str, Any]:
     if check.hidden:
-        message = "hidden check: runs at grading time" if check.status == "skipped" else ""
+        message = "hidden check: runs at grading time" if check.status == "skipped" else (
+            "" if check.status == "passed" else "hidden check: its inputs and details are not shown")
     else:
         message = check.message
     return {"id": check.id, "status": check.status, "label": STATUS_LABELS[check.status], "hidden": check.hidden,

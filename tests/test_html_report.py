@@ -111,7 +111,7 @@ def test_class_tables_from_literals() -> None:
     rates = {r["id"]: r for r in pass_rates(checks)}
     assert rates["f/one"]["rate"] == 100 and rates["f/two"]["passed"] == 0 and "g/later" not in rates
     top = common_failures(checks)
-    assert top[0]["count"] == 2 and top[0]["students"] == ["a", "b"]
+    assert top[0]["count"] == 2 and top[0]["students"] == ["a", "b"] and top[0]["ids"] == ["f/two"]
     bins = histogram([0.0, 3.0, 6.0, 6.0], 6.0, bins=3)
     assert [b["count"] for b in bins] == [1, 1, 2]
 
@@ -121,7 +121,7 @@ def test_summary_escapes_and_links() -> None:
                "students": [{"id": "a", "score": 1.0, "max_score": 6.0, "status": "graded",
                              "limits": ["call time limit (1 check)"], "sandbox": "bwrap"}],
                "histogram": histogram([1.0], 6.0), "pass_rates": [],
-               "failures": [{"id": "f/two", "message": PAYLOAD, "count": 1, "students": ["a"]}],
+               "failures": [{"ids": ["f/two"], "message": PAYLOAD, "count": 1, "students": ["a"]}],
                "slowest": [{"id": "a", "seconds": 1.5}]}
     html = render_summary(summary)
     assert "<script" not in html.lower() and 'href="a.html"' in html and 'id="limits"' in html
