@@ -266,12 +266,18 @@ class WarmPool:
 
     def fill(self) -> None:
         while len(self.ready) < self.ahead:
-            self.ready.append(Worker(self.sandbox, self.assignment.limits, self.assignment.warm_imports))
+            try:
+                self.ready.append(Worker(self.sandbox, self.assignment.limits, self.assignment.warm_imports))
+            except (GraderError, OSError):  # the grading itself will start one and say what is wrong
+                return
 
-    def take(self) -> Worker:
-        worker = self.ready.popleft() if self.ready else Worker(
-            self.sandbox, self.assignment.limits, self.assignment.warm_imports)
+    def take(self) -> Worker | None:
+        """A started worker that is ready, or None: the grading then starts its own, as without a pool."""
+        worker = self.ready.popleft() if self.ready else None
         self.fill()
+        if worker is not None and not worker.wait_ready():
+            worker.close()  # e.g. a kernel that did not come up: not the student's fault, try afresh
+            return None
         return worker
 
     def close(self) -> None:
@@ -315,10 +321,7 @@ def _serve(config: BatchConfig, connection: Connection, parent: int) -> None:
 def _grade_and_write(entry: Entry, key: str, config: BatchConfig, sandbox: Sandbox, pool: WarmPool) -> dict[str, Any]:
     started = time.monotonic()
     worker = None if entry.problem else pool.take()
-    waited = 0.0
-    if worker is not None:
-        worker.wait_ready()
-        waited = time.monotonic() - started
+    waited = time.monotonic() - started
     report = _grade(entry, config, sandbox, worker)
     timings = {"wait": waited, **report.timings}
     write_student(entry, config, report, key, {**timings, "grading": time.monotonic() - started})
