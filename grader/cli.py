@@ -112,13 +112,15 @@ def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("reports/demo"),
                         help="where the reports go (default: reports/demo)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N submissions at once (default: cores)")
+    parser.add_argument("-a", "--assignment", action="append", metavar="NAME",
+                        help="only this assignment (repeatable; default: all)")
     _add_sandbox_option(parser)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.output, args.sandbox, args.jobs)
+    return run_demo(args.output, args.sandbox, args.jobs, args.assignment)
 
 
 def _configure_batch(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .assignments import course_root, known_assignments, load_assignment
 from .batch import BatchConfig, default_jobs, run_batch, summary_line
-from .errors import UsageError
+from .errors import AssignmentError, UsageError
 
 
 def example_submissions(root: Path, assignment: str) -> list[Path]:
@@ -31,11 +31,16 @@ def _stage(paths: list[Path], folder: Path) -> None:
         shutil.copy(path, folder / f"{stem}{path.suffix}")
 
 
-def run_demo(output: Path, sandbox_name: str = "auto", jobs: int | None = None) -> int:
+def run_demo(output: Path, sandbox_name: str = "auto", jobs: int | None = None,
+             only: list[str] | None = None) -> int:
     root = course_root()
     assignments = known_assignments(root)
     if not assignments:
         raise UsageError(f"no assignments under {root / 'assignments'}")
+    for name in only or ():
+        if name not in assignments:
+            raise AssignmentError.unknown(name, assignments)
+    assignments = only or assignments
     jobs = jobs or default_jobs()
     for name in assignments:
         with tempfile.TemporaryDirectory(prefix="coursegrade-demo-") as staging:

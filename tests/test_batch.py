@@ -197,3 +197,14 @@ def test_help_documents_the_student_id_rule(run_grade) -> None:
     shown = run_grade("batch", "--help", timeout=30)
     assert shown.returncode == 0
     assert "DIR/alice/hw1.ipynb -> alice" in shown.stdout and "--jobs" in shown.stdout
+
+
+def test_demo_writes_html_reports_gradebook_and_summary(run_grade, tmp_path: Path) -> None:
+    done = run_grade("demo", "-o", str(tmp_path), "-a", ASSIGNMENT)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / ASSIGNMENT
+    pages = {p.name for p in folder.glob("*.html")}
+    assert {"reference.html", "template.html", "correct.html", "summary.html"} <= pages
+    book = pd.read_csv(folder / "gradebook.csv")
+    assert dict(zip(book["student"], book["total"], strict=True))["reference"] == 46
+    assert f"reports in {folder}/" in done.stdout
