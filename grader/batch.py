@@ -132,13 +132,14 @@ def find_submissions(folder: Path) -> list[Entry]:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` so that `path` is either the old file or the whole new one, never half."""
+    """Write `text` so that `path` is either the old file or the whole new one, never half.
+
+    No fsync: what we guard against is the batch being interrupted or killed, after which the
+    kernel still writes what it was given; a power cut may cost a rerun of a few students.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
