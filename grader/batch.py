@@ -174,10 +174,10 @@ def is_done(output: Path, student: str, key: str) -> bool:
     """True when every file of this student is there and was made from the same key."""
     try:
         details = json.loads(details_path(output, student).read_text())
-    except (OSError, ValueError):
+        json.loads(result_path(output, student).read_text())
+        return bool(details.get("key") == key and report_path(output, student).stat().st_size > 0)
+    except (OSError, ValueError, AttributeError):
         return False
-    return (details.get("key") == key and result_path(output, student).is_file()
-            and report_path(output, student).is_file())
 
 
 # ---------------------------------------------------------------- grading one submission
