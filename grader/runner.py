@@ -8,7 +8,6 @@ child carries on with the steps still to run.
 
 from __future__ import annotations
 
-import itertools
 import json
 import selectors
 import shutil
@@ -40,6 +39,7 @@ class RunOutcome:
     cells: tuple[CellLog, ...]
     timings: dict[str, float]
     problem: str = ""
+    restarts: int = 0
 
 
 @dataclass
@@ -270,12 +270,14 @@ def run_steps(
 ) -> RunOutcome:
     """Execute `notebook` in the sandbox, then each step; restart past steps that hang or crash."""
     by_name = {s.name: s for s in steps}
-    events: dict[str, dict[str, Any]] = {}
+    observations: dict[str, Observation] = {}
     cells: tuple[CellLog, ...] = ()
     timings: dict[str, float] = {}
     problem = ""
     deadline = time.monotonic() + limits.run_seconds
-    for attempt_number in itertools.count():
+    attempts = 0
+    while True:
+        attempts += 1
         worker = worker or Worker(sandbox, limits, warm_imports)
         try:
             if not worker.wait_ready():
@@ -283,7 +285,7 @@ def run_steps(
                 break
             timings.setdefault("startup", worker.ready_after or 0.0)
             shutil.copyfile(notebook, worker.scratch / "submission.ipynb")
-            _write_plan(worker.scratch, steps, set(events), seed, limits)
+            _write_plan(worker.scratch, steps, set(observations), seed, limits)
             go = time.monotonic()
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")
@@ -293,11 +295,10 @@ def run_steps(
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
             cells = cells or _read_cells(worker.scratch)
             for name, event in attempt.ended.items():
-                events[name] = event
-                events[name]["observation"] = _observation(name, event, worker.scratch / "out")
-            if attempt.running is not None and attempt.running not in events:
+                observations[name] = _observation(name, event, worker.scratch / "out")
+            if attempt.running is not None and attempt.running not in observations:
                 status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
-                events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
+                observations[attempt.running] = Observation(attempt.running, status, error_message=stopped)
         except OSError as error:  # a broken pipe to a child that died on its own
             stopped = f"stopped: {error}"
             attempt = _Attempt()
@@ -307,15 +308,13 @@ def run_steps(
         if not stopped:
             break
         problem = problem or stopped
-        remaining = [s for s in steps if s.name not in events]
+        remaining = [s for s in steps if s.name not in observations]
         if not remaining or not (attempt.ended or attempt.running) or time.monotonic() > deadline:
             break
-        timings["restarts"] = attempt_number + 1.0
-    observations = {name: e["observation"] for name, e in events.items()}
     for step in steps:
         if step.name not in observations:
             observations[step.name] = Observation(step.name, "not_run", error_message=problem or "not run")
-    return RunOutcome(observations, cells, timings, problem)
+    return RunOutcome(observations, cells, timings, problem, restarts=attempts - 1)
 
 
 def _stderr_tail(worker: Worker) -> str:
