@@ -2,7 +2,7 @@
 
 Everything a student controls (output, error messages, file names) reaches the page only as
 escaped text; pictures are inlined as data: URIs, styles are inline, there is no script.
-Hidden checks show their name and verdict, never their message (it names their inputs).
+Hidden checks show their name, verdict and known-mistake hint, never their inputs.
 """
 
 from __future__ import annotations
@@ -49,13 +49,10 @@ def _percent(got: float, out_of: float) -> int:
 
 
 def _check_view(check: CheckResult) -> dict[str, Any]:
-    if check.hidden:
-        message = "hidden check: runs at grading time" if check.status == "skipped" else (
-            "" if check.status == "passed" else "hidden check: its inputs and details are not shown")
-    else:
-        message = check.message
+    message = "" if check.status == "passed" else check.student_message  # a hidden check: verdict and hint only
     return {"id": check.id, "status": check.status, "label": STATUS_LABELS[check.status], "hidden": check.hidden,
-            "points": f"{check.points:g}", "max_points": f"{check.max_points:g}", "message": message}
+            "points": f"{check.points:g}", "max_points": f"{check.max_points:g}", "message": message,
+            "note_only": check.status == "skipped"}
 
 
 def _exercise_views(report: GradeReport) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def _report(**changes) -> GradeReport:
     checks = (
         CheckResult("f/one", "f", "passed", 1.0, 1.0, False, ""),
         CheckResult("f/two", "f", "failed", 0.0, 2.0, False, f"called f(1)\nreturned {PAYLOAD}"),
-        CheckResult("g/secret", "g", "failed", 0.0, 1.0, True, "called g(123456789)\nreturned 0"),
+        CheckResult("g/secret", "g", "failed", 0.0, 1.0, True, "called g(123456789)\nreturned 0\nhint: off by one"),
         CheckResult("g/later", "g", "skipped", 0.0, 1.0, True, "hidden check: runs at grading time"),
         CheckResult("g/slow", "g", "timeout", 0.0, 1.0, False, "called g(0)\nstopped: no answer after 2 s"),
     )
@@ -54,7 +54,8 @@ def test_report_is_self_contained() -> None:
 
 def test_hidden_checks_show_name_and_verdict_only() -> None:
     html = render_student(_report(), "alice", "Demo")
-    assert "g/secret" in html and "123456789" not in html
+    assert "g/secret" in html and "123456789" not in html and "returned 0" not in html
+    assert "hidden check: failed\nhint: off by one" in html
     assert "runs at grading time" in html
     assert "stopped: no answer after 2 s" in html  # a public check's message is shown
 
