@@ -263,19 +263,23 @@ class WarmPool:
     def __init__(self, sandbox: Sandbox, assignment: Assignment, ahead: int) -> None:
         self.sandbox, self.assignment, self.ahead = sandbox, assignment, ahead
         self.ready: deque[Worker] = deque()
-        self.fill()
+        self.fill(ahead)
 
-    def fill(self) -> None:
-        while len(self.ready) < self.ahead:
+    def fill(self, wanted: int) -> None:
+        """Have `wanted` workers started (at most `ahead`): no start-up is wasted at a batch's end."""
+        wanted = min(wanted, self.ahead)
+        while len(self.ready) > wanted:
+            self.ready.pop().close()  # the youngest first: it has done the least
+        while len(self.ready) < wanted:
             try:
                 self.ready.append(Worker(self.sandbox, self.assignment.limits, self.assignment.warm_imports))
             except (GraderError, OSError):  # the grading itself will start one and say what is wrong
                 return
 
-    def take(self) -> Worker | None:
+    def take(self, still_to_come: int) -> Worker | None:
         """A started worker that is ready, or None: the grading then starts its own, as without a pool."""
         worker = self.ready.popleft() if self.ready else None
-        self.fill()
+        self.fill(still_to_come)
         if worker is not None and not worker.wait_ready():
             worker.close()  # e.g. a kernel that did not come up: not the student's fault, try afresh
             return None
@@ -297,7 +301,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def _serve(config: BatchConfig, connection: Connection, parent: int) -> None:
+def _serve(config: BatchConfig, connection: Connection, parent: int, ahead: int) -> None:
     """A worker process: grade the entries it is sent, one at a time, until told to stop."""
     _die_with_parent()
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -305,23 +309,25 @@ def _serve(config: BatchConfig, connection: Connection, parent: int) -> None:
     if os.getppid() != parent:
         return
     sandbox = get_sandbox(config.sandbox_name)
-    pool = WarmPool(sandbox, config.assignment, config.warm_ahead)
+    pool = WarmPool(sandbox, config.assignment, ahead)
     try:
         while True:
             message = connection.recv()
             if message is None:
                 return
-            entry, key = message
-            connection.send(_grade_and_write(entry, key, config, sandbox, pool))
+            entry, key, still_to_come = message
+            connection.send(_grade_and_write(entry, key, config, sandbox, pool, still_to_come))
     except (EOFError, OSError):
         return
     finally:
         pool.close()
 
 
-def _grade_and_write(entry: Entry, key: str, config: BatchConfig, sandbox: Sandbox, pool: WarmPool) -> dict[str, Any]:
+def _grade_and_write(
+    entry: Entry, key: str, config: BatchConfig, sandbox: Sandbox, pool: WarmPool, still_to_come: int
+) -> dict[str, Any]:
     started = time.monotonic()
-    worker = None if entry.problem else pool.take()
+    worker = None if entry.problem else pool.take(still_to_come)
     waited = time.monotonic() - started
     report = _grade(entry, config, sandbox, worker)
     timings = {"wait": waited, **report.timings}
@@ -339,9 +345,9 @@ class _Slot:
     entry: Entry | None = None
 
 
-def _start_slot(config: BatchConfig, context: Any) -> _Slot:
+def _start_slot(config: BatchConfig, context: Any, ahead: int) -> _Slot:
     mine, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(config, theirs, os.getpid()), daemon=True)
+    process = context.Process(target=_serve, args=(config, theirs, os.getpid(), ahead), daemon=True)
     process.start()
     theirs.close()
     return _Slot(process, mine)
@@ -356,10 +362,12 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[di
     """Grade `todo` in parallel; yields each result as it arrives."""
     context = _mp_context()
     queue = deque(todo)
-    slots = [_start_slot(config, context) for _ in range(min(config.jobs, len(todo)))]
+    count = min(config.jobs, len(todo))
+    ahead = min(config.warm_ahead, -(-len(todo) // max(1, count)))
+    slots = [_start_slot(config, context, ahead) for _ in range(count)]
     try:
         for slot in slots:
-            _send_next(slot, queue)
+            _send_next(slot, queue, count)
         import pandas  # noqa: F401 - the class outputs need it; imported while the first kernels start
 
         while any(s.entry is not None for s in slots):
@@ -373,8 +381,8 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[di
                 if not slot.process.is_alive():
                     slot.connection.close()
                     index = slots.index(slot)
-                    slots[index] = slot = _start_slot(config, context)
-                _send_next(slot, queue)
+                    slots[index] = slot = _start_slot(config, context, min(config.warm_ahead, len(queue)))
+                _send_next(slot, queue, count)
     finally:
         _stop_slots(slots)
 
@@ -397,11 +405,12 @@ def _receive(slot: _Slot, config: BatchConfig) -> dict[str, Any]:
     return {"student": entry.student, "status": "error", "score": 0.0, "seconds": 0.0}
 
 
-def _send_next(slot: _Slot, queue: deque[tuple[Entry, str]]) -> None:
+def _send_next(slot: _Slot, queue: deque[tuple[Entry, str]], workers: int) -> None:
+    """Send the next entry, with this worker's share of what is left (how many to warm up)."""
     if queue:
         entry, key = queue.popleft()
         slot.entry = entry
-        slot.connection.send((entry, key))
+        slot.connection.send((entry, key, -(-len(queue) // workers)))
 
 
 def _stop_slots(slots: Sequence[_Slot]) -> None:
