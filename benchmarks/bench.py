@@ -8,16 +8,19 @@ summary.html). Rows:
   cold      -j 1, no warm workers: each submission waits for its own sandbox and kernel (what
             one `grade FILE` pays)
   -j N      the batch as `grade batch` runs it: N worker processes, each with warm workers ahead
-Columns (medians over the submissions, seconds): start-up = sandbox + kernel start-up for one
-worker (in the warm rows it runs ahead, off the critical path, so "waited" is what a submission
-actually waited for it); execution = the notebook's cells; checks = the probe's calls; judge;
-report = writing the JSON, HTML and details; per sub = one submission in its worker process.
+Columns (medians over the submissions, seconds): start-up = sandbox + kernel start-up of one
+worker (cold row; in the warm rows it happens ahead, off the critical path); waited = how long a
+submission waited for its warm worker; execution = the notebook's cells; checks = the probe's
+calls; judge; report = writing the JSON, HTML and details; per sub = one submission in its
+worker process, all of the above. Other processes on the machine change every figure: the
+load average is printed with each row.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -57,9 +60,11 @@ def run(name: str, n: int, jobs: int, warm: int, sandbox: str) -> dict[str, floa
     return {**medians, "wall": wall, "throughput": n / wall}
 
 
-def _row(label: str, figures: dict[str, float]) -> str:
-    cells = " ".join(f"{figures[c]:>9.3f}" for c in COLUMNS)
-    return f"  {label:<7} {cells} {figures['wall']:>8.1f} s {figures['throughput']:>7.2f} /s"
+def _row(label: str, figures: dict[str, float], cold: bool) -> str:
+    """A table row; start-up is shown for the cold row only (warm workers start off the critical path)."""
+    cells = " ".join(f"{figures[c]:>9.3f}" if cold or c != "startup" else f"{'-':>9}" for c in COLUMNS)
+    load = os.getloadavg()[0]
+    return f"  {label:<7} {cells} {figures['wall']:>8.1f} s {figures['throughput']:>7.2f} /s   load {load:.1f}"
 
 
 def main() -> int:
@@ -78,9 +83,9 @@ def main() -> int:
         print(f"{name}: {args.n} copies of the reference (median seconds per submission)")
         print(f"  {'':<7} {header} {'batch':>10} {'throughput':>9}")
         if not args.no_cold:
-            print(_row("cold", run(name, args.n, 1, 0, args.sandbox)), flush=True)
+            print(_row("cold", run(name, args.n, 1, 0, args.sandbox), cold=True), flush=True)
         for jobs in args.jobs:
-            print(_row(f"-j {jobs}", run(name, args.n, jobs, args.warm, args.sandbox)), flush=True)
+            print(_row(f"-j {jobs}", run(name, args.n, jobs, args.warm, args.sandbox), cold=False), flush=True)
     return 0
 
 
