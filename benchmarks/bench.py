@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.assignments import course_root, known_assignments, load_assignment  # noqa: E402
-from grader.batch import WARM_AHEAD, BatchConfig, run_batch  # noqa: E402
+from grader.batch import BatchConfig, run_batch  # noqa: E402
 
 COLUMNS = ("startup", "wait", "execution", "checks", "judging", "report", "grading")
 HEADERS = ("start-up", "waited", "execution", "checks", "judge", "report", "per sub")
@@ -42,7 +42,7 @@ def _copies(solution: Path, folder: Path, n: int) -> None:
         (folder / f"student{i:03d}{solution.suffix}").write_bytes(solution.read_bytes())
 
 
-def run(name: str, n: int, jobs: int, warm: int, sandbox: str) -> dict[str, float]:
+def run(name: str, n: int, jobs: int, warm: int | None, sandbox: str) -> dict[str, float]:
     """One batch of n copies of the reference; the medians and the throughput."""
     assignment = load_assignment(name)
     assert assignment.solution is not None, f"{name} has no reference here"
@@ -73,8 +73,7 @@ def main() -> int:
     parser.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="the -j values to measure (default 1 2)")
     parser.add_argument("--no-cold", action="store_true", help="skip the row without warm workers")
-    parser.add_argument("--warm", type=int, default=WARM_AHEAD,
-                        help=f"warm workers ahead in each worker process (default {WARM_AHEAD})")
+    parser.add_argument("--warm", type=int, help="warm workers ahead in each worker process (default: as grade batch)")
     parser.add_argument("--sandbox", default="auto")
     args = parser.parse_args()
     names = args.assignment or [a for a in known_assignments() if (course_root() / "reference" / a).is_dir()]

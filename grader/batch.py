@@ -40,6 +40,12 @@ FORMAT_VERSION = "1"
 SUFFIXES = (".ipynb", ".py")
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints"}
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
+LONG_CALL_SECONDS = 5.0  # above this call limit, start-ups ahead would eat into students' time
+
+
+def warm_ahead_for(assignment: Assignment) -> int:
+    """How many workers to start ahead: few where long calls (training) race wall-clock limits."""
+    return WARM_AHEAD if assignment.limits.call_seconds <= LONG_CALL_SECONDS else 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 STUDENT_ID_RULE = """\
@@ -72,7 +78,7 @@ class BatchConfig:
     output: Path
     jobs: int
     sandbox_name: str = "auto"
-    warm_ahead: int = WARM_AHEAD
+    warm_ahead: int | None = None  # None: warm_ahead_for(assignment)
 
 
 @dataclass
@@ -363,7 +369,8 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[di
     context = _mp_context()
     queue = deque(todo)
     count = min(config.jobs, len(todo))
-    ahead = min(config.warm_ahead, -(-len(todo) // max(1, count)))
+    most = warm_ahead_for(config.assignment) if config.warm_ahead is None else config.warm_ahead
+    ahead = min(most, -(-len(todo) // max(1, count)))
     slots = [_start_slot(config, context, ahead) for _ in range(count)]
     try:
         for slot in slots:
@@ -381,7 +388,7 @@ def _run_pool(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[di
                 if not slot.process.is_alive():
                     slot.connection.close()
                     index = slots.index(slot)
-                    slots[index] = slot = _start_slot(config, context, min(config.warm_ahead, len(queue)))
+                    slots[index] = slot = _start_slot(config, context, min(most, len(queue)))
                 _send_next(slot, queue, count)
     finally:
         _stop_slots(slots)
