@@ -158,7 +158,8 @@ def _templates_digest() -> str:
 
 def grading_key(entry: Entry, assignment: Assignment) -> str:
     """What a result depends on: the submission's bytes and the assignment's version."""
-    digest = hashlib.sha256(entry.path.read_bytes()).hexdigest()
+    with open(entry.path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     parts = [FORMAT_VERSION, digest, assignment.version, str(assignment.has_reference), _templates_digest(),
              entry.problem]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
