@@ -156,13 +156,16 @@ def _templates_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def grading_key(entry: Entry, assignment: Assignment) -> str:
+def grading_key(entry: Entry, assignment: Assignment) -> tuple[Entry, str]:
     """What a result depends on: the submission's bytes and the assignment's version."""
-    with open(entry.path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    try:
+        with open(entry.path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as error:  # graded as an error, like any other unreadable submission
+        entry, digest = replace(entry, problem=f"cannot read {entry.path.name}: {error.strerror}"), ""
     parts = [FORMAT_VERSION, digest, assignment.version, str(assignment.has_reference), _templates_digest(),
              entry.problem]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return entry, hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def result_path(output: Path, student: str) -> Path:
@@ -500,7 +503,7 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
         raise UsageError(f"no .ipynb or .py submissions under {config.folder}")
     config.output.mkdir(parents=True, exist_ok=True)
     remove_stale(config.output, {e.student for e in entries})
-    keyed = [(e, grading_key(e, config.assignment)) for e in entries]
+    keyed = [grading_key(e, config.assignment) for e in entries]
     todo = [(e, k) for e, k in keyed if not is_done(config.output, e.student, k)]
     outcome = BatchOutcome(total=len(entries), unchanged=len(entries) - len(todo))
     progress = Progress(len(todo), stream)
