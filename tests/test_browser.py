@@ -113,3 +113,32 @@ def test_summary_renders(browser, reports: Path) -> None:
     browser.save_screenshot(str(reports / "summary.png"))
     links[0].click()
     assert browser.find_element(By.ID, "student").text
+
+
+def test_pictures_display_offline(browser, tmp_path: Path) -> None:
+    """A report's pictures are data: URIs the page's own policy lets through."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from selenium.webdriver.common.by import By
+
+    from grader.html_report import render_student
+    from grader.model import CheckResult, Figure, GradeReport
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [1, 0])
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    plt.close(fig)
+    report = GradeReport("toy2d-classifiers", "mine.ipynb", "graded", 1.0, 1.0,
+                         (CheckResult("mlp/moons", "mlp", "passed", 1.0, 1.0, False),),
+                         figures=(Figure("decision boundary: moons", png.getvalue(), "test accuracy 0.97"),))
+    page = tmp_path / "mine.html"
+    page.write_text(render_student(report, "mine"))
+    assert _open(browser, page) == []
+    image = browser.find_element(By.CSS_SELECTOR, "#figures img")
+    assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", image) > 100
+    assert "decision boundary: moons" in browser.find_element(By.ID, "figures").text
