@@ -203,6 +203,15 @@ def error_report(assignment: Assignment, submission: str, problem: str) -> Grade
     return GradeReport(assignment.name, submission, "error", 0.0, max_score, tuple(checks), problem)
 
 
+LIMIT_WORDS = (  # how the runner words a stop, and the limit it means
+    (("SIGKILL", "of memory"), "memory"),
+    (("CPU time",), "CPU time"),
+    (("whole run took more than",), "run time limit"),
+    (("did not finish in",), "cell time limit"),
+    (("wrote a file larger than",), "file size limit"),
+)
+
+
 def limits_hit(report: GradeReport) -> list[str]:
     """Which of the sandbox's limits this submission ran into, in words."""
     hits = []
@@ -211,9 +220,9 @@ def limits_hit(report: GradeReport) -> list[str]:
         hits.append(f"call time limit ({len(timeouts)} check{'s' * (len(timeouts) > 1)})")
     if any(c.status == "timeout" for c in report.cells):
         hits.append("cell time limit")
-    for words, name in (("SIGKILL", "memory (killed)"), ("CPU time", "CPU time"),
-                        ("whole run took", "run time limit")):
-        if words in report.message:
+    text = "\n".join([report.message, *(c.message for c in report.checks if c.status in ("error", "timeout"))])
+    for words, name in LIMIT_WORDS:
+        if name not in hits and any(w in text for w in words):
             hits.append(name)
     return hits
 

@@ -86,7 +86,9 @@ def test_error_report_lists_every_check() -> None:
 def test_limits_hit() -> None:
     assert limits_hit(_report()) == ["call time limit (1 check)"]
     killed = _report(message="stopped: killed (SIGKILL), perhaps for using more than 4 GiB", checks=())
-    assert limits_hit(killed) == ["memory (killed)"]
+    assert limits_hit(killed) == ["memory"]
+    cells = _report(message="stopped: the notebook's 3 code cell(s) did not finish in 30 s", checks=(), cells=())
+    assert limits_hit(cells) == ["cell time limit"]
 
 
 def test_student_ids_from_file_or_folder(tmp_path: Path) -> None:
