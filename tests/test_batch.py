@@ -208,3 +208,13 @@ def test_demo_writes_html_reports_gradebook_and_summary(run_grade, tmp_path: Pat
     book = pd.read_csv(folder / "gradebook.csv")
     assert dict(zip(book["student"], book["total"], strict=True))["reference"] == 46
     assert f"reports in {folder}/" in done.stdout
+
+
+def test_bad_usage_exits_2(run_grade, tmp_path: Path) -> None:
+    missing = run_grade("batch", str(tmp_path / "nope"), "-a", ASSIGNMENT, "-o", str(tmp_path / "out"), timeout=60)
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_grade("batch", str(tmp_path / "empty"), "-a", ASSIGNMENT, "-o", str(tmp_path / "out"), timeout=60)
+    assert empty.returncode == 2 and "no .ipynb or .py submissions" in empty.stderr
+    unknown = run_grade("batch", str(tmp_path / "empty"), "-a", "no-such-thing", timeout=60)
+    assert unknown.returncode == 2 and "unknown assignment" in unknown.stderr
