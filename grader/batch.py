@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import os
 import re
+import selectors
 import signal
 import sys
 import time
@@ -40,6 +41,7 @@ FORMAT_VERSION = "1"
 SUFFIXES = (".ipynb", ".py")
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints"}
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
+WARM_PATIENCE = 20.0  # seconds from a warm worker's start; past it, a fresh one is quicker
 LONG_CALL_SECONDS = 5.0  # above this call limit, start-ups ahead would eat into students' time
 
 
@@ -299,7 +301,7 @@ class WarmPool:
         """A started worker that is ready, or None: the grading then starts its own, as without a pool."""
         worker = self.ready.popleft() if self.ready else None
         self.fill(still_to_come)
-        if worker is not None and not worker.wait_ready():
+        if worker is not None and not _ready_soon(worker):
             worker.close()  # e.g. a kernel that did not come up: not the student's fault, try afresh
             return None
         return worker
@@ -307,6 +309,18 @@ class WarmPool:
     def close(self) -> None:
         while self.ready:
             self.ready.popleft().close()
+
+
+def _ready_soon(worker: Worker) -> bool:
+    """Whether a warm worker is ready within WARM_PATIENCE of its start; a rare one hangs there."""
+    assert worker.process.stdout is not None
+    if worker.ready_after is None:
+        patience = max(0.0, worker.started + WARM_PATIENCE - time.monotonic())
+        with selectors.DefaultSelector() as selector:
+            selector.register(worker.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=patience):
+                return False
+    return worker.wait_ready()
 
 
 def _die_with_parent() -> None:

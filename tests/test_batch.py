@@ -18,9 +18,11 @@ import pandas as pd
 import pytest
 
 from grader.assignments import load_assignment
+from grader.batch import error_report, find_submissions, limits_hit, safe_id
 from grader.model import CHECK_STATUSES
 
 from .conftest import ROOT, SUBMISSIONS
+from .test_html_report import _report
 
 ASSIGNMENT = "conv-arithmetic"
 CORPUS = SUBMISSIONS / ASSIGNMENT
@@ -218,3 +220,66 @@ def test_bad_usage_exits_2(run_grade, tmp_path: Path) -> None:
     assert empty.returncode == 2 and "no .ipynb or .py submissions" in empty.stderr
     unknown = run_grade("batch", str(tmp_path / "empty"), "-a", "no-such-thing", timeout=60)
     assert unknown.returncode == 2 and "unknown assignment" in unknown.stderr
+
+
+def test_error_report_lists_every_check() -> None:
+    from grader.assignments import load_assignment
+
+    spec = load_assignment("conv-arithmetic")
+    report = error_report(spec, "x.ipynb", "not a notebook")
+    assert report.status == "error" and len(report.checks) == len(spec.checks)
+    assert {c.status for c in report.checks} == {"error"} and report.max_score == spec.max_score
+
+
+def test_limits_hit() -> None:
+    assert limits_hit(_report()) == ["call time limit (1 check)"]
+    killed = _report(message="stopped: killed (SIGKILL), perhaps for using more than 4 GiB", checks=())
+    assert limits_hit(killed) == ["memory"]
+    cells = _report(message="stopped: the notebook's 3 code cell(s) did not finish in 30 s", checks=(), cells=())
+    assert limits_hit(cells) == ["cell time limit"]
+
+
+def test_student_ids_from_file_or_folder(tmp_path: Path) -> None:
+    for name in ("alice.ipynb", "bob.py", "carol/hw1.ipynb", "carol/util.py", "dave/a.py", "dave/b.py",
+                 "eve/sub/deep.py", ".hidden.py", "_private/x.py", "frank/.ipynb_checkpoints/x.ipynb",
+                 "notes.txt", "o'brien j.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    entries = {e.student: e for e in find_submissions(tmp_path)}
+    assert sorted(entries) == ["alice", "bob", "carol", "dave", "eve", "o_brien_j"]
+    assert entries["carol"].path.name == "hw1.ipynb" and not entries["carol"].problem
+    assert "several submissions" in entries["dave"].problem
+    assert entries["eve"].relative(tmp_path) == "eve/sub/deep.py"
+    assert safe_id("../../etc/passwd") == "_.._etc_passwd" and safe_id("...") == "_"
+
+
+class _SilentSandbox:
+    """A sandbox whose children never say "ready": a kernel that hangs at start-up."""
+
+    name = "silent"
+
+    def start(self, argv, scratch, limits, stderr):
+        import subprocess
+
+        return subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+
+    def stop(self, process) -> None:
+        process.kill()
+        process.wait()
+
+
+def test_a_warm_worker_that_hangs_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import grader.batch
+    from grader.assignments import load_assignment
+
+    monkeypatch.setattr(grader.batch, "WARM_PATIENCE", 0.5)
+    pool = grader.batch.WarmPool(_SilentSandbox(), load_assignment("conv-arithmetic"), ahead=2)
+    try:
+        started = time.monotonic()
+        assert pool.take(still_to_come=0) is None  # the grading then starts a worker of its own
+        assert time.monotonic() - started < 5
+        assert len(pool.ready) == 0  # nothing more is started when nothing more will come
+    finally:
+        pool.close()
