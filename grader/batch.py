@@ -44,10 +44,6 @@ WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kerne
 WARM_PATIENCE = 20.0  # seconds from a warm worker's start; past it, a fresh one is quicker
 LONG_CALL_SECONDS = 5.0  # above this call limit, start-ups ahead would eat into students' time
 
-
-def warm_ahead_for(assignment: Assignment) -> int:
-    """How many workers to start ahead: few where long calls (training) race wall-clock limits."""
-    return WARM_AHEAD if assignment.limits.call_seconds <= LONG_CALL_SECONDS else 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 STUDENT_ID_RULE = """\
@@ -276,6 +272,11 @@ def write_student(entry: Entry, config: BatchConfig, report: GradeReport, key: s
 
 
 # ---------------------------------------------------------------- the worker processes
+
+
+def warm_ahead_for(assignment: Assignment) -> int:
+    """How many workers to start ahead: few where long calls (training) race wall-clock limits."""
+    return WARM_AHEAD if assignment.limits.call_seconds <= LONG_CALL_SECONDS else 1
 
 
 class WarmPool:
