@@ -56,10 +56,11 @@ def check_table(results: dict[str, GradeReport]) -> pd.DataFrame:
 
     rows = [
         {"student": student, "id": c.id, "exercise": c.exercise, "hidden": c.hidden, "status": c.status,
-         "message": c.message}
+         "message": c.message, "points": c.points, "max_points": c.max_points}
         for student, report in results.items() for c in report.checks
     ]
-    return pd.DataFrame(rows, columns=["student", "id", "exercise", "hidden", "status", "message"])
+    columns = ["student", "id", "exercise", "hidden", "status", "message", "points", "max_points"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def pass_rates(checks: pd.DataFrame) -> list[dict[str, Any]]:
@@ -106,6 +107,24 @@ def histogram(scores: Sequence[float], max_score: float, bins: int = 10) -> list
              "height": round(100 * n / tallest)} for i, n in enumerate(counts)]
 
 
+def exercise_table(checks: pd.DataFrame, exercises: Sequence[str]) -> list[dict[str, Any]]:
+    """Per exercise: the class's mean points and how many students got all of them."""
+    import pandas as pd
+
+    rows = []
+    for exercise in exercises:
+        mine = checks[checks["exercise"] == exercise]
+        if mine.empty:
+            continue
+        per_student = mine.groupby("student", sort=False)[["points", "max_points"]].sum()
+        full = int((per_student["points"] >= per_student["max_points"]).sum())
+        most = float(per_student["max_points"].max())
+        mean = float(pd.to_numeric(per_student["points"]).mean())
+        rows.append({"name": exercise, "mean": f"{mean:.1f}", "max_points": f"{most:g}", "full": full,
+                     "students": len(per_student), "percent": round(100 * mean / most) if most else 0})
+    return rows
+
+
 def write_class_outputs(output: Path, students: Sequence[str], assignment: Assignment) -> pd.DataFrame:
     """gradebook.csv and summary.html for these students; the gradebook is returned."""
     from .html_report import render_summary
@@ -125,6 +144,7 @@ def write_class_outputs(output: Path, students: Sequence[str], assignment: Assig
             for s, r in results.items()
         ],
         "histogram": histogram([r.score for r in results.values()], assignment.max_score),
+        "exercises": exercise_table(checks, assignment.exercises),
         "pass_rates": pass_rates(checks),
         "failures": common_failures(checks),
         "slowest": slowest(details),

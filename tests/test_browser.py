@@ -105,7 +105,7 @@ def test_summary_renders(browser, reports: Path) -> None:
     errors = _open(browser, reports / "summary.html")
     assert errors == []
     _not_pwned(browser)
-    for element in ("histogram", "pass-rates", "failures", "limits", "students", "slowest"):
+    for element in ("histogram", "exercises", "pass-rates", "failures", "limits", "students", "slowest"):
         assert browser.find_element(By.ID, element).is_displayed()
     links = browser.find_elements(By.CSS_SELECTOR, "#students a")
     assert len(links) == 7

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.gradebook import check_table, common_failures, gradebook, histogram, pass_rates
+from grader.gradebook import check_table, common_failures, exercise_table, gradebook, histogram, pass_rates
 
 from .test_html_report import _report
 
@@ -19,3 +19,5 @@ def test_class_tables_from_literals() -> None:
     assert top[0]["count"] == 2 and top[0]["students"] == ["a", "b"] and top[0]["ids"] == ["f/two"]
     bins = histogram([0.0, 3.0, 6.0, 6.0], 6.0, bins=3)
     assert [b["count"] for b in bins] == [1, 1, 2]
+    exercises = {e["name"]: e for e in exercise_table(checks, ["f", "g"])}
+    assert exercises["f"]["mean"] == "1.0" and exercises["f"]["max_points"] == "3" and exercises["f"]["full"] == 0

@@ -77,7 +77,7 @@ def test_summary_escapes_and_links() -> None:
     summary = {"assignment": "demo", "title": PAYLOAD, "max_score": 6.0,
                "students": [{"id": "a", "score": 1.0, "max_score": 6.0, "status": "graded",
                              "limits": ["call time limit (1 check)"], "sandbox": "bwrap"}],
-               "histogram": histogram([1.0], 6.0), "pass_rates": [],
+               "histogram": histogram([1.0], 6.0), "pass_rates": [], "exercises": [],
                "failures": [{"ids": ["f/two"], "message": PAYLOAD, "count": 1, "students": ["a"]}],
                "slowest": [{"id": "a", "seconds": 1.5}]}
     html = render_summary(summary)
