@@ -213,7 +213,7 @@ def boundary_picture(run: ModelRun, evidence: Evidence, score: float, threshold:
         if classes_problem(value, int(run.grid.args[1].shape[0]), split.n_classes) is None:
             grid_classes = value
     assert run.extent is not None
-    caption = caption or f"accuracy {_percent(score)} · threshold {_percent(threshold)} · {run.label}"
+    caption = caption or f"accuracy {_percent(score)} · threshold {_percent(threshold)}"
     if not show_data:
         caption += " · test points not shown"
     return (decision_boundary(run.label, caption, grid_classes, run.extent, split.X_test if show_data else None,

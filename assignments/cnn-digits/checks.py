@@ -56,7 +56,7 @@ def digits_pictures(run: ModelRun, evidence: Evidence, score: float, show_data: 
 
     split: Split = run.split
     predicted = evidence[run.predict.name].value
-    caption = f"accuracy {_percent(score)} · threshold {_percent(THRESHOLD)} · {run.label}"
+    caption = f"accuracy {_percent(score)} · threshold {_percent(THRESHOLD)}"
     wrong = (predicted != split.y_test).nonzero().flatten()[:MISCLASSIFIED_SHOWN].tolist()
     pictures = [confusion_matrix(f"confusion matrix, {run.label}", caption, split.y_test, predicted, 10)]
     if wrong and show_data:
