@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import selectors
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -124,13 +126,29 @@ def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int,
     (scratch / "plan.json").write_text(json.dumps(plan))
 
 
+def read_capped(path: Path, limit: int, offset: int = 0) -> bytes:
+    """At most `limit` bytes of a regular file the student could have replaced: no symlink,
+    FIFO or device is followed or waited on (b"" instead)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return b""
+        start = offset if offset >= 0 else max(0, info.st_size + offset)
+        return os.pread(fd, max(0, limit), start)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def _read_events(scratch: Path, attempt: _Attempt) -> None:
-    path = scratch / "out" / "events.jsonl"
-    if not path.exists() or attempt.offset >= MAX_EVENTS_BYTES:
+    if attempt.offset >= MAX_EVENTS_BYTES:
         return
-    with open(path, "rb") as f:
-        f.seek(attempt.offset)
-        chunk = f.read(MAX_EVENTS_BYTES - attempt.offset)
+    chunk = read_capped(scratch / "out" / "events.jsonl", MAX_EVENTS_BYTES - attempt.offset, attempt.offset)
     attempt.offset += len(chunk)
     data = attempt.buffer + chunk
     *lines, attempt.buffer = data.split(b"\n")
@@ -162,30 +180,59 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
         attempt.done = True
 
 
+SIGNAL_TEXTS = {
+    "SIGKILL": "killed (SIGKILL): by its own code, or by the system for using too much memory",
+    "SIGSEGV": "crashed (SIGSEGV, a segmentation fault: memory that is not its own was touched)",
+    "SIGBUS": "crashed (SIGBUS: a bad memory access)",
+    "SIGABRT": "crashed (SIGABRT: the process aborted)",
+    "SIGFPE": "crashed (SIGFPE: an arithmetic fault)",
+    "SIGILL": "crashed (SIGILL: an illegal instruction)",
+}
+
+
+def _signal_text(number: int, limits: Limits) -> str:
+    try:
+        sig = signal.Signals(number)
+    except ValueError:
+        return f"stopped: killed by signal {number}"
+    if sig == signal.SIGXCPU:
+        return f"stopped: used more than {limits.cpu_seconds} s of CPU time"
+    if sig == signal.SIGXFSZ:
+        return f"stopped: wrote a file larger than {limits.file_bytes / 2**20:g} MiB"
+    return "stopped: " + SIGNAL_TEXTS.get(sig.name, f"killed by {sig.name}")
+
+
+def _kernel_exit(scratch: Path) -> int | None:
+    try:
+        kernel = json.loads(read_capped(scratch / "out" / "kernel-exit.json", 4096)).get("returncode")
+    except (ValueError, AttributeError):
+        return None
+    return kernel if type(kernel) is int else None
+
+
 def _exit_text(code: int | None, limits: Limits, scratch: Path) -> str:
+    """Why the child ended, in plain words."""
     if code is None:
         return "stopped"
     if code == KERNEL_DIED:
-        try:
-            kernel = json.loads((scratch / "out" / "kernel-exit.json").read_text()).get("returncode")
-        except (OSError, ValueError, AttributeError):
-            kernel = None
-        if type(kernel) is int and kernel > 0:
-            return f"stopped: the code ended its own process (exit status {kernel}, e.g. os._exit)"
-        code = kernel if type(kernel) is int and kernel < 0 else None
-        if code is None:
+        kernel = _kernel_exit(scratch)
+        if kernel is None:
             return "stopped: the notebook's kernel died"
+        if kernel >= 0:
+            return f"stopped: the code ended its own process (exit status {kernel}, e.g. os._exit)"
+        code = kernel
     if code < 0:
-        sig = signal.Signals(-code)
-        if sig == signal.SIGKILL:
-            return f"stopped: killed (SIGKILL), perhaps for using more than {limits.memory_text}"
-        if sig == signal.SIGXCPU:
-            return "stopped: used more than its CPU time"
-        return f"stopped: killed by {sig.name}"
+        return _signal_text(-code, limits)
+    if code > 128:  # bwrap reports a child killed by signal N as 128 + N
+        return _signal_text(code - 128, limits)
     return f"stopped: the process exited with status {code}"
 
 
-def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
+def _out_of_memory(error_type: str, message: str) -> bool:
+    return error_type == "MemoryError" or (error_type == "RuntimeError" and "can't allocate memory" in message)
+
+
+def _observation(name: str, event: dict[str, Any], out: Path, limits: Limits) -> Observation:
     """An `end` event as an Observation; nothing in it is trusted to be well-formed."""
 
     def text(key: str, limit: int = 4000) -> str:
@@ -202,14 +249,17 @@ def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
     bases = event.get("error_bases", [])
     forbidden = event.get("forbidden_calls", [])
     seconds = event.get("seconds", 0.0)
+    error_type, error_message = text("error_type", 200), text("error_message")
+    if status == "raised" and _out_of_memory(error_type, error_message):
+        status, error_message = "crashed", f"stopped: used more than {limits.memory_text} of memory ({error_type})"
     return Observation(
         step=name,
         status=status,
         value=value,
         type_name=text("type", 200),
-        error_type=text("error_type", 200),
+        error_type=error_type,
         error_bases=tuple(b for b in bases if isinstance(b, str))[:20] if isinstance(bases, list) else (),
-        error_message=text("error_message"),
+        error_message=error_message,
         seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
         output=text("output", 10_000),
         forbidden_calls=tuple(f for f in forbidden if isinstance(f, str))[:20] if isinstance(forbidden, list) else (),
@@ -217,10 +267,9 @@ def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
 
 
 def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
-    path = scratch / "out" / "cells.json"
     try:
-        raw = json.loads(path.read_text()[: 4 * 2**20]) if path.exists() else []
-    except (ValueError, OSError):
+        raw = json.loads(read_capped(scratch / "out" / "cells.json", 4 * 2**20) or b"[]")
+    except ValueError:
         return ()
     cells: list[CellLog] = []
     for item in raw if isinstance(raw, list) else []:
@@ -289,12 +338,15 @@ def run_steps(
             worker.process.stdin.write(b"go\n")
             worker.process.stdin.flush()
             attempt, stopped = _watch(worker, by_name, deadline)
+            worker.sandbox.stop(worker.process)  # nothing of the student's runs while we read
+            if not _genuine_folder(worker.scratch / "out"):
+                attempt, stopped = _Attempt(), "stopped: the code replaced the grader's output folder"
             timings.setdefault("execution", (attempt.first_event or time.monotonic()) - go)
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
             cells = cells or _read_cells(worker.scratch)
             for name, event in attempt.ended.items():
                 events[name] = event
-                events[name]["observation"] = _observation(name, event, worker.scratch / "out")
+                events[name]["observation"] = _observation(name, event, worker.scratch / "out", limits)
             if attempt.running is not None and attempt.running not in events:
                 status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
                 events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
@@ -318,7 +370,12 @@ def run_steps(
     return RunOutcome(observations, cells, timings, problem)
 
 
+def _genuine_folder(folder: Path) -> bool:
+    """The folder is the grader's own, not a symlink the student put in its place."""
+    return not folder.is_symlink() and folder.is_dir() and folder.resolve() == folder.absolute()
+
+
 def _stderr_tail(worker: Worker) -> str:
     worker.stderr.flush()
-    text = (worker.scratch / "child-stderr.txt").read_bytes()[-2000:].decode(errors="replace").strip()
+    text = read_capped(worker.scratch / "child-stderr.txt", 2000, -2000).decode(errors="replace").strip()
     return text.splitlines()[-1] if text else "no message"

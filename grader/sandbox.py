@@ -2,22 +2,44 @@
 
 A backend starts `argv` for one submission with the scratch folder as the only place the
 student's code is meant to write, applies the resource limits, and can kill everything the
-submission started. `subprocess` is a resource-limited child in its own session.
+submission started.
+
+    bwrap        bubblewrap: no network (loopback only), its own process namespace, a private
+                 /tmp, the system and Python read-only, the scratch folder the only writable
+                 place; the course, `reference/`, the reports and the home are not there at all
+    subprocess   a resource-limited child in its own session: limits, but no isolation
+    none         a plain child in its own session (`--sandbox none`)
+
+Every process a submission starts carries `COURSEGRADE_RUN=<scratch>` in its environment, so
+`stop` also finds the ones that left the process group or were orphaned (setsid, double fork).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from .errors import SandboxError
+
 GRADER_PACKAGE = Path(__file__).resolve().parent
+MARKER = "COURSEGRADE_RUN"
+INSIDE_LIB = "/opt/coursegrade"  # where bwrap shows the grader package (and nothing else)
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_ENTRIES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
+    "nsswitch.conf", "hosts", "host.conf", "fonts", "matplotlibrc", "mime.types", "protocols",
+    "services",
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +58,15 @@ class Limits:
     def memory_text(self) -> str:
         return f"{self.memory_bytes / 2**30:g} GiB"
 
+    @property
+    def cpu_seconds(self) -> int:
+        """CPU time for the whole child; the wall-clock deadlines normally stop it first."""
+        return int(self.run_seconds + self.startup_seconds) + 30
+
 
 class Sandbox(Protocol):
     name: str
+    note: str  # said on the terminal and in the report when this backend is a fallback
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         """Start `argv` confined to `scratch`, with stdin and stdout as pipes."""
@@ -65,39 +93,140 @@ def child_environment(scratch: Path, python_path: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
+        MARKER: str(scratch),
     }
 
 
-def _apply_limits(limits: Limits) -> None:
-    """Runs in the child between fork and exec."""
+def _user_process_count() -> int:
+    uid = os.getuid()
+    return sum(1 for pid in _pids() if _owner(pid) == uid)
+
+
+def _apply_limits(limits: Limits, processes: int) -> None:
+    """Runs in the child between fork and exec; every process it starts inherits the limits."""
     os.setsid()
+    # RLIMIT_DATA (heap and anonymous mappings), not RLIMIT_AS: torch and the kernel map far
+    # more address space than they use, and an AS limit would stop them from starting.
     resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = int(limits.run_seconds) + 30
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    # Counted per user (and not applied to root): the user's processes so far, plus ours.
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
+
+def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
+           stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    if limits is None:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=stderr, start_new_session=True)
+    processes = _user_process_count() + limits.processes
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=stderr, preexec_fn=lambda: _apply_limits(limits, processes))
+
+
+# -- finding and killing every process of a submission ------------------------------------------
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _owner(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return marker in f.read(1 << 20).split(b"\0")
+    except OSError:
+        return False
+
+
+def submission_processes(root: int | None, scratch: str) -> set[int]:
+    """`root`, its descendants, and every process marked with this submission's scratch folder."""
+    marker = f"{MARKER}={scratch}".encode()
+    pids = _pids()
+    children: dict[int, list[int]] = {}
+    for pid in pids:
+        children.setdefault(_parent(pid), []).append(pid)
+    found = {pid for pid in pids if _has_marker(pid, marker)}
+    if root is not None:
+        found.add(root)
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.discard(os.getpid())
+    return found
+
+
+def _signal_all(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def kill_everything(process: subprocess.Popen[bytes], scratch: str) -> None:
+    """Freeze, then kill, the child's group, its descendants and its marked processes, until none is left."""
+    if process.returncode is None:  # not reaped yet, so its pid (and group id) is still ours
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    for _ in range(20):
+        root = process.pid if process.returncode is None else None
+        alive = {pid for pid in submission_processes(root, scratch) if _is_alive(pid)}
+        if not alive:
+            break
+        _signal_all(alive, signal.SIGSTOP)  # a frozen process cannot fork while we look
+        _signal_all(alive | submission_processes(root, scratch), signal.SIGKILL)
+        time.sleep(0.01)
+    process.wait()
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+    except (OSError, ValueError):
+        return False
+
+
+def _scratch_of(process: subprocess.Popen[bytes]) -> str:
+    return str(getattr(process, "coursegrade_scratch", ""))
+
+
+# -- the backends ---------------------------------------------------------------------------------
 
 class SubprocessSandbox:
     """A resource-limited child process in its own session: limits, but no isolation."""
 
     name = "subprocess"
 
+    def __init__(self, note: str = "") -> None:
+        self.note = note
+
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            cwd=scratch / "work",
-            env=child_environment(scratch, str(scratch / "lib")),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            preexec_fn=lambda: _apply_limits(limits),
-        )
+        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), limits, stderr)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        kill_everything(process, _scratch_of(process))
 
 
 class PlainSandbox(SubprocessSandbox):
@@ -106,14 +235,93 @@ class PlainSandbox(SubprocessSandbox):
     name = "none"
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv, cwd=scratch / "work", env=child_environment(scratch, str(scratch / "lib")),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
-        )
+        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), None, stderr)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
+
+
+def _python_roots() -> list[str]:
+    """The folders the Python environment lives in, outside the system folders."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(r for r in roots if not any(r == s or r.startswith(s + "/") for s in SYSTEM_PATHS))
+
+
+def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
+    """bwrap's command line: what the student's process sees, and nothing more."""
+    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for entry in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
+    args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
+    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work"), "--"]
+    return args
+
+
+class BwrapSandbox:
+    """bubblewrap: the submission sees the system, Python and its scratch folder, and nothing else."""
+
+    name = "bwrap"
+    note = ""
+
+    def __init__(self, bwrap: str) -> None:
+        self.bwrap = bwrap
+
+    def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+        command = bwrap_arguments(self.bwrap, scratch) + argv
+        process = _popen(command, scratch / "work", child_environment(scratch, INSIDE_LIB), limits, stderr)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        # Killing bwrap kills the namespace's first process (--die-with-parent), and with it
+        # every process of the namespace; the scan catches anything in between.
+        kill_everything(process, _scratch_of(process))
+
+
+@functools.cache
+def bwrap_problem() -> str:
+    """Why bwrap cannot run here ("" when it can): a quick real start of Python inside it."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "the bwrap command is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="coursegrade-probe-") as folder:
+        (Path(folder) / "work").mkdir()
+        command = [*bwrap_arguments(bwrap, Path(folder)), sys.executable, "-S", "-c", "pass"]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=20, env={"PATH": "/usr/bin:/bin"})
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"bwrap did not start: {error}"
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        return f"bwrap cannot run here: {message[-1] if message else f'exit status {done.returncode}'}"
+    return ""
+
+
+@functools.cache
+def _warn_once(text: str) -> None:
+    print(f"grade: warning: {text}", file=sys.stderr, flush=True)
 
 
 def get_sandbox(name: str = "auto") -> Sandbox:
-    """The backend called `name` ("auto": the safest one that works here)."""
+    """The backend called `name` ("auto": bwrap when it works here, else a loud fallback)."""
     if name == "none":
         return PlainSandbox()
-    return SubprocessSandbox()
+    if name == "subprocess":
+        return SubprocessSandbox()
+    problem = bwrap_problem()
+    if not problem:
+        return BwrapSandbox(shutil.which("bwrap") or "bwrap")
+    if name == "bwrap":
+        raise SandboxError(f"--sandbox bwrap: {problem}; use --sandbox subprocess to grade without isolation")
+    note = f"NOT ISOLATED: {problem}; student code ran as a resource-limited subprocess that can read your files"
+    _warn_once(note)
+    return SubprocessSandbox(note)
