@@ -32,6 +32,8 @@ def is_tensor(value: Any) -> bool:
 def type_name(value: Any) -> str:
     if is_tensor(value):
         return "Tensor"
+    if isinstance(value, dict) and isinstance(value.get("$object"), dict):  # a value of another type
+        return str(value["$object"].get("type", "object"))
     return type(value).__name__
 
 

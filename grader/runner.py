@@ -55,6 +55,8 @@ class _Attempt:
     offset: int = 0
     buffer: bytes = b""
     first_event: float | None = None
+    last_event: float = 0.0
+    probing: bool = False  # the notebook has run; from now on the probe never rests between steps
 
 
 def _make_scratch() -> Path:
@@ -170,6 +172,7 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
     now = time.monotonic()
     if attempt.first_event is None:
         attempt.first_event = now
+    attempt.last_event = now
     kind, step = event.get("event"), event.get("step")
     if kind == "start" and isinstance(step, str):
         attempt.running, attempt.running_since = step, now
@@ -178,6 +181,8 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
         attempt.running = None
     elif kind == "done":
         attempt.done = True
+    elif kind == "probe":
+        attempt.probing = True
 
 
 SIGNAL_TEXTS = {
@@ -286,10 +291,20 @@ def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
     return tuple(cells)
 
 
-def _watch(worker: Worker, steps: dict[str, Step], deadline: float) -> tuple[_Attempt, str]:
+def _code_cells(notebook: Path) -> int:
+    try:
+        cells = json.loads(notebook.read_text()).get("cells", [])
+        return sum(1 for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
+    except (OSError, ValueError, AttributeError):
+        return 1
+
+
+def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int = 1) -> tuple[_Attempt, str]:
     """Follow one child until it finishes, dies, or passes a deadline; why it stopped."""
     attempt = _Attempt()
     limits = worker.limits
+    allowed_cells = cells * (limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
+    cells_deadline = time.monotonic() + allowed_cells  # each cell has its own limit in the child too
     while True:
         _read_events(worker.scratch, attempt)
         now = time.monotonic()
@@ -302,6 +317,12 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float) -> tuple[_At
             if now - attempt.running_since > allowed + GRACE_SECONDS:
                 worker.sandbox.stop(worker.process)
                 return attempt, f"stopped: no answer after {allowed:g} s"
+        if attempt.probing and attempt.running is None and now - attempt.last_event > limits.call_seconds + GRACE_SECONDS:
+            worker.sandbox.stop(worker.process)
+            return attempt, "stopped: the notebook's kernel stopped answering between checks"
+        if not attempt.probing and now > cells_deadline:
+            worker.sandbox.stop(worker.process)
+            return attempt, f"stopped: the notebook's {cells} code cell(s) did not finish in {allowed_cells:g} s"
         if now > deadline:
             worker.sandbox.stop(worker.process)
             return attempt, f"stopped: the whole run took more than {limits.run_seconds:g} s"
@@ -337,7 +358,7 @@ def run_steps(
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")
             worker.process.stdin.flush()
-            attempt, stopped = _watch(worker, by_name, deadline)
+            attempt, stopped = _watch(worker, by_name, deadline, _code_cells(notebook))
             worker.sandbox.stop(worker.process)  # nothing of the student's runs while we read
             if not _genuine_folder(worker.scratch / "out"):
                 attempt, stopped = _Attempt(), "stopped: the code replaced the grader's output folder"

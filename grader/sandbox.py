@@ -33,6 +33,7 @@ from .errors import SandboxError
 
 GRADER_PACKAGE = Path(__file__).resolve().parent
 MARKER = "COURSEGRADE_RUN"
+TMPFS_BYTES = 64 * 2**20  # /tmp and /dev/shm inside bwrap live in memory: keep them small
 INSIDE_LIB = "/opt/coursegrade"  # where bwrap shows the grader package (and nothing else)
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_ENTRIES = (
@@ -249,7 +250,8 @@ def _python_roots() -> list[str]:
 def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -260,7 +262,7 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
-    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work"), "--"]
+    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
     return args
 
 

@@ -4,12 +4,17 @@ each correct solution full marks, each known mistake loses marks on exactly its 
 
 Expected outcome keys: "outcome": "full" | "zero"; "loses": the exercises that must lose
 marks (and no other); "hint" / "message": text that must appear in a failed check's message;
-"statuses": {check id: status}; "report_message": text in the report's message.
+"statuses": {check id: status}; "report_message": text in the report's message;
+"assignment": the assignment to grade against (default: the folder's name); "status": the
+report's status (default "graded"); "sandbox": the expectations hold only in this sandbox
+(e.g. "bwrap" for attacks that need isolation; skipped elsewhere); "max_seconds": the most
+the grading may take.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +22,7 @@ import pytest
 from grader.assignments import load_assignment
 from grader.grading import grade_file
 from grader.model import GradeReport
+from grader.sandbox import get_sandbox
 
 from .conftest import SUBMISSIONS
 
@@ -24,31 +30,36 @@ from .conftest import SUBMISSIONS
 def _cases() -> list[tuple[str, str, dict]]:
     cases = []
     for expected_file in sorted(SUBMISSIONS.glob("*/expected.json")):
-        assignment = expected_file.parent.name
         for name, expected in json.loads(expected_file.read_text()).items():
-            cases.append((assignment, name, expected))
+            cases.append((expected_file.parent.name, name, expected))
     return cases
 
 
-def _path(assignment: str, name: str) -> Path:
+def _path(folder: str, assignment: str, name: str) -> Path:
     spec = load_assignment(assignment)
     if name == "@reference":
         assert spec.solution is not None
         return spec.solution
     if name == "@template":
         return spec.template
-    return SUBMISSIONS / assignment / name
+    return SUBMISSIONS / folder / name
 
 
 def _losing_exercises(report: GradeReport) -> set[str]:
     return {c.exercise for c in report.checks if c.status != "passed"}
 
 
-@pytest.mark.parametrize(("assignment", "name", "expected"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
-def test_sample_submission(assignment: str, name: str, expected: dict) -> None:
-    report = grade_file(_path(assignment, name), assignment)
+@pytest.mark.parametrize(("folder", "name", "expected"), _cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_sample_submission(folder: str, name: str, expected: dict) -> None:
+    assignment = expected.get("assignment", folder)
+    sandbox = get_sandbox()
+    if expected.get("sandbox", sandbox.name) != sandbox.name:
+        pytest.skip(f"needs the {expected['sandbox']} sandbox; this machine has {sandbox.name}")
+    started = time.monotonic()
+    report = grade_file(_path(folder, assignment, name), assignment, sandbox=sandbox)
+    assert time.monotonic() - started <= expected.get("max_seconds", 600)
     exercises = {c.exercise for c in report.checks}
-    assert report.status == "graded", report.message
+    assert report.status == expected.get("status", "graded"), report.message
     assert len(report.checks) == len(load_assignment(assignment).checks)
     if expected.get("outcome") == "full":
         assert report.score == report.max_score, [c for c in report.checks if c.status != "passed"]
