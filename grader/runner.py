@@ -32,6 +32,7 @@ MAX_EVENT_LINE = 2 * 2**20
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.02
 KERNEL_DIED = 3  # the child's exit status when the kernel died under it
+MAX_CRASHES = 2  # a function that ended its process this often is not called again
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,8 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int =
             if now - attempt.running_since > allowed + GRACE_SECONDS:
                 worker.sandbox.stop(worker.process)
                 return attempt, f"stopped: no answer after {allowed:g} s"
-        if attempt.probing and attempt.running is None and now - attempt.last_event > limits.call_seconds + GRACE_SECONDS:
+        idle = now - attempt.last_event
+        if attempt.probing and attempt.running is None and idle > limits.call_seconds + GRACE_SECONDS:
             worker.sandbox.stop(worker.process)
             return attempt, "stopped: the notebook's kernel stopped answering between checks"
         if not attempt.probing and now > cells_deadline:
@@ -344,6 +346,7 @@ def run_steps(
     cells: tuple[CellLog, ...] = ()
     timings: dict[str, float] = {}
     problem = ""
+    crashes: dict[str, list[str]] = {}
     deadline = time.monotonic() + limits.run_seconds
     for attempt_number in itertools.count():
         worker = worker or Worker(sandbox, limits, warm_imports)
@@ -371,6 +374,8 @@ def run_steps(
             if attempt.running is not None and attempt.running not in events:
                 status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
                 events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
+                if status == "crashed" and by_name[attempt.running].function:
+                    crashes.setdefault(by_name[attempt.running].function or "", []).append(stopped)
         except OSError as error:  # a broken pipe to a child that died on its own
             stopped = f"stopped: {error}"
             attempt = _Attempt()
@@ -380,6 +385,7 @@ def run_steps(
         if not stopped:
             break
         problem = problem or stopped
+        _give_up_on_crashers(steps, events, crashes)
         remaining = [s for s in steps if s.name not in events]
         if not remaining or not (attempt.ended or attempt.running) or time.monotonic() > deadline:
             break
@@ -389,6 +395,17 @@ def run_steps(
         if step.name not in observations:
             observations[step.name] = Observation(step.name, "not_run", error_message=problem or "not run")
     return RunOutcome(observations, cells, timings, problem)
+
+
+def _give_up_on_crashers(steps: Sequence[Step], events: dict[str, dict[str, Any]],
+                         crashes: dict[str, list[str]]) -> None:
+    """The steps still to run of a function that ended its process MAX_CRASHES times: not run,
+    so one crashing function cannot cost a restart per check."""
+    for step in steps:
+        seen = crashes.get(step.function or "", [])
+        if step.name not in events and len(seen) >= MAX_CRASHES:
+            why = f"{seen[-1]} (not called again: {step.function} ended its process {len(seen)} times)"
+            events[step.name] = {"observation": Observation(step.name, "crashed", error_message=why)}
 
 
 def _genuine_folder(folder: Path) -> bool:
