@@ -39,13 +39,23 @@ class ListedCheck:
     points: float
 
 
-def course_root() -> Path:
-    """The folder that holds `assignments/` (and, for instructors, `reference/`)."""
+def course_root(near: Path | None = None) -> Path:
+    """The folder that holds `assignments/` (and, for instructors, `reference/`).
+
+    $COURSEGRADE_ROOT, else the checkout the grader runs from; else (a grader installed from a
+    package, as students have it) the nearest folder above `near` or the current folder that
+    holds `assignments/`, e.g. a student release. The checkout comes first so that an
+    instructor never loads checks found beside a student's file.
+    """
     if os.environ.get("COURSEGRADE_ROOT"):
         return Path(os.environ["COURSEGRADE_ROOT"]).resolve()
     checkout = GRADER_PACKAGE.parent
     if (checkout / "assignments").is_dir():
         return checkout
+    start = (near or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "assignments").is_dir():
+            return folder
     return Path.cwd()
 
 

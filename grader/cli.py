@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import GraderError
+from .errors import GraderError, UsageError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FORMATS = ("text", "json", "junit", "gradescope")
 
 DESCRIPTION = """\
 Grade a student's notebook (.ipynb) or module (.py) for one assignment of the course
@@ -37,6 +38,7 @@ examples:
   grade mywork.ipynb                      grade; the assignment is told by the notebook
   grade mywork.py --assignment conv-arithmetic
   grade mywork.ipynb --format json        the result as JSON (the course's result format)
+  grade mywork.ipynb --output-dir out     out/result.json, out/junit.xml, out/results.json (Gradescope)
   grade mywork.ipynb --verbose            also how long each stage took
 """
 
@@ -63,8 +65,13 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the notebook (.ipynb) or module (.py) to grade")
     parser.add_argument("-a", "--assignment", metavar="NAME",
                         help="the assignment (default: from the notebook's metadata or its function names)")
-    parser.add_argument("-f", "--format", choices=("text", "json"), default="text",
-                        help="text (default): a readable summary; json: the course's result format")
+    parser.add_argument("-f", "--format", choices=FORMATS, action="append", metavar="FORMAT",
+                        help="text (default): a readable summary; json: the course's result format; "
+                             "junit: JUnit XML for CI; gradescope: Gradescope's results.json. "
+                             "Repeat it with --output-dir to write several")
+    parser.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
+                        help="write the result into files in DIR (result.json, junit.xml, results.json "
+                             "for gradescope; by default all three) and print the summary")
     parser.add_argument("-v", "--verbose", action="store_true", help="also print the time each stage took")
     parser.add_argument("--no-hidden", action="store_true",
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
@@ -72,16 +79,27 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_grade(args: argparse.Namespace) -> int:
+    from .formats import FILE_NAMES, MACHINE_FORMATS, render
     from .grading import grade_file
     from .sandbox import get_sandbox
-    from .text_report import render
+    from .text_report import render as render_text
 
+    formats = args.format or []
+    if len(formats) > 1 and not args.output_dir:
+        raise UsageError("several --format need --output-dir (one file each)")
     report = grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
                         include_hidden=not args.no_hidden)
-    if args.format == "json":
-        print(report.dumps())
+    if args.output_dir:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        for fmt in formats or MACHINE_FORMATS:
+            path = args.output_dir / FILE_NAMES[fmt]
+            path.write_text(render(report, fmt))
+            print(f"wrote {path}", file=sys.stderr)
+        print(render_text(report, verbose=args.verbose))
+    elif formats and formats[0] != "text":
+        print(render(report, formats[0]))
     else:
-        print(render(report, verbose=args.verbose))
+        print(render_text(report, verbose=args.verbose))
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
@@ -111,10 +129,65 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.output, args.sandbox)
 
 
+def _configure_release(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="NAME", help="the assignment to release")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                        help="a new (or empty) folder for the release")
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    from .assignments import load_assignment
+    from .release import build_release
+
+    written = build_release(load_assignment(args.assignment), args.output)
+    for path in written:
+        print(path)
+    print(f"released {args.assignment}: {len(written)} files in {args.output} (no reference material)")
+    return EXIT_PASSED
+
+
+def _configure_validate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="NAME", help="the assignment to validate")
+    parser.add_argument("--samples", type=Path, metavar="DIR",
+                        help="the sample submissions' folder (default: tests/submissions of the course)")
+    parser.add_argument("--write-listing", action="store_true",
+                        help="first rewrite assignments/NAME/hidden.json from the hidden checks")
+    _add_sandbox_option(parser)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    import json
+
+    from .assignments import course_root, hidden_listing, load_assignment
+    from .sandbox import get_sandbox
+    from .validate import validate
+
+    assignment = load_assignment(args.assignment)
+    if not assignment.has_reference:
+        raise UsageError(f"validating {args.assignment} needs its reference folder (instructors only)")
+    if args.write_listing:
+        listing = json.dumps(hidden_listing(assignment.checks), indent=1) + "\n"
+        (assignment.folder / "hidden.json").write_text(listing)
+        assignment = load_assignment(args.assignment)
+    findings = validate(assignment, get_sandbox(args.sandbox), args.samples or course_root() / "tests" / "submissions")
+    for finding in findings:
+        print(f"✗ {finding.subject}: {finding.problem}")
+    if findings:
+        print(f"{args.assignment}: {len(findings)} problem(s)")
+        return EXIT_FAILED
+    print(f"{args.assignment}: valid — the reference scores full marks, the template zero, "
+          "and every sample submission meets its expected outcome")
+    return EXIT_PASSED
+
+
 COMMANDS: dict[str, Command] = {
     "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
     "demo": Command("demo", "grade the bundled example submissions and write their reports",
                     _configure_demo, _run_demo),
+    "release": Command("release", "write what students receive for an assignment (no reference material)",
+                       _configure_release, _run_release),
+    "validate": Command("validate", "check an assignment: reference full marks, template zero, samples as expected",
+                        _configure_validate, _run_validate),
 }
 
 

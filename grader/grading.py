@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .assignments import Assignment, detect_assignment, load_assignment
+from .assignments import Assignment, course_root, detect_assignment, load_assignment
 from .errors import AssignmentError
 from .judge import judge_all, skipped_hidden, total
 from .model import Check, GradeReport, Step
@@ -88,6 +88,7 @@ def grade_file(
     """Grade the notebook or module at `path`; raises UsageError for bad input only."""
     started = time.monotonic()
     submission = load_submission(path)
+    root = root or course_root(path.parent)
     name = assignment_name or detect_assignment(submission, root)
     assignment = load_assignment(name, root, include_hidden)
     loaded = time.monotonic()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .assignments import ListedCheck
-from .model import Check, CheckResult, CheckStatus, Evidence, Figure, Observation, Step, Verdict
+from .model import Check, CheckResult, CheckStatus, Evidence, Figure, Observation, Step
 
 
 def _failure(step: Step, observed: Observation, last: bool, check: Check) -> tuple[CheckStatus, str] | None:
@@ -86,16 +86,3 @@ def judge_all(
 def total(results: Sequence[CheckResult]) -> tuple[float, float]:
     """The score and the most it could have been."""
     return round(sum(r.points for r in results), 6), round(sum(r.max_points for r in results), 6)
-
-
-def all_errored(results: Sequence[CheckResult], problem: str) -> list[CheckResult]:
-    """Every check as an error with the same reason (nothing could be graded)."""
-    return [
-        CheckResult(r.id, r.exercise, "error", 0.0, r.max_points, r.hidden, problem)
-        if r.status != "skipped" else r
-        for r in results
-    ]
-
-
-def verdict_of(passed: bool, message: str) -> Verdict:
-    return Verdict(passed, message)

@@ -145,6 +145,15 @@ class CheckResult:
     hidden: bool
     message: str = ""
 
+    @property
+    def student_message(self) -> str:
+        """The message as a student may see it: a hidden check shows its verdict, never its inputs."""
+        if not self.hidden:
+            return self.message
+        hints = [line for line in self.message.splitlines() if line.startswith(("hint", "  - "))]
+        verdict = {"passed": "passed", "skipped": "runs at grading time"}.get(self.status, f"{self.status}")
+        return "\n".join([f"hidden check: {verdict}", *hints])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

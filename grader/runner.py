@@ -8,7 +8,6 @@ child carries on with the steps still to run.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import selectors
@@ -43,6 +42,7 @@ class RunOutcome:
     cells: tuple[CellLog, ...]
     timings: dict[str, float]
     problem: str = ""
+    restarts: int = 0
 
 
 @dataclass
@@ -342,13 +342,15 @@ def run_steps(
 ) -> RunOutcome:
     """Execute `notebook` in the sandbox, then each step; restart past steps that hang or crash."""
     by_name = {s.name: s for s in steps}
-    events: dict[str, dict[str, Any]] = {}
+    observations: dict[str, Observation] = {}
     cells: tuple[CellLog, ...] = ()
     timings: dict[str, float] = {}
     problem = ""
     crashes: dict[str, list[str]] = {}
     deadline = time.monotonic() + limits.run_seconds
-    for attempt_number in itertools.count():
+    attempts = 0
+    while True:
+        attempts += 1
         worker = worker or Worker(sandbox, limits, warm_imports)
         try:
             if not worker.wait_ready():
@@ -356,7 +358,7 @@ def run_steps(
                 break
             timings.setdefault("startup", worker.ready_after or 0.0)
             shutil.copyfile(notebook, worker.scratch / "submission.ipynb")
-            _write_plan(worker.scratch, steps, set(events), seed, limits)
+            _write_plan(worker.scratch, steps, set(observations), seed, limits)
             go = time.monotonic()
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")
@@ -369,11 +371,10 @@ def run_steps(
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
             cells = cells or _read_cells(worker.scratch)
             for name, event in attempt.ended.items():
-                events[name] = event
-                events[name]["observation"] = _observation(name, event, worker.scratch / "out", limits)
-            if attempt.running is not None and attempt.running not in events:
+                observations[name] = _observation(name, event, worker.scratch / "out", limits)
+            if attempt.running is not None and attempt.running not in observations:
                 status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
-                events[attempt.running] = {"observation": Observation(attempt.running, status, error_message=stopped)}
+                observations[attempt.running] = Observation(attempt.running, status, error_message=stopped)
                 if status == "crashed" and by_name[attempt.running].function:
                     crashes.setdefault(by_name[attempt.running].function or "", []).append(stopped)
         except OSError as error:  # a broken pipe to a child that died on its own
@@ -385,27 +386,25 @@ def run_steps(
         if not stopped:
             break
         problem = problem or stopped
-        _give_up_on_crashers(steps, events, crashes)
-        remaining = [s for s in steps if s.name not in events]
+        _give_up_on_crashers(steps, observations, crashes)
+        remaining = [s for s in steps if s.name not in observations]
         if not remaining or not (attempt.ended or attempt.running) or time.monotonic() > deadline:
             break
-        timings["restarts"] = attempt_number + 1.0
-    observations = {name: e["observation"] for name, e in events.items()}
     for step in steps:
         if step.name not in observations:
             observations[step.name] = Observation(step.name, "not_run", error_message=problem or "not run")
-    return RunOutcome(observations, cells, timings, problem)
+    return RunOutcome(observations, cells, timings, problem, restarts=attempts - 1)
 
 
-def _give_up_on_crashers(steps: Sequence[Step], events: dict[str, dict[str, Any]],
+def _give_up_on_crashers(steps: Sequence[Step], observations: dict[str, Observation],
                          crashes: dict[str, list[str]]) -> None:
     """The steps still to run of a function that ended its process MAX_CRASHES times: not run,
     so one crashing function cannot cost a restart per check."""
     for step in steps:
         seen = crashes.get(step.function or "", [])
-        if step.name not in events and len(seen) >= MAX_CRASHES:
+        if step.name not in observations and len(seen) >= MAX_CRASHES:
             why = f"{seen[-1]} (not called again: {step.function} ended its process {len(seen)} times)"
-            events[step.name] = {"observation": Observation(step.name, "crashed", error_message=why)}
+            observations[step.name] = Observation(step.name, "crashed", error_message=why)
 
 
 def _genuine_folder(folder: Path) -> bool:

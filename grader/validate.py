@@ -1,0 +1,101 @@
+"""`grade validate NAME`: is an assignment's set of checks right?
+
+The reference must score full marks (else a check cannot pass), the untouched template must
+score zero (else a check cannot fail), and every sample submission in
+tests/submissions/<name>/expected.json must meet its expected outcome (each known mistake
+loses marks on exactly its exercise). The same expectations drive tests/test_corpus.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .assignments import Assignment, hidden_listing
+from .grading import grade_submission
+from .model import GradeReport
+from .sandbox import Sandbox
+from .submission import load_submission
+
+
+def expectation_problems(report: GradeReport, expected: Mapping[str, Any], n_checks: int) -> list[str]:
+    """How `report` falls short of an expected outcome (see tests/submissions/*/expected.json).
+
+    Keys: "outcome": "full" | "zero"; "loses": the exercises that lose marks, no more, no less;
+    "hint" / "message": text in some failed check's message; "statuses": {check id: status};
+    "report_message": text in the report's message; "passes": check ids that must pass;
+    "status": the report's status when it is not "graded" (nothing could be graded).
+    """
+    problems = []
+    not_passed = [c for c in report.checks if c.status != "passed"]
+    if report.status != expected.get("status", "graded"):
+        problems.append(f"status {report.status}, expected {expected.get('status', 'graded')}: {report.message}")
+    if len(report.checks) != n_checks:
+        problems.append(f"{len(report.checks)} checks in the result, {n_checks} in the assignment")
+    if expected.get("outcome") == "full" and report.score != report.max_score:
+        problems += [f"{c.id} does not pass ({c.status}): {c.message}" for c in not_passed]
+    if expected.get("outcome") == "zero" and report.score != 0:
+        problems += [f"{c.id} passes" for c in report.checks if c.status == "passed"]
+    if "loses" in expected:
+        losing = {c.exercise for c in not_passed}
+        if losing != set(expected["loses"]):
+            problems.append(f"loses marks on {sorted(losing)}, expected exactly {sorted(expected['loses'])}")
+    messages = "\n".join(c.message for c in not_passed)
+    problems += [f"no failed check says {expected[k]!r}" for k in ("hint", "message")
+                 if k in expected and expected[k] not in messages]
+    by_id = {c.id: c for c in report.checks}
+    for check_id, status in expected.get("statuses", {}).items():
+        found = by_id[check_id].status if check_id in by_id else "missing"
+        if found != status:
+            problems.append(f"{check_id} is {found}, expected {status}")
+    problems += [f"{check_id} should pass" for check_id in expected.get("passes", [])
+                 if check_id not in by_id or by_id[check_id].status != "passed"]
+    if "report_message" in expected and expected["report_message"] not in report.message:
+        problems.append(f"the report's message does not say {expected['report_message']!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with an assignment's checks."""
+
+    subject: str
+    problem: str
+
+
+def sample_cases(assignment: Assignment, samples: Path) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """(name, path, expected outcome) for the reference, the template and each sample submission."""
+    expected_file = samples / assignment.name / "expected.json"
+    expected_all = json.loads(expected_file.read_text()) if expected_file.is_file() else {}
+    expected_all.setdefault("@reference", {"outcome": "full"})
+    expected_all.setdefault("@template", {"outcome": "zero"})
+    for name, expected in expected_all.items():
+        if name == "@reference":
+            if assignment.solution is not None:
+                yield name, assignment.solution, expected
+        elif name == "@template":
+            yield name, assignment.template, expected
+        else:
+            yield name, samples / assignment.name / name, expected
+
+
+def validate(assignment: Assignment, sandbox: Sandbox, samples: Path) -> list[Finding]:
+    """Grade the reference, the template and the samples; everything that is not as it must be."""
+    findings = []
+    listed = [{"id": c.id, "exercise": c.exercise, "points": c.points} for c in assignment.listed_hidden]
+    if assignment.has_reference and listed != hidden_listing(assignment.checks):
+        findings.append(Finding("hidden.json", "out of date: run `grade validate NAME --write-listing`"))
+    for name, path, expected in sample_cases(assignment, samples):
+        report = grade_submission(load_submission(path), assignment, sandbox)
+        subject = SUBJECTS.get(name, name)
+        findings += [Finding(subject, p) for p in expectation_problems(report, expected, len(assignment.checks))]
+    return findings
+
+
+SUBJECTS = {
+    "@reference": "reference (a check that does not pass here cannot pass)",
+    "@template": "template (a check that passes here cannot fail)",
+}

@@ -1,0 +1,128 @@
+"""Releases hold nothing from reference/, and a student with only a release and the grader
+package can self-check; `grade validate` finds checks that cannot pass or cannot fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.assignments import known_assignments, load_assignment
+from grader.release import build_release
+
+from .conftest import ROOT
+
+
+def _text_lines(folder: Path) -> set[str]:
+    lines: set[str] = set()
+    for path in folder.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            text = path.read_text(errors="replace")
+            if path.suffix == ".ipynb":
+                text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                                 for c in json.loads(text)["cells"])
+            lines |= {line.strip() for line in text.splitlines() if len(line.strip()) >= 12}
+    return lines
+
+
+@pytest.mark.parametrize("name", known_assignments())
+def test_release_contains_no_reference_artefact(name: str, tmp_path: Path) -> None:
+    assignment = load_assignment(name)
+    written = build_release(assignment, tmp_path / "release")
+    reference = ROOT / "reference" / name
+    secret_lines = _text_lines(reference) - _text_lines(assignment.folder)
+    released = "\n".join(p.read_text(errors="replace") for p in written)
+    leaks = [line for line in secret_lines if line in released]
+    assert not leaks, leaks[:5]
+    released_names = {p.name for p in written}
+    assert not released_names & {p.name for p in reference.rglob("*") if p.is_file()} - {"template.ipynb"}
+    assert "reference" not in {part for p in written for part in p.relative_to(tmp_path).parts}
+    for notebook in (p for p in written if p.suffix == ".ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        assert all(c.get("outputs", []) == [] for c in cells if c["cell_type"] == "code")
+
+
+def _installed_grader(tmp_path: Path) -> dict[str, str]:
+    """An environment where only the grader package is importable, as after `pip install`."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "grader", site / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    return {**os.environ, "PYTHONPATH": str(site), "COURSEGRADE_ROOT": ""}
+
+
+def test_self_check_from_a_release_with_only_the_grader(tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    build_release(load_assignment("conv-arithmetic"), release)
+    shutil.copyfile(ROOT / "reference" / "conv-arithmetic" / "solution.ipynb", release / "mywork.ipynb")
+    env = _installed_grader(tmp_path)
+
+    def grade(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "grader", *args], cwd=release, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    done = grade("mywork.ipynb", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    skipped = [c for c in result["checks"] if c["status"] == "skipped"]
+    assert skipped and all(c["hidden"] and "runs at grading time" in c["message"] for c in skipped)
+    assert all(c["status"] == "passed" for c in result["checks"] if not c["hidden"])
+    template = grade("conv-arithmetic.ipynb")
+    assert template.returncode == 1 and "run at grading time" in template.stdout
+
+
+def test_validate_passes_on_a_sound_assignment(run_grade) -> None:
+    done = run_grade("validate", "conv-arithmetic", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid" in done.stdout
+
+
+def test_validate_finds_checks_that_cannot_pass_or_cannot_fail(run_grade, tmp_path: Path) -> None:
+    for folder in ("assignments", "reference"):
+        shutil.copytree(ROOT / folder / "conv-arithmetic", tmp_path / folder / "conv-arithmetic")
+    checks = tmp_path / "assignments" / "conv-arithmetic" / "checks.py"
+    checks.write_text(checks.read_text() + "\nCHECKS.append(returns('wrong', 'conv_params', 3, 1, 1, expect=11))\n")
+    template = tmp_path / "assignments" / "conv-arithmetic" / "template.ipynb"
+    notebook = json.loads(template.read_text())
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if "def fully_connected_params" in source:
+            cell["source"] = source.replace("raise NotImplementedError", "return n_inputs * n_hidden", 1)
+    template.write_text(json.dumps(notebook))
+    done = run_grade("validate", "conv-arithmetic", env={**os.environ, "COURSEGRADE_ROOT": str(tmp_path)})
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert any("cannot pass" in line and "conv_params/wrong does not pass" in line for line in lines)
+    assert any("cannot fail" in line and "fully_connected_params/slides passes" in line for line in lines)
+    assert "hidden.json" not in done.stdout
+
+
+def test_the_ci_workflow_grades_a_sample_assignment_repository(tmp_path: Path) -> None:
+    import yaml
+
+    repo = tmp_path / "repo"
+    build_release(load_assignment("conv-arithmetic"), repo)
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "grade.yml").read_text())
+    job = workflow["jobs"]["grade"]
+    command = next(step["run"] for step in job["steps"] if step.get("name") == "Grade")
+    shim = tmp_path / "bin" / "grade"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m grader "$@"\n')
+    shim.chmod(0o755)
+    env = {**_installed_grader(tmp_path), "NOTEBOOK": job["env"]["NOTEBOOK"],
+           "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+
+    def run_step() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-e", "-c", command], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    untouched = run_step()
+    assert untouched.returncode == 1, untouched.stderr
+    assert {"result.json", "junit.xml", "results.json"} <= {p.name for p in (repo / "grade-results").iterdir()}
+    shutil.copyfile(ROOT / "reference" / "conv-arithmetic" / "solution.ipynb", repo / job["env"]["NOTEBOOK"])
+    solved = run_step()
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    assert json.loads((repo / "grade-results" / "result.json").read_text())["status"] == "graded"
