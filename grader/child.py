@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def main(scratch: Path) -> int:
         resources={"metadata": {"path": str(scratch / "work")}},
     )
     logs: list[dict[str, Any]] = []
-    with client.setup_kernel():
+    with client.setup_kernel(stdout=subprocess.DEVNULL):  # raw fd 1 writes: not into the pipe to the grader
         client.execute_cell(client.nb.cells[0], 0)
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":

@@ -1,13 +1,17 @@
-"""Attack: flood the output: 200 MB printed while the notebook runs, 20 MB during a check.
+"""Attack: flood the output: 200 MB printed while the notebook runs, 100 MB written straight to
+the process's stdout, 20 MB printed during a check.
 
-Bounded: 200 lines of 1 MB. The answers are right: the marks are full, the report stays small
+Bounded: lines of 1 MB, 320 in all. The answers are right: the marks are full, the report stays small
 and the run stays quick.
 """
+import os
 import sys
 
 for _ in range(200):
     print("x" * 1_000_000)
 sys.stderr.write("y" * 1_000_000)
+for _ in range(100):
+    os.write(1, b"w" * 1_000_000)
 
 
 def _check(condition, message):
