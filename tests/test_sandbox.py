@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.runner import Worker, read_capped
+from grader.runner import Worker, _exit_text, read_capped
 from grader.sandbox import (
     BwrapSandbox,
     Limits,
@@ -192,3 +192,19 @@ def test_auto_picks_bwrap_here() -> None:
 
 def test_subprocess_backend_is_used_when_asked() -> None:
     assert get_sandbox("subprocess").name == "subprocess"
+
+
+@pytest.mark.parametrize(("code", "kernel", "words"), [
+    (-9, None, "killed (SIGKILL)"),
+    (128 + 11, None, "SIGSEGV, a segmentation fault"),  # bwrap's way of reporting a signal
+    (-24, None, "CPU time"),
+    (-25, None, "wrote a file larger than"),
+    (3, 0, "ended its own process (exit status 0"),
+    (3, -11, "SIGSEGV"),
+    (3, None, "kernel died"),
+])
+def test_a_dead_child_is_said_in_plain_words(tmp_path: Path, code: int, kernel: int | None, words: str) -> None:
+    (tmp_path / "out").mkdir()
+    if kernel is not None:
+        (tmp_path / "out" / "kernel-exit.json").write_text(json.dumps({"returncode": kernel}))
+    assert words in _exit_text(code, Limits(), tmp_path)
