@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -208,3 +209,19 @@ def test_a_dead_child_is_said_in_plain_words(tmp_path: Path, code: int, kernel: 
     if kernel is not None:
         (tmp_path / "out" / "kernel-exit.json").write_text(json.dumps({"returncode": kernel}))
     assert words in _exit_text(code, Limits(), tmp_path)
+
+
+def test_a_terminated_grader_leaves_no_process_behind(tmp_path: Path) -> None:
+    submission = tmp_path / "orphans_then_sleeps.py"
+    submission.write_text(ORPHANS.replace("print(\"ready\", flush=True)\n", ""))
+    grader = subprocess.Popen([sys.executable, "-m", "grader", str(submission), "-a", "conv-arithmetic",
+                               "--sandbox", "subprocess"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(1000):
+        if len(_live_named("coursegrade-test-orphan")) >= 5:
+            break
+        time.sleep(0.02)
+    assert len(_live_named("coursegrade-test-orphan")) >= 5, grader.stderr
+    grader.terminate()
+    _, stderr = grader.communicate(timeout=30)
+    assert b"interrupted" in stderr
+    assert _live_named("coursegrade-test-orphan") == []
