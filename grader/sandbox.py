@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -35,6 +36,7 @@ GRADER_PACKAGE = Path(__file__).resolve().parent
 MARKER = "COURSEGRADE_RUN"
 TMPFS_BYTES = 64 * 2**20  # /tmp and /dev/shm inside bwrap live in memory: keep them small
 INSIDE_LIB = "/opt/coursegrade"  # where bwrap shows the grader package (and nothing else)
+SETPRIV = shutil.which("setpriv")  # util-linux: drops root to the student user inside bwrap
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
@@ -117,11 +119,11 @@ def _apply_limits(limits: Limits, processes: int) -> None:
 
 
 def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
-           stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+           stderr: IO[bytes], processes: int | None = None) -> subprocess.Popen[bytes]:
     if limits is None:
         return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=stderr, start_new_session=True)
-    processes = _user_process_count() + limits.processes
+    processes = processes or _user_process_count() + limits.processes
     return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=stderr, preexec_fn=lambda: _apply_limits(limits, processes))
 
@@ -247,6 +249,42 @@ def _python_roots() -> list[str]:
     return sorted(r for r in roots if not any(r == s or r.startswith(s + "/") for s in SYSTEM_PATHS))
 
 
+def _open_mount_points(targets: list[str]) -> list[str]:
+    """bwrap makes the folders leading to a mount point private (0700): open them (0755), so
+    a student user that is not root can reach Python."""
+    ancestors = {str(p) for t in targets for p in Path(t).parents if str(p) != "/"}
+    args: list[str] = []
+    for folder in sorted(ancestors, key=lambda p: p.count("/")):
+        args += ["--perms", "0755", "--dir", folder]
+    return args
+
+
+def student_uid(scratch: Path) -> int | None:
+    """When the grader is root: a user id of the submission's own (RLIMIT_NPROC then counts only
+    its processes, and root's files stay root's); else None (bwrap runs as the grader's user)."""
+    if os.geteuid() != 0 or SETPRIV is None:
+        return None
+    return 200_000 + zlib.crc32(str(scratch).encode()) % 100_000
+
+
+def _hand_over(scratch: Path, uid: int) -> None:
+    """The scratch folder as it is now belongs to the student user (the grader's later files stay root's)."""
+    for folder, subfolders, files in os.walk(scratch):
+        os.lchown(folder, uid, uid)
+        for name in subfolders + files:
+            os.lchown(os.path.join(folder, name), uid, uid)
+
+
+def bwrap_command(bwrap: str, scratch: Path, argv: list[str]) -> list[str]:
+    """The whole command: bwrap's arguments, then `argv` (as the student user when there is one)."""
+    uid = student_uid(scratch)
+    if uid is None:
+        return bwrap_arguments(bwrap, scratch) + argv
+    caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only; gone after it
+    drop = [str(SETPRIV), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    return [bwrap, *caps, *bwrap_arguments(bwrap, scratch)[1:], *drop, *argv]
+
+
 def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -259,6 +297,7 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
             args += ["--ro-bind", path, path]
     for entry in ETC_ENTRIES:
         args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader"])
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
@@ -276,8 +315,12 @@ class BwrapSandbox:
         self.bwrap = bwrap
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        command = bwrap_arguments(self.bwrap, scratch) + argv
-        process = _popen(command, scratch / "work", child_environment(scratch, INSIDE_LIB), limits, stderr)
+        uid = student_uid(scratch)
+        if uid is not None:
+            _hand_over(scratch, uid)
+        command = bwrap_command(self.bwrap, scratch, argv)
+        env = child_environment(scratch, INSIDE_LIB)
+        process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None)
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
         return process
 
@@ -297,9 +340,13 @@ def bwrap_problem() -> str:
 
     with tempfile.TemporaryDirectory(prefix="coursegrade-probe-") as folder:
         (Path(folder) / "work").mkdir()
-        command = [*bwrap_arguments(bwrap, Path(folder)), sys.executable, "-S", "-c", "pass"]
+        uid = student_uid(Path(folder))
+        if uid is not None:
+            _hand_over(Path(folder), uid)
+        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"])
         try:
-            done = subprocess.run(command, capture_output=True, timeout=20, env={"PATH": "/usr/bin:/bin"})
+            env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB}
+            done = subprocess.run(command, capture_output=True, timeout=20, env=env)
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"bwrap did not start: {error}"
     if done.returncode != 0:

@@ -23,6 +23,7 @@ from grader.sandbox import (
     _python_roots,
     bwrap_problem,
     get_sandbox,
+    student_uid,
 )
 
 from .conftest import ROOT, SUBMISSIONS
@@ -225,3 +226,26 @@ def test_a_terminated_grader_leaves_no_process_behind(tmp_path: Path) -> None:
     _, stderr = grader.communicate(timeout=30)
     assert b"interrupted" in stderr
     assert _live_named("coursegrade-test-orphan") == []
+
+
+FORKS = """
+import os, time
+made = 0
+for _ in range(60):
+    try:
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        made += 1
+    except OSError:
+        break
+print("forked", made, "as user", os.getuid())
+"""
+
+
+@needs_bwrap
+@pytest.mark.skipif(student_uid(Path("/tmp/x")) is None, reason="needs a grader running as root (and setpriv)")
+def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(scratch: Path) -> None:
+    said = _run(get_sandbox("bwrap"), FORKS, scratch, Limits(processes=20)).split()
+    assert said[0] == "forked" and int(said[1]) < 20
+    assert said[-1] == str(student_uid(scratch))
