@@ -60,6 +60,11 @@ class _Attempt:
     probing: bool = False  # the notebook has run; from now on the probe never rests between steps
 
 
+def _free_bytes(folder: Path) -> int:
+    info = os.statvfs(folder)
+    return info.f_bavail * info.f_frsize
+
+
 def _make_scratch() -> Path:
     scratch = Path(tempfile.mkdtemp(prefix="coursegrade-"))
     for sub in ("work", "out", "inputs", "home", "tmp", "runtime", "ipython", "lib"):
@@ -79,6 +84,7 @@ class Worker:
         (self.scratch / "config.json").write_text(json.dumps(config))
         self.stderr = open(self.scratch / "child-stderr.txt", "wb")  # noqa: SIM115
         self.started = time.monotonic()
+        self.free_at_start = _free_bytes(self.scratch)
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
         )
@@ -101,6 +107,10 @@ class Worker:
                     if not line:
                         return False
         return False
+
+    def disk_used(self) -> int:
+        """How much the disk holding the scratch folder filled up since this child started."""
+        return max(0, self.free_at_start - _free_bytes(self.scratch))
 
     def close(self) -> None:
         self.sandbox.stop(self.process)
@@ -322,6 +332,9 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int =
         if attempt.probing and attempt.running is None and idle > limits.call_seconds + GRACE_SECONDS:
             worker.sandbox.stop(worker.process)
             return attempt, "stopped: the notebook's kernel stopped answering between checks"
+        if worker.disk_used() > limits.disk_bytes:
+            worker.sandbox.stop(worker.process)
+            return attempt, f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk"
         if not attempt.probing and now > cells_deadline:
             worker.sandbox.stop(worker.process)
             return attempt, f"stopped: the notebook's {cells} code cell(s) did not finish in {allowed_cells:g} s"

@@ -56,6 +56,7 @@ class Limits:
     memory_bytes: int = 4 * 2**30
     processes: int = 512
     file_bytes: int = 512 * 2**20
+    disk_bytes: int = 2 * 2**30  # all files together; watched by the grader (no rlimit counts it)
 
     @property
     def memory_text(self) -> str:

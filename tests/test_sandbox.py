@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.runner import Worker, _exit_text, read_capped
+from grader.model import Step
+from grader.runner import Worker, _exit_text, read_capped, run_steps
 from grader.sandbox import (
     BwrapSandbox,
     Limits,
@@ -249,3 +250,18 @@ def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(scratch: Pa
     said = _run(get_sandbox("bwrap"), FORKS, scratch, Limits(processes=20)).split()
     assert said[0] == "forked" and int(said[1]) < 20
     assert said[-1] == str(student_uid(scratch))
+
+
+def test_filling_the_disk_stops_the_run(tmp_path: Path) -> None:
+    notebook = tmp_path / "fills_disk.ipynb"
+    cell = ("import os\nfor i in range(40):\n    with open(f'f{i}', 'wb') as f:\n"
+            "        f.write(os.urandom(2**20))\n        f.flush()\n        os.fsync(f.fileno())\n"
+            "import time\ntime.sleep(20)")
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": cell, "metadata": {},
+                                               "outputs": [], "execution_count": None}],
+                                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    limits = Limits(disk_bytes=16 * 2**20, cell_seconds=30)
+    started = time.monotonic()
+    outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
+    assert "wrote more than" in outcome.problem
+    assert time.monotonic() - started < 15
