@@ -268,17 +268,24 @@ def student_uid(scratch: Path) -> int | None:
     return 200_000 + zlib.crc32(str(scratch).encode()) % 100_000
 
 
-def _hand_over(scratch: Path, uid: int) -> None:
-    """The scratch folder as it is now belongs to the student user (the grader's later files stay root's)."""
-    for folder, subfolders, files in os.walk(scratch):
-        os.lchown(folder, uid, uid)
-        for name in subfolders + files:
-            os.lchown(os.path.join(folder, name), uid, uid)
-
-
-def bwrap_command(bwrap: str, scratch: Path, argv: list[str]) -> list[str]:
-    """The whole command: bwrap's arguments, then `argv` (as the student user when there is one)."""
+def hand_over(scratch: Path) -> int | None:
+    """Give the scratch folder as it is now to the student user (the grader's later files stay
+    root's); that user's id, or None when there is none or the folder cannot be given."""
     uid = student_uid(scratch)
+    if uid is None:
+        return None
+    try:
+        for folder, subfolders, files in os.walk(scratch):
+            os.lchown(folder, uid, uid)
+            for name in subfolders + files:
+                os.lchown(os.path.join(folder, name), uid, uid)
+    except OSError:
+        return None
+    return uid
+
+
+def bwrap_command(bwrap: str, scratch: Path, argv: list[str], uid: int | None) -> list[str]:
+    """The whole command: bwrap's arguments, then `argv` (as user `uid` when there is one)."""
     if uid is None:
         return bwrap_arguments(bwrap, scratch) + argv
     caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only; gone after it
@@ -316,10 +323,8 @@ class BwrapSandbox:
         self.bwrap = bwrap
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        uid = student_uid(scratch)
-        if uid is not None:
-            _hand_over(scratch, uid)
-        command = bwrap_command(self.bwrap, scratch, argv)
+        uid = hand_over(scratch)
+        command = bwrap_command(self.bwrap, scratch, argv, uid)
         env = child_environment(scratch, INSIDE_LIB)
         process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None)
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
@@ -341,10 +346,8 @@ def bwrap_problem() -> str:
 
     with tempfile.TemporaryDirectory(prefix="coursegrade-probe-") as folder:
         (Path(folder) / "work").mkdir()
-        uid = student_uid(Path(folder))
-        if uid is not None:
-            _hand_over(Path(folder), uid)
-        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"])
+        uid = hand_over(Path(folder))
+        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"], uid)
         try:
             env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB}
             done = subprocess.run(command, capture_output=True, timeout=20, env=env)
