@@ -9,8 +9,8 @@ grader, with the expected value, the reference and the labels). For example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .compare import DEFAULT_TOLERANCE, Tolerance, matches, mismatch, show
@@ -136,6 +136,16 @@ def raises(
 
 def hide(checks: Sequence[Check]) -> list[Check]:
     """The same checks, marked hidden (for `reference/<name>/hidden_checks.py`)."""
-    from dataclasses import replace
-
     return [replace(c, hidden=True) for c in checks]
+
+
+def forbid(rules: Mapping[str, tuple[str, ...]], checks: Sequence[Check]) -> list[Check]:
+    """The same checks, each step calling a function of `rules` forbidden what the rule names.
+
+    One rule per exercise, put on every step of it, so a forbidden call loses the whole exercise.
+    """
+    def ruled(step: Step) -> Step:
+        names = rules.get(step.function or "", ())
+        return replace(step, forbidden=tuple(dict.fromkeys((*step.forbidden, *names))))
+
+    return [replace(c, steps=tuple(ruled(s) for s in c.steps)) for c in checks]

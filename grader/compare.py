@@ -30,10 +30,13 @@ def is_tensor(value: Any) -> bool:
 
 
 def type_name(value: Any) -> str:
+    """The type as the student knows it; for a value that came back described, the type it had."""
     if is_tensor(value):
         return "Tensor"
-    if isinstance(value, dict) and isinstance(value.get("$object"), dict):  # a value of another type
+    if isinstance(value, dict) and isinstance(value.get("$object"), dict):
         return str(value["$object"].get("type", "object"))
+    if isinstance(value, dict) and "$module" in value:
+        return "nn.Module"
     return type(value).__name__
 
 
@@ -41,8 +44,8 @@ def show(value: Any) -> str:
     """A short, readable rendering of a value for feedback."""
     if is_tensor(value):
         dtype = str(value.dtype).replace("torch.", "")
-        if value.numel() <= 36:
-            body = str(value.tolist())
+        if value.numel() <= 25:
+            body = str(_rounded(value.tolist()))
             return f"tensor of shape {tuple(value.shape)}, {dtype}: {body}"
         return f"tensor of shape {tuple(value.shape)}, {dtype}"
     if isinstance(value, dict) and "$object" in value:
@@ -50,6 +53,13 @@ def show(value: Any) -> str:
         return f"a {described.get('type', '?')} ({described.get('repr', '')})"
     text = repr(value)
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _rounded(values: Any) -> Any:
+    """Floats to 4 significant digits, for reading (the comparison uses the exact values)."""
+    if isinstance(values, list):
+        return [_rounded(v) for v in values]
+    return float(f"{values:.4g}") if isinstance(values, float) else values
 
 
 def mismatch(got: Observation, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> str | None:
@@ -84,23 +94,31 @@ def _tensor_mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str
 
     if type(got) is not torch.Tensor:
         return f"{where}returned a {type_name(got)}, expected a torch.Tensor"
+    wrong = []  # the type-level problems, all of them, before any value is looked at
     if got.dtype != expected.dtype:
-        return f"{where}dtype is {got.dtype}, expected {expected.dtype}"
+        wrong.append(f"dtype is {got.dtype}, expected {expected.dtype}")
     if tuple(got.shape) != tuple(expected.shape):
-        return f"{where}shape is {tuple(got.shape)}, expected {tuple(expected.shape)}"
-    if expected.is_floating_point():
+        wrong.append(f"shape is {tuple(got.shape)}, expected {tuple(expected.shape)}")
+    if wrong:
+        return where + "; ".join(wrong)
+    if expected.is_floating_point() or expected.is_complex():
         close = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
     else:
         close = got == expected
     if bool(close.all()):
         return None
-    bad = (~close).nonzero()[0].tolist()
-    at = tuple(int(i) for i in bad)
-    return (
-        f"{where}{int((~close).sum())} of {close.numel()} values differ; first at index {at}: "
-        f"{got[at].item():.6g} instead of {expected[at].item():.6g} "
-        f"(rtol={tol.rtol}, atol={tol.atol})"
-    )
+    return where + _value_differences(got, expected, close, tol)
+
+
+def _value_differences(got: Any, expected: Any, close: Any, tol: Tolerance) -> str:
+    """How many values differ, where the first is, and by how much at most."""
+    at = tuple(int(i) for i in (~close).nonzero()[0].tolist())
+    text = (f"{int((~close).sum())} of {close.numel()} values differ; first at index {at}: "
+            f"{got[at].item():.6g} instead of {expected[at].item():.6g}")
+    if expected.is_floating_point():
+        largest = (got.double() - expected.double()).abs().nan_to_num(nan=float("inf")).max().item()
+        text += f"; largest difference {largest:.3g}"
+    return f"{text} (rtol={tol.rtol}, atol={tol.atol})"
 
 
 def matches(got: Any, expected: Any, tolerance: Tolerance = DEFAULT_TOLERANCE) -> bool:

@@ -57,7 +57,7 @@ def grade_submission(
     started = time.monotonic()
     needs_reference = any(c.needs_reference for c in assignment.checks)
     results, figures = judge_all(assignment.checks, outcome.observations,
-                                 assignment.reference if needs_reference else None)
+                                 assignment.reference if needs_reference else None, submission.cells)
     if not assignment.has_reference:
         results += skipped_hidden(assignment.listed_hidden)
     score, max_score = total(results)

@@ -10,12 +10,17 @@ from .assignments import ListedCheck
 from .model import Check, CheckResult, CheckStatus, Evidence, Figure, Observation, Step
 
 
-def _failure(step: Step, observed: Observation, last: bool, check: Check) -> tuple[CheckStatus, str] | None:
-    """The status and message when a step did not simply return, else None."""
+def _failure(step: Step, observed: Observation, last: bool, check: Check,
+             source: tuple[str, ...] = ()) -> tuple[CheckStatus, str] | None:
+    """The status and message when a step did not simply return, or broke a rule; else None."""
     call = step.call_text()
     if observed.forbidden_calls:
         calls = ", ".join(observed.forbidden_calls)
         return "failed", f"called {call}\nit calls {calls}, which this exercise must not use"
+    written = _forbidden_in_source(step, observed, source)
+    if written:
+        uses = "\n".join(f"  - {w}" for w in written)
+        return "failed", f"{step.function} breaks the rule of what this exercise must not call:\n{uses}"
     if observed.status == "returned":
         return None
     if observed.status == "raised":
@@ -37,19 +42,31 @@ def _failure(step: Step, observed: Observation, last: bool, check: Check) -> tup
     return "error", f"{call} was not run: {observed.error_message or 'an earlier step failed'}"
 
 
+def _forbidden_in_source(step: Step, observed: Observation, source: tuple[str, ...]) -> tuple[str, ...]:
+    """What the source of a step's function uses that the step forbids (once it is known to exist)."""
+    if not step.forbidden or step.function is None or not source or observed.status == "not_run":
+        return ()
+    if observed.error_type == "NameError" and f"'{step.function}'" in observed.error_message:
+        return ()
+    from .forbidden import violations
+
+    return violations(source, step.function, step.forbidden)
+
+
 def judge_check(
     check: Check,
     observations: Mapping[str, Observation],
     reference: Mapping[str, Callable[..., Any]] | None = None,
+    source: tuple[str, ...] = (),
 ) -> tuple[CheckResult, tuple[Figure, ...]]:
-    """The verdict on one check, and any pictures its judge made."""
+    """The verdict on one check, and any pictures its judge made; `source`: the code cells."""
     for i, step in enumerate(check.steps):
         observed = observations.get(step.name) or Observation(step.name, "not_run")
-        failed = _failure(step, observed, i == len(check.steps) - 1, check)
+        failed = _failure(step, observed, i == len(check.steps) - 1, check, source)
         if failed is not None:
             return _result(check, failed[0], failed[1]), ()
     try:
-        verdict = check.judge(Evidence(observations, reference))
+        verdict = check.judge(Evidence(observations, reference, source))
     except Exception as error:  # a bug in a check must not stop the run; say it loudly
         where = traceback.format_exception_only(type(error), error)[-1].strip()
         return _result(check, "error", f"the grader could not judge this check ({where}); tell your instructor"), ()
@@ -73,11 +90,12 @@ def judge_all(
     checks: Sequence[Check],
     observations: Mapping[str, Observation],
     reference: Mapping[str, Callable[..., Any]] | None = None,
+    source: tuple[str, ...] = (),
 ) -> tuple[list[CheckResult], list[Figure]]:
     results: list[CheckResult] = []
     figures: list[Figure] = []
     for check in checks:
-        result, pictures = judge_check(check, observations, reference)
+        result, pictures = judge_check(check, observations, reference, source)
         results.append(result)
         figures.extend(pictures)
     return results, figures

@@ -32,7 +32,9 @@ class Step:
 
     `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result).
     `observe` says how the result comes back: "value" (plain data, tensors) or "module"
-    (an nn.Module's layers and parameters as plain data).
+    (an nn.Module's layers and parameters as plain data). `forbidden` names what the function
+    must not call (dotted torch paths, or "aten.<op>"): watched at run time in the sandbox and
+    read from the submitted source in the grader (grader/forbidden.py).
     """
 
     name: str
@@ -106,10 +108,12 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a judge may look at: the observations of its steps and the trusted reference."""
+    """What a judge may look at: the observations of its steps, the trusted reference, and the
+    submission's code cells as text (for rules read from the source, never executed here)."""
 
     observations: Mapping[str, Observation]
     reference: Mapping[str, Callable[..., Any]] | None = None
+    source: tuple[str, ...] = ()
 
     def __getitem__(self, step: str) -> Observation:
         return self.observations[step]

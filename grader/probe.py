@@ -105,36 +105,77 @@ def _describe_module(module: Any) -> dict[str, Any]:
     return {"type": type(module).__name__, "layers": layers, "parameters": parameters, "state": state}
 
 
+def _forbidden_target(name: str) -> Any:
+    """The object a forbidden name denotes here: a torch function or class, or an aten operator."""
+    torch = sys.modules["torch"]
+    value: Any = torch.ops if name.startswith("aten.") else torch
+    for part in name.split(".")[1:] if not name.startswith("aten.") else name.split("."):
+        try:
+            value = getattr(value, part)
+        except Exception:  # not in this torch: it cannot be called either
+            return None
+    return value
+
+
 class _ForbiddenCalls:
-    """Records calls to forbidden torch functions, however they were imported or named."""
+    """Records calls to forbidden torch functions, however they were imported or named.
+
+    Two watchers: a TorchFunctionMode sees torch's Python functions (so the message can name
+    `torch.nn.functional.conv2d`), matched by identity, so any alias is the same function; a
+    TorchDispatchMode sees the aten operators underneath (`aten.convolution`), which every path
+    to a convolution or a pooling ends in, whatever Python route was taken to reach it.
+    """
 
     def __init__(self, names: list[str]) -> None:
-        self.names = set(names)
+        self.names = names
         self.seen: list[str] = []
-        self.mode: Any = None
+        self.modes: list[Any] = []
 
     def __enter__(self) -> _ForbiddenCalls:
         if not self.names or "torch" not in sys.modules:
             return self
         from torch.overrides import TorchFunctionMode
+        from torch.utils._python_dispatch import TorchDispatchMode
 
-        guard = self
+        functions: dict[int, str] = {}
+        operators: dict[Any, str] = {}
+        for name in self.names:
+            target = _forbidden_target(name)
+            if target is not None:
+                (operators if name.startswith("aten.") else functions).setdefault(
+                    target if name.startswith("aten.") else id(target), name)
+        seen = self.seen
 
-        class Watch(TorchFunctionMode):
+        class WatchFunctions(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-                name = getattr(func, "__name__", "")
-                qualified = f"{getattr(func, '__module__', '') or 'torch'}.{name}"
-                if name in guard.names or qualified in guard.names:
-                    guard.seen.append(qualified)
+                if id(func) in functions:
+                    seen.append(functions[id(func)])
                 return func(*args, **(kwargs or {}))
 
-        self.mode = Watch()
-        self.mode.__enter__()
+        class WatchOperators(TorchDispatchMode):
+            @classmethod
+            def _should_skip_dynamo(cls) -> bool:  # else torch wraps the hook, importing dynamo (~2 s)
+                return False
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+                packet = getattr(func, "overloadpacket", None)
+                if packet in operators:
+                    seen.append(operators[packet])
+                return func(*args, **(kwargs or {}))
+
+        self.modes = [WatchOperators(), WatchFunctions()]
+        for mode in self.modes:
+            mode.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.mode is not None:
-            self.mode.__exit__(*exc)
+        for mode in reversed(self.modes):
+            mode.__exit__(*exc)
+
+    def calls(self) -> list[str]:
+        """The forbidden calls seen: torch's names when known, else the aten operators."""
+        named = sorted({n for n in self.seen if not n.startswith("aten.")})
+        return named or sorted(set(self.seen))
 
 
 def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, Any],
@@ -174,7 +215,7 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
     outcome["seconds"] = time.perf_counter() - started
     outcome["output"] = captured.text()
     if guard.seen:
-        outcome["forbidden_calls"] = sorted(set(guard.seen))
+        outcome["forbidden_calls"] = guard.calls()
     return outcome
 
 
