@@ -58,13 +58,11 @@ def leftover_processes() -> list[str]:
 def sentinel_snapshot() -> dict[str, object]:
     """What a submission must never change: the course's folders, the Python environment, the
     home folder, and the places the hostile corpus tries to write to."""
-    folders = [ROOT, ROOT / "grader", ROOT / "reference", ROOT / "assignments", ROOT / "reports",
-               Path(sys.prefix), Path.home()]
+    folders = [ROOT, ROOT / "grader", ROOT / "reference", ROOT / "assignments", ROOT / "reports", Path(sys.prefix)]
+    caches = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
     snapshot: dict[str, object] = {
-        str(f): sorted(p.name for p in f.iterdir() if p.name not in ("__pycache__", ".pytest_cache", ".mypy_cache",
-                                                                     ".ruff_cache"))
-        for f in folders if f.is_dir()
+        str(f): sorted(p.name for p in f.iterdir() if p.name not in caches) for f in folders if f.is_dir()
     }
-    for place in [*folders, Path("/tmp"), Path("/work")]:
+    for place in [*folders, Path.home(), Path("/tmp"), Path("/work")]:  # others may write there: only ours
         snapshot[str(place / HOSTILE_FILE)] = (place / HOSTILE_FILE).exists()
     return snapshot

@@ -5,7 +5,7 @@ The vocabulary of expected outcomes is `grader.validate.expectation_problems`.
 
 tests/submissions/hostile/ holds attacks rather than mistakes, graded in one batch against the
 assignment each names ("assignment"); "sandbox": "bwrap" marks an attack that only isolation
-stops (its outcome is checked only there); "max_seconds" bounds its grading time.
+stops (it is run only there); "max_seconds" bounds its grading time.
 """
 
 from __future__ import annotations
@@ -48,14 +48,13 @@ def test_hostile_corpus_in_one_batch() -> None:
     before = sentinel_snapshot()
     problems: list[str] = []
     for name, expected in json.loads((SUBMISSIONS / "hostile" / "expected.json").read_text()).items():
+        if expected.get("sandbox", sandbox.name) != sandbox.name:
+            continue  # an attack only isolation stops: not run where it would succeed
         spec = load_assignment(expected["assignment"])
         started = time.monotonic()
         report = grade_submission(load_submission(SUBMISSIONS / "hostile" / name), spec, sandbox)
         seconds = time.monotonic() - started
-        if expected.get("sandbox", sandbox.name) == sandbox.name:
-            found = expectation_problems(report, expected, len(spec.checks))
-        else:  # an attack only isolation stops: here it may succeed, but the result is complete
-            found = [] if len(report.checks) == len(spec.checks) else ["checks are missing"]
+        found = expectation_problems(report, expected, len(spec.checks))
         if seconds > expected.get("max_seconds", 600):
             found.append(f"took {seconds:.1f} s")
         if len(report.dumps()) > 256 * 1024:
