@@ -10,6 +10,11 @@ submission started.
     subprocess   a resource-limited child in its own session: limits, but no isolation
     none         a plain child in its own session (`--sandbox none`)
 
+Limits (`Limits`): memory (RLIMIT_DATA), CPU time, file size and processes are rlimits set
+before exec; wall-clock deadlines and the disk budget are watched by the runner. When the
+grader is root, bwrap runs the student's code as a user id of its own, because RLIMIT_NPROC
+does not bind root.
+
 Every process a submission starts carries `COURSEGRADE_RUN=<scratch>` in its environment, so
 `stop` also finds the ones that left the process group or were orphaned (setsid, double fork).
 """
