@@ -24,13 +24,14 @@ from typing import Any
 
 from .codec import CodecError, Encoder, decode, encode_input
 from .model import CellLog, CellStatus, Observation, Step, StepStatus
-from .sandbox import GRADER_PACKAGE, Limits, Sandbox
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used
 
 MAX_EVENTS_BYTES = 64 * 2**20
 MAX_EVENT_LINE = 2 * 2**20
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.02
 KERNEL_DIED = 3  # the child's exit status when the kernel died under it
+MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
 MAX_CRASHES = 2  # a function that ended its process this often is not called again
 
 
@@ -85,6 +86,7 @@ class Worker:
         self.stderr = open(self.scratch / "child-stderr.txt", "wb")  # noqa: SIM115
         self.started = time.monotonic()
         self.free_at_start = _free_bytes(self.scratch)
+        self.next_memory_check = 0.0
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
         )
@@ -108,9 +110,17 @@ class Worker:
                         return False
         return False
 
-    def disk_used(self) -> int:
-        """How much the disk holding the scratch folder filled up since this child started."""
-        return max(0, self.free_at_start - _free_bytes(self.scratch))
+    def over_budget(self, now: float) -> str:
+        """What this child's processes use together beyond its limits ("" when nothing): memory
+        (measured every MEMORY_EVERY s; RLIMIT_DATA is per process) and disk (no rlimit counts it)."""
+        limits = self.limits
+        if now >= self.next_memory_check:
+            self.next_memory_check = now + MEMORY_EVERY
+            if memory_used(self.process, str(self.scratch)) > limits.memory_bytes:
+                return f"stopped: used more than {limits.memory_text} of memory (all its processes together)"
+        if self.free_at_start - _free_bytes(self.scratch) > limits.disk_bytes:
+            return f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk"
+        return ""
 
     def close(self) -> None:
         self.sandbox.stop(self.process)
@@ -332,9 +342,10 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int =
         if attempt.probing and attempt.running is None and idle > limits.call_seconds + GRACE_SECONDS:
             worker.sandbox.stop(worker.process)
             return attempt, "stopped: the notebook's kernel stopped answering between checks"
-        if worker.disk_used() > limits.disk_bytes:
+        too_much = worker.over_budget(now)
+        if too_much:
             worker.sandbox.stop(worker.process)
-            return attempt, f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk"
+            return attempt, too_much
         if not attempt.probing and now > cells_deadline:
             worker.sandbox.stop(worker.process)
             return attempt, f"stopped: the notebook's {cells} code cell(s) did not finish in {allowed_cells:g} s"

@@ -184,6 +184,28 @@ def submission_processes(root: int | None, scratch: str) -> set[int]:
     return found
 
 
+def _memory_of(pid: int) -> int:
+    """Proportional set size (shared pages split between their users), else resident size."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def memory_used(process: subprocess.Popen[bytes], scratch: str) -> int:
+    """The memory all processes of a submission hold together (RLIMIT_DATA is per process)."""
+    root = process.pid if process.returncode is None else None
+    return sum(_memory_of(pid) for pid in submission_processes(root, scratch))
+
+
 def _signal_all(pids: set[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):

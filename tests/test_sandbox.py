@@ -252,16 +252,32 @@ def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(scratch: Pa
     assert said[-1] == str(student_uid(scratch))
 
 
+def _one_cell_notebook(path: Path, source: str) -> None:
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                                           "execution_count": None}],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
 def test_filling_the_disk_stops_the_run(tmp_path: Path) -> None:
     notebook = tmp_path / "fills_disk.ipynb"
     cell = ("import os\nfor i in range(40):\n    with open(f'f{i}', 'wb') as f:\n"
             "        f.write(os.urandom(2**20))\n        f.flush()\n        os.fsync(f.fileno())\n"
             "import time\ntime.sleep(20)")
-    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": cell, "metadata": {},
-                                               "outputs": [], "execution_count": None}],
-                                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    _one_cell_notebook(notebook, cell)
     limits = Limits(disk_bytes=16 * 2**20, cell_seconds=30)
     started = time.monotonic()
     outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
     assert "wrote more than" in outcome.problem
+    assert time.monotonic() - started < 15
+
+
+def test_memory_of_all_processes_together_is_limited(tmp_path: Path) -> None:
+    notebook = tmp_path / "forks_and_fills.ipynb"
+    cell = ("import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n"
+            "        block = bytearray(200 * 2**20)\n        time.sleep(20)\n        os._exit(0)\ntime.sleep(20)")
+    _one_cell_notebook(notebook, cell)
+    limits = Limits(memory_bytes=2**29, cell_seconds=30)
+    started = time.monotonic()
+    outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
+    assert "used more than 0.5 GiB of memory (all its processes together)" in outcome.problem
     assert time.monotonic() - started < 15
