@@ -1,7 +1,7 @@
 """Attack: write outside its scratch folder: into the grader package, the course, the Python
 environment and the machine's /tmp.
 
-Bounded: a few files of a dozen bytes, named HOSTILE_WAS_HERE.txt (the tests remove them). If
+Bounded: a few files of a dozen bytes, named HOSTILE_WAS_HERE.txt (the tests run it under bwrap only). If
 any write lands where the grader can see it, conv_params answers -1.
 """
 import sys
