@@ -42,6 +42,8 @@ examples:
   grade mywork.ipynb --format json        the result as JSON (the course's result format)
   grade mywork.ipynb --output-dir out     out/result.json, out/junit.xml, out/results.json (Gradescope)
   grade mywork.ipynb --verbose            also how long each stage took
+  grade mywork.ipynb --report             also write mywork.html, the HTML report
+  grade batch submissions/ -a conv-arithmetic   a whole class (grade batch --help)
 """
 
 
@@ -77,6 +79,8 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="also print the time each stage took")
     parser.add_argument("--no-hidden", action="store_true",
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
+    parser.add_argument("--report", nargs="?", type=Path, const=Path(), metavar="PATH",
+                        help="also write the HTML report (default: FILE's name with .html, beside it)")
     _add_sandbox_option(parser)
 
 
@@ -102,6 +106,12 @@ def _run_grade(args: argparse.Namespace) -> int:
         print(render(report, formats[0]))
     else:
         print(render_text(report, verbose=args.verbose))
+    if args.report is not None:
+        from .html_report import write_report
+
+        where = write_report(report, args.file, args.report)
+        machine = bool(formats) and formats[0] != "text" and not args.output_dir
+        print(f"HTML report written to {where}", file=sys.stderr if machine else sys.stdout)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
@@ -122,13 +132,52 @@ def _run_list(args: argparse.Namespace) -> int:
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("reports/demo"),
                         help="where the reports go (default: reports/demo)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N submissions at once (default: cores)")
+    parser.add_argument("-a", "--assignment", action="append", metavar="NAME",
+                        help="only this assignment (repeatable; default: all)")
     _add_sandbox_option(parser)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(args.output, args.sandbox)
+    return run_demo(args.output, args.sandbox, args.jobs, args.assignment)
+
+
+def _configure_batch(parser: argparse.ArgumentParser) -> None:
+    from .batch import STUDENT_ID_RULE, default_jobs
+
+    parser.description = (
+        "Grade every .ipynb/.py under DIR (one per student) in parallel worker processes, and write\n"
+        "results/<student>.json (the course's result format), <student>.html, gradebook.csv and\n"
+        "summary.html. Running it again grades only what is missing or changed (same file content\n"
+        "and assignment version are not graded twice): an interrupted batch is resumed, not redone.\n\n"
+        + STUDENT_ID_RULE
+    )
+    parser.epilog = ("exit codes:\n  0  every submission has its results\n"
+                     "  1  some submission could not be graded at all (see summary.html)\n"
+                     "  2  bad usage or input: no such folder, no submissions, unknown assignment")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of submissions")
+    parser.add_argument("-a", "--assignment", metavar="NAME", required=True, help="the assignment to grade")
+    parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="where the reports go (default: reports/NAME)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", default=default_jobs(),
+                        help="grade N submissions at once (default: the number of CPU cores, here %(default)s)")
+    parser.add_argument("--no-hidden", action="store_true", help="public checks only (hidden ones listed as skipped)")
+    _add_sandbox_option(parser)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from .assignments import load_assignment
+    from .batch import BatchConfig, run_batch, summary_line
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    assignment = load_assignment(args.assignment, include_hidden=not args.no_hidden)
+    output = args.output or Path("reports") / assignment.name
+    config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox)
+    outcome = run_batch(config)
+    print(summary_line(outcome, config))
+    return EXIT_FAILED if outcome.errors else EXIT_PASSED
 
 
 def _configure_release(parser: argparse.ArgumentParser) -> None:
@@ -183,8 +232,10 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Command] = {
+    "batch": Command("batch", "grade a folder of submissions in parallel: reports, gradebook, class summary",
+                     _configure_batch, _run_batch),
     "list": Command("list", "list the assignments this grader knows", _configure_list, _run_list),
-    "demo": Command("demo", "grade the bundled example submissions and write their reports",
+    "demo": Command("demo", "grade the bundled example submissions as a batch: HTML reports, gradebook, summary",
                     _configure_demo, _run_demo),
     "release": Command("release", "write what students receive for an assignment (no reference material)",
                        _configure_release, _run_release),

@@ -100,15 +100,15 @@ class Worker:
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
-                if selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    line = self.process.stdout.readline()
-                    if line.strip() == b"ready":
-                        self.ready_after = time.monotonic() - self.started
-                        return True
-                    if not line:
-                        return False
-        return False
+            while True:  # look at least once: a warm worker may have been ready for long
+                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+                line = self.process.stdout.readline()
+                if line.strip() == b"ready":
+                    self.ready_after = time.monotonic() - self.started
+                    return True
+                if not line:
+                    return False
 
     def over_budget(self, now: float) -> str:
         """What this child's processes use together beyond its limits ("" when nothing): memory

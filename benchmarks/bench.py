@@ -1,0 +1,92 @@
+"""Grade N copies of each assignment's reference solution as a batch, and print how long it took.
+
+    python benchmarks/bench.py [-n 20] [-a conv-arithmetic] [--jobs 1 2] [--sandbox auto]
+
+For each assignment and each -j: the per-submission time (median) with its breakdown, and the
+throughput of the whole batch (submissions per second, start of the command to the end of
+summary.html). Rows:
+  cold      -j 1, no warm workers: each submission waits for its own sandbox and kernel (what
+            one `grade FILE` pays)
+  -j N      the batch as `grade batch` runs it: N worker processes, each with warm workers ahead
+Columns (medians over the submissions, seconds): start-up = sandbox + kernel start-up of one
+worker (cold row; in the warm rows it happens ahead, off the critical path); waited = how long a
+submission waited for its warm worker; execution = the notebook's cells; checks = the probe's
+calls; judge; report = writing the JSON, HTML and details; per sub = one submission in its
+worker process, all of the above. Other processes on the machine change every figure: the
+load average is printed with each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from grader.assignments import course_root, known_assignments, load_assignment  # noqa: E402
+from grader.batch import BatchConfig, run_batch  # noqa: E402
+
+COLUMNS = ("startup", "wait", "execution", "checks", "judging", "report", "grading")
+HEADERS = ("start-up", "waited", "execution", "checks", "judge", "report", "per sub")
+
+
+def _copies(solution: Path, folder: Path, n: int) -> None:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"student{i:03d}{solution.suffix}").write_bytes(solution.read_bytes())
+
+
+def run(name: str, n: int, jobs: int, warm: int | None, sandbox: str) -> dict[str, float]:
+    """One batch of n copies of the reference; the medians and the throughput."""
+    assignment = load_assignment(name)
+    assert assignment.solution is not None, f"{name} has no reference here"
+    with tempfile.TemporaryDirectory(prefix="coursegrade-bench-") as scratch:
+        folder, output = Path(scratch) / "class", Path(scratch) / "reports"
+        _copies(assignment.solution, folder, n)
+        config = BatchConfig(folder, assignment, output, jobs, sandbox, warm_ahead=warm)
+        started = time.monotonic()
+        with open("/dev/null", "w") as quiet:
+            outcome = run_batch(config, stream=quiet)
+        wall = time.monotonic() - started
+        timings = [json.loads(p.read_text())["timings"] for p in (output / "details").glob("*.json")]
+    assert outcome.graded == n and not outcome.errors, outcome
+    medians = {c: statistics.median(t.get(c, 0.0) for t in timings) for c in COLUMNS}
+    return {**medians, "wall": wall, "throughput": n / wall}
+
+
+def _row(label: str, figures: dict[str, float], cold: bool) -> str:
+    """A table row; start-up is shown for the cold row only (warm workers start off the critical path)."""
+    cells = " ".join(f"{figures[c]:>9.3f}" if cold or c != "startup" else f"{'-':>9}" for c in COLUMNS)
+    load = os.getloadavg()[0]
+    return f"  {label:<7} {cells} {figures['wall']:>8.1f} s {figures['throughput']:>7.2f} /s   load {load:.1f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=20, help="copies of each reference (default 20)")
+    parser.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="the -j values to measure (default 1 2)")
+    parser.add_argument("--no-cold", action="store_true", help="skip the row without warm workers")
+    parser.add_argument("--warm", type=int, help="warm workers ahead in each worker process (default: as grade batch)")
+    parser.add_argument("--sandbox", default="auto")
+    args = parser.parse_args()
+    names = args.assignment or [a for a in known_assignments() if (course_root() / "reference" / a).is_dir()]
+    header = " ".join(f"{h:>9}" for h in HEADERS)
+    for name in names:
+        print(f"{name}: {args.n} copies of the reference (median seconds per submission)")
+        print(f"  {'':<7} {header} {'batch':>10} {'throughput':>9}")
+        if not args.no_cold:
+            print(_row("cold", run(name, args.n, 1, 0, args.sandbox), cold=True), flush=True)
+        for jobs in args.jobs:
+            print(_row(f"-j {jobs}", run(name, args.n, jobs, args.warm, args.sandbox), cold=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

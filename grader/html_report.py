@@ -1,0 +1,141 @@
+"""HTML reports through jinja2 templates with autoescaping: one self-contained file each.
+
+Everything a student controls (output, error messages, file names) reaches the page only as
+escaped text; pictures are inlined as data: URIs, styles are inline, there is no script.
+Hidden checks show their name, verdict and known-mistake hint, never their inputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import statistics
+from collections.abc import Mapping
+from functools import cache
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from .model import CellLog, CheckResult, GradeReport
+
+MAX_OUTPUT_CHARS = 4000
+MAX_ERROR_CHARS = 3000
+ISOLATED_SANDBOXES = ("bwrap",)
+STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
+                 "skipped": "not run here"}
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("grader", "templates"),
+        autoescape=True,  # every .html.j2 template, whatever its extension says
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… ({len(text) - limit} more characters not shown)"
+
+
+def _percent(got: float, out_of: float) -> int:
+    return round(100 * got / out_of) if out_of > 0 else 0
+
+
+def _check_view(check: CheckResult) -> dict[str, Any]:
+    message = "" if check.status == "passed" else check.student_message  # a hidden check: verdict and hint only
+    return {"id": check.id, "status": check.status, "label": STATUS_LABELS[check.status], "hidden": check.hidden,
+            "points": f"{check.points:g}", "max_points": f"{check.max_points:g}", "message": message,
+            "note_only": check.status == "skipped"}
+
+
+def _exercise_views(report: GradeReport) -> list[dict[str, Any]]:
+    order = list(dict.fromkeys(c.exercise for c in report.checks))
+    views = []
+    for exercise, group in groupby(sorted(report.checks, key=lambda c: order.index(c.exercise)), lambda c: c.exercise):
+        checks = list(group)
+        ran = [c for c in checks if c.status != "skipped"]
+        got, out_of = sum(c.points for c in ran), sum(c.max_points for c in ran)
+        state = "none" if not ran else ("full" if got == out_of else ("part" if got > 0 else "zero"))
+        views.append({"name": exercise, "points": f"{got:g}", "max_points": f"{out_of:g}",
+                      "percent": _percent(got, out_of), "state": state, "checks": [_check_view(c) for c in checks],
+                      "skipped": len(checks) - len(ran)})
+    return views
+
+
+def _cell_views(cells: tuple[CellLog, ...]) -> list[dict[str, Any]]:
+    return [{"number": c.index + 1, "status": c.status, "head": c.source_head,
+             "error": truncate(c.error, MAX_ERROR_CHARS), "output": truncate(c.output, MAX_OUTPUT_CHARS)}
+            for c in cells if c.status != "ok" or c.output.strip()]
+
+
+def student_context(report: GradeReport, student: str, title: str = "") -> dict[str, Any]:
+    """What the student's page shows, as plain values."""
+    passed = sum(c.status == "passed" for c in report.checks)
+    ran = sum(c.status != "skipped" for c in report.checks)
+    return {
+        "title": title or report.assignment,
+        "assignment": report.assignment,
+        "student": student,
+        "submission": report.submission,
+        "status": report.status,
+        "score": f"{report.score:g}",
+        "max_score": f"{report.max_score:g}",
+        "percent": _percent(report.score, report.max_score),
+        "passed": passed,
+        "ran": ran,
+        "message": report.message,
+        "sandbox": report.sandbox,
+        "isolated": report.sandbox in ISOLATED_SANDBOXES,
+        "exercises": _exercise_views(report),
+        "figures": [{"title": f.title, "caption": f.caption,
+                     "src": "data:image/png;base64," + base64.b64encode(f.png).decode("ascii")}
+                    for f in report.figures],
+        "cells": _cell_views(report.cells),
+        "cells_failed": sum(c.status != "ok" for c in report.cells),
+    }
+
+
+def render_student(report: GradeReport, student: str, title: str = "") -> str:
+    """The student's report as one HTML page that opens offline."""
+    return str(_environment().get_template("student.html.j2").render(**student_context(report, student, title)))
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """The class summary page (see gradebook.write_class_outputs for what `summary` holds)."""
+    students = summary["students"]
+    graded = [s for s in students if s["status"] == "graded"]
+    scores = [s["score"] for s in students]
+    median = statistics.median(scores) if scores else 0.0
+    context = {
+        **summary,
+        "count": len(students),
+        "graded": len(graded),
+        "mean": f"{sum(scores) / len(scores):.1f}" if scores else "0",
+        "median": f"{median:g}",
+        "full_marks": sum(s["score"] == s["max_score"] for s in students),
+        "max_score": f"{summary['max_score']:g}",
+        "limited": [s for s in students if s["limits"]],
+        "unisolated": sorted({s["sandbox"] for s in students if s["sandbox"] and
+                              s["sandbox"] not in ISOLATED_SANDBOXES}),
+    }
+    return str(_environment().get_template("summary.html.j2").render(**context))
+
+
+def write_report(report: GradeReport, submission: Path, where: Path) -> Path:
+    """Write the student's HTML report; `where` is a file, a folder, or empty (beside the submission)."""
+    if where == Path():
+        target = submission.with_suffix(".html")
+    elif where.is_dir() or where.suffix == "":
+        target = where / f"{submission.stem}.html"
+    else:
+        target = where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_student(report, submission.stem), encoding="utf-8")
+    return target

@@ -1,0 +1,285 @@
+"""`grade batch` for real: 40 mixed submissions (correct, wrong, broken) graded with one command;
+every report is there, the gradebook matches the JSON results, and a batch killed midway
+(SIGKILL) then run again ends with the same outputs as one uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from grader.assignments import load_assignment
+from grader.batch import error_report, find_submissions, limits_hit, safe_id
+from grader.model import CHECK_STATUSES
+
+from .conftest import ROOT, SUBMISSIONS
+from .test_html_report import _report
+
+ASSIGNMENT = "conv-arithmetic"
+CORPUS = SUBMISSIONS / ASSIGNMENT
+SAMPLES = ROOT / "tests" / "batch_samples"
+SIZE = 40
+QUICK = ("correct.ipynb", "correct_module.py", "floor_not_ceil.py", "bias_forgotten.py", "padding_once.py",
+         "float_output_size.py", "pool_stride_one.py", "syntax_error_cell.ipynb")
+RESULT_KEYS = {"assignment", "submission", "status", "score", "max_score", "message", "checks"}
+CHECK_KEYS = {"id", "exercise", "status", "points", "max_points", "hidden", "message"}
+
+
+def make_class(folder: Path) -> Path:
+    """40 submissions: the whole corpus, the reference and template, broken files, per-student folders."""
+    spec = load_assignment(ASSIGNMENT)
+    folder.mkdir(parents=True)
+    for path in sorted(CORPUS.glob("*.py")) + sorted(CORPUS.glob("*.ipynb")):
+        shutil.copy(path, folder / path.name)
+    assert spec.solution is not None
+    shutil.copy(spec.solution, folder / "reference.ipynb")
+    shutil.copy(spec.template, folder / "template.ipynb")
+    for path in SAMPLES.iterdir():
+        shutil.copy(path, folder / path.name)
+    for student, files in {"dana": {"work.ipynb": "correct.ipynb"},
+                           "erin": {"hw.py": "correct_module.py", "notes.py": "floor_not_ceil.py"},
+                           "finn": {"solution.ipynb": "correct.ipynb", "helper.py": "padding_once.py"}}.items():
+        (folder / student).mkdir()
+        for name, source in files.items():
+            shutil.copy(CORPUS / source, folder / student / name)
+    count = len({p.stem for p in folder.glob("*.*")}) + 3
+    for i in range(SIZE - count):
+        source = CORPUS / QUICK[i % len(QUICK)]
+        shutil.copy(source, folder / f"student{i:02d}{source.suffix}")
+    return folder
+
+
+def batch(folder: Path, output: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "-a", ASSIGNMENT, "-o", str(output),
+                           *extra], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """The class, graded by one uninterrupted command."""
+    base = tmp_path_factory.mktemp("batch")
+    folder = make_class(base / "class")
+    output = base / "reports"
+    return folder, output, batch(folder, output)
+
+
+def outputs(output: Path) -> dict[str, str]:
+    """Every file that must be the same whatever interruptions happened (the summary without timings)."""
+    files = {p.relative_to(output).as_posix(): p.read_text() for p in output.rglob("*")
+             if p.is_file() and not p.relative_to(output).as_posix().startswith("details/")}
+    files["summary.html"] = re.sub(r'<section id="slowest">.*?</section>', "", files["summary.html"], flags=re.S)
+    return files
+
+
+def test_one_command_grades_forty_mixed_submissions(graded) -> None:
+    folder, output, done = graded
+    assert done.returncode == 1, done.stderr  # two submissions cannot be graded at all
+    assert f"{SIZE} submissions: {SIZE} graded now, 0 unchanged, 2 could not be graded" in done.stdout
+    assert f"[{SIZE}/{SIZE}]" in done.stderr  # the progress, one plain line each when not on a terminal
+    students = sorted(p.stem for p in (output / "results").glob("*.json"))
+    assert len(students) == SIZE
+    assert sorted(p.stem for p in output.glob("*.html") if p.stem != "summary") == students
+    assert sorted(p.stem for p in (output / "details").glob("*.json")) == students
+    assert (output / "summary.html").is_file() and (output / "gradebook.csv").is_file()
+    assert not list(output.rglob("*.tmp"))
+
+
+def test_results_are_the_contract_format(graded) -> None:
+    _, output, _ = graded
+    spec = load_assignment(ASSIGNMENT)
+    for path in (output / "results").glob("*.json"):
+        result = json.loads(path.read_text())
+        assert set(result) == RESULT_KEYS
+        assert result["status"] in ("graded", "error")
+        assert [c["id"] for c in result["checks"]] == [c.id for c in spec.checks]
+        for check in result["checks"]:
+            assert set(check) == CHECK_KEYS and check["status"] in CHECK_STATUSES
+
+
+def test_verdicts_of_the_mixed_class(graded) -> None:
+    _, output, _ = graded
+
+    def result(student: str) -> dict:
+        return json.loads((output / "results" / f"{student}.json").read_text())
+
+    for student in ("correct", "reference", "dana", "finn", "student00", "student01"):
+        assert result(student)["score"] == result(student)["max_score"] == 46, student
+    assert result("template")["score"] == 0
+    assert result("finn")["submission"] == "finn/solution.ipynb"
+    assert result("not_a_notebook")["status"] == "error"
+    assert "not a Jupyter notebook" in result("not_a_notebook")["message"]
+    assert result("erin")["status"] == "error" and "several submissions" in result("erin")["message"]
+    assert 0 < result("floor_not_ceil")["score"] < 46
+    details = json.loads((output / "details" / "infinite_loop.json").read_text())
+    assert details["limits_hit"] and "call time limit" in details["limits_hit"][0]
+    assert "infinite_loop" in (output / "summary.html").read_text()
+
+
+def test_gradebook_matches_the_results(graded) -> None:
+    _, output, _ = graded
+    book = pd.read_csv(output / "gradebook.csv")
+    spec = load_assignment(ASSIGNMENT)
+    assert list(book.columns) == ["student", *spec.exercises, "total", "max_score", "status"]
+    assert len(book) == SIZE and book["student"].is_unique
+    for row in book.itertuples(index=False):
+        result = json.loads((output / "results" / f"{row.student}.json").read_text())
+        assert row.total == pytest.approx(result["score"]) and row.status == result["status"]
+        for exercise in spec.exercises:
+            points = sum(c["points"] for c in result["checks"] if c["exercise"] == exercise)
+            assert getattr(row, exercise) == pytest.approx(points)
+
+
+def test_rerun_grades_nothing_and_changes_nothing(graded) -> None:
+    folder, output, _ = graded
+    before = outputs(output)
+    again = batch(folder, output)
+    assert f"0 graded now, {SIZE} unchanged" in again.stdout
+    assert outputs(output) == before
+
+
+def _wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_killed_midway_then_rerun_gives_the_same_outputs(graded, tmp_path: Path) -> None:
+    folder, complete, _ = graded
+    output = tmp_path / "killed"
+    command = [sys.executable, "-m", "grader", "batch", str(folder), "-a", ASSIGNMENT, "-o", str(output)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: len(list((output / "details").glob("*.json"))) >= 12, 300)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    _wait_for(lambda: not _processes_mentioning(str(output)), 30)  # the worker processes die with it
+    finished = len(list((output / "details").glob("*.json")))
+    assert finished < SIZE and not (output / "gradebook.csv").exists()
+    resumed = batch(folder, output)
+    assert f"{SIZE - finished} graded now, {finished} unchanged" in resumed.stdout, resumed.stdout
+    assert outputs(output) == outputs(complete)
+
+
+def test_a_changed_submission_is_graded_again(graded, tmp_path: Path) -> None:
+    folder, complete, _ = graded
+    output = tmp_path / "reports"
+    shutil.copytree(complete, output)
+    changed = tmp_path / "class"
+    shutil.copytree(folder, changed)
+    shutil.copy(CORPUS / "correct_module.py", changed / "floor_not_ceil.py")
+    (changed / "empty.py").unlink()
+    done = batch(changed, output)
+    assert f"{SIZE - 1} submissions: 1 graded now, {SIZE - 2} unchanged" in done.stdout, done.stdout
+    assert json.loads((output / "results" / "floor_not_ceil.json").read_text())["score"] == 46
+    assert not (output / "empty.html").exists() and not (output / "results" / "empty.json").exists()
+    assert len(pd.read_csv(output / "gradebook.csv")) == SIZE - 1
+
+
+def test_help_documents_the_student_id_rule(run_grade) -> None:
+    shown = run_grade("batch", "--help", timeout=30)
+    assert shown.returncode == 0
+    assert "DIR/alice/hw1.ipynb -> alice" in shown.stdout and "--jobs" in shown.stdout
+
+
+def test_demo_writes_html_reports_gradebook_and_summary(run_grade, tmp_path: Path) -> None:
+    done = run_grade("demo", "-o", str(tmp_path), "-a", ASSIGNMENT)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / ASSIGNMENT
+    pages = {p.name for p in folder.glob("*.html")}
+    assert {"reference.html", "template.html", "correct.html", "summary.html"} <= pages
+    book = pd.read_csv(folder / "gradebook.csv")
+    assert dict(zip(book["student"], book["total"], strict=True))["reference"] == 46
+    assert f"reports in {folder}/" in done.stdout
+
+
+def test_bad_usage_exits_2(run_grade, tmp_path: Path) -> None:
+    missing = run_grade("batch", str(tmp_path / "nope"), "-a", ASSIGNMENT, "-o", str(tmp_path / "out"), timeout=60)
+    assert missing.returncode == 2 and "is not a folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_grade("batch", str(tmp_path / "empty"), "-a", ASSIGNMENT, "-o", str(tmp_path / "out"), timeout=60)
+    assert empty.returncode == 2 and "no .ipynb or .py submissions" in empty.stderr
+    unknown = run_grade("batch", str(tmp_path / "empty"), "-a", "no-such-thing", timeout=60)
+    assert unknown.returncode == 2 and "unknown assignment" in unknown.stderr
+
+
+def test_error_report_lists_every_check() -> None:
+    from grader.assignments import load_assignment
+
+    spec = load_assignment("conv-arithmetic")
+    report = error_report(spec, "x.ipynb", "not a notebook")
+    assert report.status == "error" and len(report.checks) == len(spec.checks)
+    assert {c.status for c in report.checks} == {"error"} and report.max_score == spec.max_score
+
+
+def test_limits_hit() -> None:
+    assert limits_hit(_report()) == ["call time limit (1 check)"]
+    killed = _report(message="stopped: killed (SIGKILL), perhaps for using more than 4 GiB", checks=())
+    assert limits_hit(killed) == ["memory"]
+    cells = _report(message="stopped: the notebook's 3 code cell(s) did not finish in 30 s", checks=(), cells=())
+    assert limits_hit(cells) == ["cell time limit"]
+
+
+def test_student_ids_from_file_or_folder(tmp_path: Path) -> None:
+    for name in ("alice.ipynb", "bob.py", "carol/hw1.ipynb", "carol/util.py", "dave/a.py", "dave/b.py",
+                 "eve/sub/deep.py", ".hidden.py", "_private/x.py", "frank/.ipynb_checkpoints/x.ipynb",
+                 "notes.txt", "o'brien j.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    entries = {e.student: e for e in find_submissions(tmp_path)}
+    assert sorted(entries) == ["alice", "bob", "carol", "dave", "eve", "o_brien_j"]
+    assert entries["carol"].path.name == "hw1.ipynb" and not entries["carol"].problem
+    assert "several submissions" in entries["dave"].problem
+    assert entries["eve"].relative(tmp_path) == "eve/sub/deep.py"
+    assert safe_id("../../etc/passwd") == "_.._etc_passwd" and safe_id("...") == "_"
+
+
+class _SilentSandbox:
+    """A sandbox whose children never say "ready": a kernel that hangs at start-up."""
+
+    name = "silent"
+
+    def start(self, argv, scratch, limits, stderr):
+        import subprocess
+
+        return subprocess.Popen(["sleep", "60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+
+    def stop(self, process) -> None:
+        process.kill()
+        process.wait()
+
+
+def test_a_warm_worker_that_hangs_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import grader.batch
+    from grader.assignments import load_assignment
+
+    monkeypatch.setattr(grader.batch, "WARM_PATIENCE", 0.5)
+    pool = grader.batch.WarmPool(_SilentSandbox(), load_assignment("conv-arithmetic"), ahead=2)
+    try:
+        started = time.monotonic()
+        assert pool.take(still_to_come=0) is None  # the grading then starts a worker of its own
+        assert time.monotonic() - started < 5
+        assert len(pool.ready) == 0  # nothing more is started when nothing more will come
+    finally:
+        pool.close()
