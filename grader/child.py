@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def main(scratch: Path) -> int:
         resources={"metadata": {"path": str(scratch / "work")}},
     )
     logs: list[dict[str, Any]] = []
-    with client.setup_kernel():
+    with client.setup_kernel(stdout=subprocess.DEVNULL):  # raw fd 1 writes: not into the pipe to the grader
         client.execute_cell(client.nb.cells[0], 0)
         print("ready", flush=True)
         if sys.stdin.readline().strip() != "go":
@@ -101,6 +102,8 @@ def main(scratch: Path) -> int:
                     logs.append(_cell_log(index, cell, "timeout", "the cell ran past its time limit"))
                 (out / "cells.json").write_text(json.dumps(logs))
             client.timeout = None  # the probe keeps its own deadlines, the grader its own
+            with open(out / "events.jsonl", "a") as events:  # the grader's watch on a stuck probe
+                events.write(json.dumps({"event": "probe"}) + "\n")
             client.execute_cell(probe, len(code_cells))
         except DeadKernelError:
             (out / "cells.json").write_text(json.dumps(logs))

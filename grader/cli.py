@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,10 +267,16 @@ def _parser(command: Command | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(arguments[0]) if arguments else None
     args = _parser(command).parse_args(arguments[1:] if command else arguments)
+    if threading.current_thread() is threading.main_thread():  # SIGTERM unwinds, so sandboxes are stopped
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return command.run(args) if command else _run_grade(args)
     except GraderError as error:

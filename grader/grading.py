@@ -74,7 +74,7 @@ def grade_submission(
         cells=outcome.cells,
         figures=tuple(figures),
         timings=timings,
-        sandbox=sandbox.name,
+        sandbox=f"{sandbox.name} ({sandbox.note})" if getattr(sandbox, "note", "") else sandbox.name,
     )
 
 

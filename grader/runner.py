@@ -9,9 +9,11 @@ child carries on with the steps still to run.
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -22,13 +24,15 @@ from typing import Any
 
 from .codec import CodecError, Encoder, decode, encode_input
 from .model import CellLog, CellStatus, Observation, Step, StepStatus
-from .sandbox import GRADER_PACKAGE, Limits, Sandbox
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used
 
 MAX_EVENTS_BYTES = 64 * 2**20
 MAX_EVENT_LINE = 2 * 2**20
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.02
 KERNEL_DIED = 3  # the child's exit status when the kernel died under it
+MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
+MAX_CRASHES = 2  # a function that ended its process this often is not called again
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,13 @@ class _Attempt:
     offset: int = 0
     buffer: bytes = b""
     first_event: float | None = None
+    last_event: float = 0.0
+    probing: bool = False  # the notebook has run; from now on the probe never rests between steps
+
+
+def _free_bytes(folder: Path) -> int:
+    info = os.statvfs(folder)
+    return info.f_bavail * info.f_frsize
 
 
 def _make_scratch() -> Path:
@@ -74,6 +85,8 @@ class Worker:
         (self.scratch / "config.json").write_text(json.dumps(config))
         self.stderr = open(self.scratch / "child-stderr.txt", "wb")  # noqa: SIM115
         self.started = time.monotonic()
+        self.free_at_start = _free_bytes(self.scratch)
+        self.next_memory_check = 0.0
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
         )
@@ -96,6 +109,18 @@ class Worker:
                     return True
                 if not line:
                     return False
+
+    def over_budget(self, now: float) -> str:
+        """What this child's processes use together beyond its limits ("" when nothing): memory
+        (measured every MEMORY_EVERY s; RLIMIT_DATA is per process) and disk (no rlimit counts it)."""
+        limits = self.limits
+        if now >= self.next_memory_check:
+            self.next_memory_check = now + MEMORY_EVERY
+            if memory_used(self.process, str(self.scratch)) > limits.memory_bytes:
+                return f"stopped: used more than {limits.memory_text} of memory (all its processes together)"
+        if self.free_at_start - _free_bytes(self.scratch) > limits.disk_bytes:
+            return f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk"
+        return ""
 
     def close(self) -> None:
         self.sandbox.stop(self.process)
@@ -125,13 +150,29 @@ def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int,
     (scratch / "plan.json").write_text(json.dumps(plan))
 
 
+def read_capped(path: Path, limit: int, offset: int = 0) -> bytes:
+    """At most `limit` bytes of a regular file the student could have replaced: no symlink,
+    FIFO or device is followed or waited on (b"" instead)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return b""
+        start = offset if offset >= 0 else max(0, info.st_size + offset)
+        return os.pread(fd, max(0, limit), start)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
 def _read_events(scratch: Path, attempt: _Attempt) -> None:
-    path = scratch / "out" / "events.jsonl"
-    if not path.exists() or attempt.offset >= MAX_EVENTS_BYTES:
+    if attempt.offset >= MAX_EVENTS_BYTES:
         return
-    with open(path, "rb") as f:
-        f.seek(attempt.offset)
-        chunk = f.read(MAX_EVENTS_BYTES - attempt.offset)
+    chunk = read_capped(scratch / "out" / "events.jsonl", MAX_EVENTS_BYTES - attempt.offset, attempt.offset)
     attempt.offset += len(chunk)
     data = attempt.buffer + chunk
     *lines, attempt.buffer = data.split(b"\n")
@@ -153,6 +194,7 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
     now = time.monotonic()
     if attempt.first_event is None:
         attempt.first_event = now
+    attempt.last_event = now
     kind, step = event.get("event"), event.get("step")
     if kind == "start" and isinstance(step, str):
         attempt.running, attempt.running_since = step, now
@@ -161,32 +203,63 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
         attempt.running = None
     elif kind == "done":
         attempt.done = True
+    elif kind == "probe":
+        attempt.probing = True
+
+
+SIGNAL_TEXTS = {
+    "SIGKILL": "killed (SIGKILL): by its own code, or by the system for using too much memory",
+    "SIGSEGV": "crashed (SIGSEGV, a segmentation fault: memory that is not its own was touched)",
+    "SIGBUS": "crashed (SIGBUS: a bad memory access)",
+    "SIGABRT": "crashed (SIGABRT: the process aborted)",
+    "SIGFPE": "crashed (SIGFPE: an arithmetic fault)",
+    "SIGILL": "crashed (SIGILL: an illegal instruction)",
+}
+
+
+def _signal_text(number: int, limits: Limits) -> str:
+    try:
+        sig = signal.Signals(number)
+    except ValueError:
+        return f"stopped: killed by signal {number}"
+    if sig == signal.SIGXCPU:
+        return f"stopped: used more than {limits.cpu_seconds} s of CPU time"
+    if sig == signal.SIGXFSZ:
+        return f"stopped: wrote a file larger than {limits.file_bytes / 2**20:g} MiB"
+    return "stopped: " + SIGNAL_TEXTS.get(sig.name, f"killed by {sig.name}")
+
+
+def _kernel_exit(scratch: Path) -> int | None:
+    try:
+        kernel = json.loads(read_capped(scratch / "out" / "kernel-exit.json", 4096)).get("returncode")
+    except (ValueError, AttributeError):
+        return None
+    return kernel if type(kernel) is int else None
 
 
 def _exit_text(code: int | None, limits: Limits, scratch: Path) -> str:
+    """Why the child ended, in plain words."""
     if code is None:
         return "stopped"
     if code == KERNEL_DIED:
-        try:
-            kernel = json.loads((scratch / "out" / "kernel-exit.json").read_text()).get("returncode")
-        except (OSError, ValueError, AttributeError):
-            kernel = None
-        if type(kernel) is int and kernel > 0:
-            return f"stopped: the code ended its own process (exit status {kernel}, e.g. os._exit)"
-        code = kernel if type(kernel) is int and kernel < 0 else None
-        if code is None:
+        kernel = _kernel_exit(scratch)
+        if kernel is None:
             return "stopped: the notebook's kernel died"
+        if kernel >= 0:
+            return f"stopped: the code ended its own process (exit status {kernel}, e.g. os._exit)"
+        code = kernel
     if code < 0:
-        sig = signal.Signals(-code)
-        if sig == signal.SIGKILL:
-            return f"stopped: killed (SIGKILL), perhaps for using more than {limits.memory_text}"
-        if sig == signal.SIGXCPU:
-            return "stopped: used more than its CPU time"
-        return f"stopped: killed by {sig.name}"
+        return _signal_text(-code, limits)
+    if code > 128:  # bwrap reports a child killed by signal N as 128 + N
+        return _signal_text(code - 128, limits)
     return f"stopped: the process exited with status {code}"
 
 
-def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
+def _out_of_memory(error_type: str, message: str) -> bool:
+    return error_type == "MemoryError" or (error_type == "RuntimeError" and "can't allocate memory" in message)
+
+
+def _observation(name: str, event: dict[str, Any], out: Path, limits: Limits) -> Observation:
     """An `end` event as an Observation; nothing in it is trusted to be well-formed."""
 
     def text(key: str, limit: int = 4000) -> str:
@@ -203,14 +276,17 @@ def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
     bases = event.get("error_bases", [])
     forbidden = event.get("forbidden_calls", [])
     seconds = event.get("seconds", 0.0)
+    error_type, error_message = text("error_type", 200), text("error_message")
+    if status == "raised" and _out_of_memory(error_type, error_message):
+        status, error_message = "crashed", f"stopped: used more than {limits.memory_text} of memory ({error_type})"
     return Observation(
         step=name,
         status=status,
         value=value,
         type_name=text("type", 200),
-        error_type=text("error_type", 200),
+        error_type=error_type,
         error_bases=tuple(b for b in bases if isinstance(b, str))[:20] if isinstance(bases, list) else (),
-        error_message=text("error_message"),
+        error_message=error_message,
         seconds=float(seconds) if type(seconds) in (int, float) else 0.0,
         output=text("output", 10_000),
         forbidden_calls=tuple(f for f in forbidden if isinstance(f, str))[:20] if isinstance(forbidden, list) else (),
@@ -218,10 +294,9 @@ def _observation(name: str, event: dict[str, Any], out: Path) -> Observation:
 
 
 def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
-    path = scratch / "out" / "cells.json"
     try:
-        raw = json.loads(path.read_text()[: 4 * 2**20]) if path.exists() else []
-    except (ValueError, OSError):
+        raw = json.loads(read_capped(scratch / "out" / "cells.json", 4 * 2**20) or b"[]")
+    except ValueError:
         return ()
     cells: list[CellLog] = []
     for item in raw if isinstance(raw, list) else []:
@@ -238,10 +313,20 @@ def _read_cells(scratch: Path) -> tuple[CellLog, ...]:
     return tuple(cells)
 
 
-def _watch(worker: Worker, steps: dict[str, Step], deadline: float) -> tuple[_Attempt, str]:
+def _code_cells(notebook: Path) -> int:
+    try:
+        cells = json.loads(notebook.read_text()).get("cells", [])
+        return sum(1 for c in cells if isinstance(c, dict) and c.get("cell_type") == "code")
+    except (OSError, ValueError, AttributeError):
+        return 1
+
+
+def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int = 1) -> tuple[_Attempt, str]:
     """Follow one child until it finishes, dies, or passes a deadline; why it stopped."""
     attempt = _Attempt()
     limits = worker.limits
+    allowed_cells = cells * (limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
+    cells_deadline = time.monotonic() + allowed_cells  # each cell has its own limit in the child too
     while True:
         _read_events(worker.scratch, attempt)
         now = time.monotonic()
@@ -254,6 +339,17 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float) -> tuple[_At
             if now - attempt.running_since > allowed + GRACE_SECONDS:
                 worker.sandbox.stop(worker.process)
                 return attempt, f"stopped: no answer after {allowed:g} s"
+        idle = now - attempt.last_event
+        if attempt.probing and attempt.running is None and idle > limits.call_seconds + GRACE_SECONDS:
+            worker.sandbox.stop(worker.process)
+            return attempt, "stopped: the notebook's kernel stopped answering between checks"
+        too_much = worker.over_budget(now)
+        if too_much:
+            worker.sandbox.stop(worker.process)
+            return attempt, too_much
+        if not attempt.probing and now > cells_deadline:
+            worker.sandbox.stop(worker.process)
+            return attempt, f"stopped: the notebook's {cells} code cell(s) did not finish in {allowed_cells:g} s"
         if now > deadline:
             worker.sandbox.stop(worker.process)
             return attempt, f"stopped: the whole run took more than {limits.run_seconds:g} s"
@@ -275,6 +371,7 @@ def run_steps(
     cells: tuple[CellLog, ...] = ()
     timings: dict[str, float] = {}
     problem = ""
+    crashes: dict[str, list[str]] = {}
     deadline = time.monotonic() + limits.run_seconds
     attempts = 0
     while True:
@@ -291,15 +388,20 @@ def run_steps(
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")
             worker.process.stdin.flush()
-            attempt, stopped = _watch(worker, by_name, deadline)
+            attempt, stopped = _watch(worker, by_name, deadline, _code_cells(notebook))
+            worker.sandbox.stop(worker.process)  # nothing of the student's runs while we read
+            if not _genuine_folder(worker.scratch / "out"):
+                attempt, stopped = _Attempt(), "stopped: the code replaced the grader's output folder"
             timings.setdefault("execution", (attempt.first_event or time.monotonic()) - go)
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
             cells = cells or _read_cells(worker.scratch)
             for name, event in attempt.ended.items():
-                observations[name] = _observation(name, event, worker.scratch / "out")
+                observations[name] = _observation(name, event, worker.scratch / "out", limits)
             if attempt.running is not None and attempt.running not in observations:
                 status: StepStatus = "timeout" if "no answer" in stopped else "crashed"
                 observations[attempt.running] = Observation(attempt.running, status, error_message=stopped)
+                if status == "crashed" and by_name[attempt.running].function:
+                    crashes.setdefault(by_name[attempt.running].function or "", []).append(stopped)
         except OSError as error:  # a broken pipe to a child that died on its own
             stopped = f"stopped: {error}"
             attempt = _Attempt()
@@ -309,6 +411,7 @@ def run_steps(
         if not stopped:
             break
         problem = problem or stopped
+        _give_up_on_crashers(steps, observations, crashes)
         remaining = [s for s in steps if s.name not in observations]
         if not remaining or not (attempt.ended or attempt.running) or time.monotonic() > deadline:
             break
@@ -334,7 +437,8 @@ def run_in_process(
         probe.run(str(scratch), namespace)
         attempt = _Attempt()
         _read_events(scratch, attempt)
-        observations = {name: _observation(name, event, scratch / "out") for name, event in attempt.ended.items()}
+        observations = {name: _observation(name, event, scratch / "out", limits)
+                        for name, event in attempt.ended.items()}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     for step in steps:
@@ -342,7 +446,23 @@ def run_in_process(
     return observations
 
 
+def _give_up_on_crashers(steps: Sequence[Step], observations: dict[str, Observation],
+                         crashes: dict[str, list[str]]) -> None:
+    """The steps still to run of a function that ended its process MAX_CRASHES times: not run,
+    so one crashing function cannot cost a restart per check."""
+    for step in steps:
+        seen = crashes.get(step.function or "", [])
+        if step.name not in observations and len(seen) >= MAX_CRASHES:
+            why = f"{seen[-1]} (not called again: {step.function} ended its process {len(seen)} times)"
+            observations[step.name] = Observation(step.name, "crashed", error_message=why)
+
+
+def _genuine_folder(folder: Path) -> bool:
+    """The folder is the grader's own, not a symlink the student put in its place."""
+    return not folder.is_symlink() and folder.is_dir() and folder.resolve() == folder.absolute()
+
+
 def _stderr_tail(worker: Worker) -> str:
     worker.stderr.flush()
-    text = (worker.scratch / "child-stderr.txt").read_bytes()[-2000:].decode(errors="replace").strip()
+    text = read_capped(worker.scratch / "child-stderr.txt", 2000, -2000).decode(errors="replace").strip()
     return text.splitlines()[-1] if text else "no message"

@@ -2,22 +2,52 @@
 
 A backend starts `argv` for one submission with the scratch folder as the only place the
 student's code is meant to write, applies the resource limits, and can kill everything the
-submission started. `subprocess` is a resource-limited child in its own session.
+submission started.
+
+    bwrap        bubblewrap: no network (loopback only), its own process namespace, a private
+                 /tmp, the system and Python read-only, the scratch folder the only writable
+                 place; the course, `reference/`, the reports and the home are not there at all
+    subprocess   a resource-limited child in its own session: limits, but no isolation
+    none         a plain child in its own session (`--sandbox none`)
+
+Limits (`Limits`): memory (RLIMIT_DATA), CPU time, file size and processes are rlimits set
+before exec; wall-clock deadlines and the disk budget are watched by the runner. When the
+grader is root, bwrap runs the student's code as a user id of its own, because RLIMIT_NPROC
+does not bind root.
+
+Every process a submission starts carries `COURSEGRADE_RUN=<scratch>` in its environment, so
+`stop` also finds the ones that left the process group or were orphaned (setsid, double fork).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from .errors import SandboxError
+
 GRADER_PACKAGE = Path(__file__).resolve().parent
+MARKER = "COURSEGRADE_RUN"
+TMPFS_BYTES = 64 * 2**20  # /tmp and /dev/shm inside bwrap live in memory: keep them small
+INSIDE_LIB = "/opt/coursegrade"  # where bwrap shows the grader package (and nothing else)
+SETPRIV = shutil.which("setpriv")  # util-linux: drops root to the student user inside bwrap
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_ENTRIES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
+    "nsswitch.conf", "hosts", "host.conf", "fonts", "matplotlibrc", "mime.types", "protocols",
+    "services",
+)
 
 
 @dataclass(frozen=True)
@@ -31,14 +61,21 @@ class Limits:
     memory_bytes: int = 4 * 2**30
     processes: int = 512
     file_bytes: int = 512 * 2**20
+    disk_bytes: int = 2 * 2**30  # all files together; watched by the grader (no rlimit counts it)
 
     @property
     def memory_text(self) -> str:
         return f"{self.memory_bytes / 2**30:g} GiB"
 
+    @property
+    def cpu_seconds(self) -> int:
+        """CPU time for the whole child; the wall-clock deadlines normally stop it first."""
+        return int(self.run_seconds + self.startup_seconds) + 30
+
 
 class Sandbox(Protocol):
     name: str
+    note: str  # said on the terminal and in the report when this backend is a fallback
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         """Start `argv` confined to `scratch`, with stdin and stdout as pipes."""
@@ -65,39 +102,162 @@ def child_environment(scratch: Path, python_path: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",
         "LANG": "C.UTF-8",
+        MARKER: str(scratch),
     }
 
 
-def _apply_limits(limits: Limits) -> None:
-    """Runs in the child between fork and exec."""
+def _user_process_count() -> int:
+    uid = os.getuid()
+    return sum(1 for pid in _pids() if _owner(pid) == uid)
+
+
+def _apply_limits(limits: Limits, processes: int) -> None:
+    """Runs in the child between fork and exec; every process it starts inherits the limits."""
     os.setsid()
+    # RLIMIT_DATA (heap and anonymous mappings), not RLIMIT_AS: torch and the kernel map far
+    # more address space than they use, and an AS limit would stop them from starting.
     resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    cpu = int(limits.run_seconds) + 30
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    # Counted per user (and not applied to root): the user's processes so far, plus ours.
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
+
+def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
+           stderr: IO[bytes], processes: int | None = None) -> subprocess.Popen[bytes]:
+    if limits is None:
+        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=stderr, start_new_session=True)
+    processes = processes or _user_process_count() + limits.processes
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=stderr, preexec_fn=lambda: _apply_limits(limits, processes))
+
+
+# -- finding and killing every process of a submission ------------------------------------------
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _owner(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return marker in f.read(1 << 20).split(b"\0")
+    except OSError:
+        return False
+
+
+def submission_processes(root: int | None, scratch: str) -> set[int]:
+    """`root`, its descendants, and every process marked with this submission's scratch folder."""
+    marker = f"{MARKER}={scratch}".encode()
+    pids = _pids()
+    children: dict[int, list[int]] = {}
+    for pid in pids:
+        children.setdefault(_parent(pid), []).append(pid)
+    found = {pid for pid in pids if _has_marker(pid, marker)}
+    if root is not None:
+        found.add(root)
+    todo = list(found)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    found.discard(os.getpid())
+    return found
+
+
+def _memory_of(pid: int) -> int:
+    """Proportional set size (shared pages split between their users), else resident size."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def memory_used(process: subprocess.Popen[bytes], scratch: str) -> int:
+    """The memory all processes of a submission hold together (RLIMIT_DATA is per process)."""
+    root = process.pid if process.returncode is None else None
+    return sum(_memory_of(pid) for pid in submission_processes(root, scratch))
+
+
+def _signal_all(pids: set[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def kill_everything(process: subprocess.Popen[bytes], scratch: str) -> None:
+    """Freeze, then kill, the child's group, its descendants and its marked processes, until none is left."""
+    if process.returncode is None:  # not reaped yet, so its pid (and group id) is still ours
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    for _ in range(20):
+        root = process.pid if process.returncode is None else None
+        alive = {pid for pid in submission_processes(root, scratch) if _is_alive(pid)}
+        if not alive:
+            break
+        _signal_all(alive, signal.SIGSTOP)  # a frozen process cannot fork while we look
+        _signal_all(alive | submission_processes(root, scratch), signal.SIGKILL)
+        time.sleep(0.01)
+    process.wait()
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+    except (OSError, ValueError):
+        return False
+
+
+def _scratch_of(process: subprocess.Popen[bytes]) -> str:
+    return str(getattr(process, "coursegrade_scratch", ""))
+
+
+# -- the backends ---------------------------------------------------------------------------------
 
 class SubprocessSandbox:
     """A resource-limited child process in its own session: limits, but no isolation."""
 
     name = "subprocess"
 
+    def __init__(self, note: str = "") -> None:
+        self.note = note
+
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            cwd=scratch / "work",
-            env=child_environment(scratch, str(scratch / "lib")),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            preexec_fn=lambda: _apply_limits(limits),
-        )
+        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), limits, stderr)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        kill_everything(process, _scratch_of(process))
 
 
 class PlainSandbox(SubprocessSandbox):
@@ -106,14 +266,142 @@ class PlainSandbox(SubprocessSandbox):
     name = "none"
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv, cwd=scratch / "work", env=child_environment(scratch, str(scratch / "lib")),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
-        )
+        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), None, stderr)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
+
+
+def _python_roots() -> list[str]:
+    """The folders the Python environment lives in, outside the system folders."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(r for r in roots if not any(r == s or r.startswith(s + "/") for s in SYSTEM_PATHS))
+
+
+def _open_mount_points(targets: list[str]) -> list[str]:
+    """bwrap makes the folders leading to a mount point private (0700): open them (0755), so
+    a student user that is not root can reach Python."""
+    ancestors = {str(p) for t in targets for p in Path(t).parents if str(p) != "/"}
+    args: list[str] = []
+    for folder in sorted(ancestors, key=lambda p: p.count("/")):
+        args += ["--perms", "0755", "--dir", folder]
+    return args
+
+
+def student_uid(scratch: Path) -> int | None:
+    """When the grader is root: a user id of the submission's own (RLIMIT_NPROC then counts only
+    its processes, and root's files stay root's); else None (bwrap runs as the grader's user)."""
+    if os.geteuid() != 0 or SETPRIV is None:
+        return None
+    return 200_000 + zlib.crc32(str(scratch).encode()) % 100_000
+
+
+def hand_over(scratch: Path) -> int | None:
+    """Give the scratch folder as it is now to the student user (the grader's later files stay
+    root's); that user's id, or None when there is none or the folder cannot be given."""
+    uid = student_uid(scratch)
+    if uid is None:
+        return None
+    try:
+        for folder, subfolders, files in os.walk(scratch):
+            os.lchown(folder, uid, uid)
+            for name in subfolders + files:
+                os.lchown(os.path.join(folder, name), uid, uid)
+    except OSError:
+        return None
+    return uid
+
+
+def bwrap_command(bwrap: str, scratch: Path, argv: list[str], uid: int | None) -> list[str]:
+    """The whole command: bwrap's arguments, then `argv` (as user `uid` when there is one)."""
+    if uid is None:
+        return bwrap_arguments(bwrap, scratch) + argv
+    caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only; gone after it
+    drop = [str(SETPRIV), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+    return [bwrap, *caps, *bwrap_arguments(bwrap, scratch)[1:], *drop, *argv]
+
+
+def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
+    """bwrap's command line: what the student's process sees, and nothing more."""
+    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for entry in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader"])
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
+    args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
+    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
+    return args
+
+
+class BwrapSandbox:
+    """bubblewrap: the submission sees the system, Python and its scratch folder, and nothing else."""
+
+    name = "bwrap"
+    note = ""
+
+    def __init__(self, bwrap: str) -> None:
+        self.bwrap = bwrap
+
+    def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+        uid = hand_over(scratch)
+        command = bwrap_command(self.bwrap, scratch, argv, uid)
+        env = child_environment(scratch, INSIDE_LIB)
+        process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None)
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes]) -> None:
+        # Killing bwrap kills the namespace's first process (--die-with-parent), and with it
+        # every process of the namespace; the scan catches anything in between.
+        kill_everything(process, _scratch_of(process))
+
+
+@functools.cache
+def bwrap_problem() -> str:
+    """Why bwrap cannot run here ("" when it can): a quick real start of Python inside it."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "the bwrap command is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="coursegrade-probe-") as folder:
+        (Path(folder) / "work").mkdir()
+        uid = hand_over(Path(folder))
+        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"], uid)
+        try:
+            env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB}
+            done = subprocess.run(command, capture_output=True, timeout=20, env=env)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"bwrap did not start: {error}"
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        return f"bwrap cannot run here: {message[-1] if message else f'exit status {done.returncode}'}"
+    return ""
+
+
+@functools.cache
+def _warn_once(text: str) -> None:
+    print(f"grade: warning: {text}", file=sys.stderr, flush=True)
 
 
 def get_sandbox(name: str = "auto") -> Sandbox:
-    """The backend called `name` ("auto": the safest one that works here)."""
+    """The backend called `name` ("auto": bwrap when it works here, else a loud fallback)."""
     if name == "none":
         return PlainSandbox()
-    return SubprocessSandbox()
+    if name == "subprocess":
+        return SubprocessSandbox()
+    problem = bwrap_problem()
+    if not problem:
+        return BwrapSandbox(shutil.which("bwrap") or "bwrap")
+    if name == "bwrap":
+        raise SandboxError(f"--sandbox bwrap: {problem}; use --sandbox subprocess to grade without isolation")
+    note = f"NOT ISOLATED: {problem}; student code ran as a resource-limited subprocess that can read your files"
+    _warn_once(note)
+    return SubprocessSandbox(note)

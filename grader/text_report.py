@@ -47,6 +47,8 @@ def render(report: GradeReport, verbose: bool = False) -> str:
         lines.append(f"  note: {report.message}")
     if verbose:
         lines.append(_timing_line(report))
+    if "NOT ISOLATED" in report.sandbox:  # a fallback is said every time, not only with --verbose
+        lines.append(f"  warning: sandbox {report.sandbox}")
     passed = sum(r.status == "passed" for r in report.checks)
     ran = sum(r.status != "skipped" for r in report.checks)
     lines.append(f"{passed} of {ran} checks passed" + (f" (sandbox: {report.sandbox})" if verbose else ""))

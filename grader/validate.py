@@ -27,12 +27,13 @@ def expectation_problems(report: GradeReport, expected: Mapping[str, Any], n_che
     Keys: "outcome": "full" | "zero"; "loses": the exercises that lose marks, no more, no less;
     "hint" / "message": text in some failed check's message; "statuses": {check id: status};
     "report_message": text in the report's message; "passes": check ids that must pass;
-    "fails": the check ids that do not pass, no more, no less.
+    "fails": the check ids that do not pass, no more, no less;
+    "status": the report's status when it is not "graded" (nothing could be graded).
     """
     problems = []
     not_passed = [c for c in report.checks if c.status != "passed"]
-    if report.status != "graded":
-        problems.append(f"not graded: {report.message}")
+    if report.status != expected.get("status", "graded"):
+        problems.append(f"status {report.status}, expected {expected.get('status', 'graded')}: {report.message}")
     if len(report.checks) != n_checks:
         problems.append(f"{len(report.checks)} checks in the result, {n_checks} in the assignment")
     if expected.get("outcome") == "full" and report.score != report.max_score:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,45 @@ def run_grade():
         )
 
     return run
+
+
+HOSTILE_NAMES = ("coursegrade-orphan-sleeper", "coursegrade-fork-bomb")
+HOSTILE_FILE = "HOSTILE_WAS_HERE.txt"
+
+
+def _live(pid: str) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+
+
+def leftover_processes() -> list[str]:
+    """Live processes of a finished submission: marked with a scratch folder that is gone, or
+    named like the hostile corpus's sleepers."""
+    left = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        scratch = [e.split(b"=", 1)[1] for e in environ if e.startswith(b"COURSEGRADE_RUN=")]
+        gone = bool(scratch) and not os.path.exists(scratch[0])
+        if (gone or command.startswith(HOSTILE_NAMES)) and _live(pid):
+            left.append(f"{pid}: {command[:120]}")
+    return left
+
+
+def sentinel_snapshot() -> dict[str, object]:
+    """What a submission must never change: the course's folders, the Python environment, the
+    home folder, and the places the hostile corpus tries to write to."""
+    folders = [ROOT, ROOT / "grader", ROOT / "reference", ROOT / "assignments", ROOT / "reports", Path(sys.prefix)]
+    caches = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    snapshot: dict[str, object] = {
+        str(f): sorted(p.name for p in f.iterdir() if p.name not in caches) for f in folders if f.is_dir()
+    }
+    for place in [*folders, Path.home(), Path("/tmp"), Path("/work")]:  # others may write there: only ours
+        snapshot[str(place / HOSTILE_FILE)] = (place / HOSTILE_FILE).exists()
+    return snapshot

@@ -1,0 +1,283 @@
+"""The sandbox backends for real: what a student's process can see, reach, use and leave behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.model import Step
+from grader.runner import Worker, _exit_text, read_capped, run_steps
+from grader.sandbox import (
+    BwrapSandbox,
+    Limits,
+    Sandbox,
+    SubprocessSandbox,
+    _python_roots,
+    bwrap_problem,
+    get_sandbox,
+    student_uid,
+)
+
+from .conftest import ROOT, SUBMISSIONS
+
+needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=f"bwrap cannot run here: {bwrap_problem()}")
+
+
+def _backends() -> list[Sandbox]:
+    return [SubprocessSandbox()] + ([] if bwrap_problem() else [get_sandbox("bwrap")])
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="coursegrade-test-"))
+    for sub in ("work", "home", "tmp", "lib"):
+        (folder / sub).mkdir()
+    (folder / "lib" / "grader").symlink_to(ROOT / "grader", target_is_directory=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(sandbox: Sandbox, script: str, scratch: Path, limits: Limits | None = None) -> str:
+    """Run `script` in the sandbox; what it printed."""
+    with open(scratch / "stderr.txt", "wb") as stderr:
+        process = sandbox.start([sys.executable, "-c", script], scratch, limits or Limits(), stderr)
+        try:
+            out, _ = process.communicate(timeout=60)
+        finally:
+            sandbox.stop(process)
+    return out.decode() + (scratch / "stderr.txt").read_text()
+
+
+LOOK_AROUND = """
+import json, os, socket, sys
+seen = {}
+seen["course"] = os.path.exists(ROOT)
+seen["reference"] = os.path.exists(os.path.join(ROOT, "reference"))
+seen["reports"] = os.path.exists(os.path.join(ROOT, "reports"))
+seen["home"] = sorted(os.listdir(HOME)) if os.path.isdir(HOME) else []
+seen["tmp"] = sorted(os.listdir("/tmp"))
+seen["grader_process"] = os.path.exists(f"/proc/{GRADER}")
+import grader
+seen["grader"] = grader.__file__
+wrote = []
+for place in (sys.prefix, ROOT, "/", "/usr", HOME):
+    try:
+        with open(os.path.join(place, "HOSTILE_WAS_HERE.txt"), "w") as f:
+            f.write("x")
+        wrote.append(place)
+    except OSError:
+        pass
+seen["wrote"] = wrote
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2).close()
+    seen["network"] = True
+except OSError:
+    seen["network"] = False
+with socket.socket() as server:
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    socket.create_connection(server.getsockname(), timeout=2).close()
+    seen["loopback"] = True
+print(json.dumps(seen))
+"""
+
+
+@needs_bwrap
+def test_bwrap_shows_only_the_system_python_and_scratch(scratch: Path) -> None:
+    home = str(Path.home())
+    script = f"ROOT, HOME, GRADER = {str(ROOT)!r}, {home!r}, {os.getpid()}\n" + LOOK_AROUND
+    seen = json.loads(_run(get_sandbox("bwrap"), script, scratch).splitlines()[-1])
+    on_python_path = {Path(r).relative_to(home).parts[0] for r in _python_roots() if r.startswith(home + "/")}
+    assert not seen["course"] and not seen["reference"] and not seen["reports"]
+    assert set(seen["home"]) <= on_python_path, "the home folder is visible"
+    assert seen["tmp"] == [scratch.name], "/tmp is not private"
+    assert not seen["grader_process"], "the grader's processes are visible"
+    assert seen["grader"].startswith("/opt/coursegrade/grader/")
+    assert seen["wrote"] == [], "wrote outside its scratch folder"
+    assert seen["network"] is False and seen["loopback"] is True
+
+
+ORPHANS = """
+import os, sys, time
+for _ in range(5):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv("/bin/sleep", ["coursegrade-test-orphan", "30"])
+        os._exit(0)
+    os.wait()
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def _live_named(prefix: str) -> list[int]:
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1][1:2]
+        except OSError:
+            continue
+        if command.startswith(prefix.encode()) and state not in (b"Z", b"X"):
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("sandbox", _backends(), ids=lambda s: s.name)
+def test_stop_kills_every_process_orphans_included(sandbox: Sandbox, scratch: Path) -> None:
+    with open(scratch / "stderr.txt", "wb") as stderr:
+        process = sandbox.start([sys.executable, "-c", ORPHANS], scratch, Limits(), stderr)
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == b"ready"
+        for _ in range(200):  # the last grandchild may not have reached exec yet
+            if len(_live_named("coursegrade-test-orphan")) >= 5:
+                break
+            time.sleep(0.01)
+        assert len(_live_named("coursegrade-test-orphan")) >= 5
+        sandbox.stop(process)
+    assert _live_named("coursegrade-test-orphan") == []
+
+
+@pytest.mark.parametrize("sandbox", _backends(), ids=lambda s: s.name)
+def test_memory_limit_stops_an_allocation(sandbox: Sandbox, scratch: Path) -> None:
+    script = "try:\n    x = bytes(3 * 2**30)\n    print('allocated')\nexcept MemoryError:\n    print('MemoryError')"
+    assert "MemoryError" in _run(sandbox, script, scratch, Limits(memory_bytes=2**30))
+
+
+@needs_bwrap
+def test_torch_and_a_kernel_start_under_the_default_memory_limit() -> None:
+    worker = Worker(get_sandbox("bwrap"), Limits(), warm_imports=("torch",))
+    try:
+        assert worker.wait_ready(), (worker.scratch / "child-stderr.txt").read_text()[-2000:]
+    finally:
+        worker.close()
+
+
+def test_grader_reads_no_fifo_symlink_or_more_than_asked(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to("/etc/hostname")
+    (tmp_path / "big").write_bytes(b"x" * 10_000)
+    assert read_capped(tmp_path / "fifo", 100) == b""
+    assert read_capped(tmp_path / "link", 100) == b""
+    assert read_capped(tmp_path / "big", 100) == b"x" * 100
+    assert len(read_capped(tmp_path / "big", 100, -30)) == 30
+
+
+def test_bwrap_required_where_it_cannot_run_is_a_usage_error(run_grade, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # no bwrap on this PATH
+    done = run_grade(str(SUBMISSIONS / "conv-arithmetic" / "correct_module.py"), "--sandbox", "bwrap", env=env)
+    assert done.returncode == 2
+    assert "bwrap" in done.stderr and "--sandbox subprocess" in done.stderr
+
+
+def test_auto_falls_back_to_subprocess_and_says_so(run_grade, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    done = run_grade(str(SUBMISSIONS / "conv-arithmetic" / "correct_module.py"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("warning") == 1 and "NOT ISOLATED" in done.stderr
+    assert "NOT ISOLATED" in done.stdout  # in the report too, without --verbose
+
+
+@needs_bwrap
+def test_auto_picks_bwrap_here() -> None:
+    assert isinstance(get_sandbox("auto"), BwrapSandbox)
+
+
+def test_subprocess_backend_is_used_when_asked() -> None:
+    assert get_sandbox("subprocess").name == "subprocess"
+
+
+@pytest.mark.parametrize(("code", "kernel", "words"), [
+    (-9, None, "killed (SIGKILL)"),
+    (128 + 11, None, "SIGSEGV, a segmentation fault"),  # bwrap's way of reporting a signal
+    (-24, None, "CPU time"),
+    (-25, None, "wrote a file larger than"),
+    (3, 0, "ended its own process (exit status 0"),
+    (3, -11, "SIGSEGV"),
+    (3, None, "kernel died"),
+])
+def test_a_dead_child_is_said_in_plain_words(tmp_path: Path, code: int, kernel: int | None, words: str) -> None:
+    (tmp_path / "out").mkdir()
+    if kernel is not None:
+        (tmp_path / "out" / "kernel-exit.json").write_text(json.dumps({"returncode": kernel}))
+    assert words in _exit_text(code, Limits(), tmp_path)
+
+
+def test_a_terminated_grader_leaves_no_process_behind(tmp_path: Path) -> None:
+    submission = tmp_path / "orphans_then_sleeps.py"
+    submission.write_text(ORPHANS.replace("print(\"ready\", flush=True)\n", ""))
+    grader = subprocess.Popen([sys.executable, "-m", "grader", str(submission), "-a", "conv-arithmetic",
+                               "--sandbox", "subprocess"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(1000):
+        if len(_live_named("coursegrade-test-orphan")) >= 5:
+            break
+        time.sleep(0.02)
+    assert len(_live_named("coursegrade-test-orphan")) >= 5, grader.stderr
+    grader.terminate()
+    _, stderr = grader.communicate(timeout=30)
+    assert b"interrupted" in stderr
+    assert _live_named("coursegrade-test-orphan") == []
+
+
+FORKS = """
+import os, time
+made = 0
+for _ in range(60):
+    try:
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        made += 1
+    except OSError:
+        break
+print("forked", made, "as user", os.getuid())
+"""
+
+
+@needs_bwrap
+@pytest.mark.skipif(student_uid(Path("/tmp/x")) is None, reason="needs a grader running as root (and setpriv)")
+def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(scratch: Path) -> None:
+    said = _run(get_sandbox("bwrap"), FORKS, scratch, Limits(processes=20)).split()
+    assert said[0] == "forked" and int(said[1]) < 20
+    assert said[-1] == str(student_uid(scratch))
+
+
+def _one_cell_notebook(path: Path, source: str) -> None:
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                                           "execution_count": None}],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def test_filling_the_disk_stops_the_run(tmp_path: Path) -> None:
+    notebook = tmp_path / "fills_disk.ipynb"
+    cell = ("import os\nfor i in range(40):\n    with open(f'f{i}', 'wb') as f:\n"
+            "        f.write(os.urandom(2**20))\n        f.flush()\n        os.fsync(f.fileno())\n"
+            "import time\ntime.sleep(20)")
+    _one_cell_notebook(notebook, cell)
+    limits = Limits(disk_bytes=16 * 2**20, cell_seconds=30)
+    started = time.monotonic()
+    outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
+    assert "wrote more than" in outcome.problem
+    assert time.monotonic() - started < 15
+
+
+def test_memory_of_all_processes_together_is_limited(tmp_path: Path) -> None:
+    notebook = tmp_path / "forks_and_fills.ipynb"
+    cell = ("import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n"
+            "        block = bytearray(200 * 2**20)\n        time.sleep(20)\n        os._exit(0)\ntime.sleep(20)")
+    _one_cell_notebook(notebook, cell)
+    limits = Limits(memory_bytes=2**29, cell_seconds=30)
+    started = time.monotonic()
+    outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
+    assert "used more than 0.5 GiB of memory (all its processes together)" in outcome.problem
+    assert time.monotonic() - started < 15
