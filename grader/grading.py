@@ -28,6 +28,14 @@ def plan_steps(checks: Sequence[Check]) -> list[Step]:
     return list(steps.values())
 
 
+def hidden_only_steps(checks: Sequence[Check]) -> frozenset[str]:
+    """Steps that only hidden checks use: their inputs reach the sandbox after all others."""
+    def names(hidden: bool) -> set[str]:
+        return {s.name for c in checks if c.hidden == hidden for s in (*c.steps, *c.extra_steps)}
+
+    return frozenset(names(True) - names(False))
+
+
 def _summary(outcome: RunOutcome) -> str:
     broken = [c for c in outcome.cells if c.status != "ok"]
     parts = []
@@ -53,7 +61,8 @@ def grade_submission(
         notebook = Path(folder) / "submission.ipynb"
         submission.write_notebook(notebook)
         outcome = run_steps(notebook, steps, sandbox, assignment.limits, assignment.seed,
-                            assignment.warm_imports, worker)
+                            hidden=hidden_only_steps(assignment.checks),
+                            warm_imports=assignment.warm_imports, worker=worker)
     started = time.monotonic()
     needs_reference = any(c.needs_reference for c in assignment.checks)
     results, figures = judge_all(assignment.checks, outcome.observations,

@@ -17,8 +17,9 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ class _Attempt:
     first_event: float | None = None
     last_event: float = 0.0
     probing: bool = False  # the notebook has run; from now on the probe never rests between steps
+    waiting: bool = False  # the probe asks for the next part of the plan
+    cells: tuple[CellLog, ...] = ()  # the notebook's cells as they were when probing began
 
 
 def _free_bytes(folder: Path) -> int:
@@ -128,11 +131,14 @@ class Worker:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int, limits: Limits) -> None:
-    encoder = Encoder(scratch / "inputs", prefix="in")
+def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int, limits: Limits,
+                part: int = 1, more: bool = False) -> None:
+    """Write part `part` of the plan (plan.json, then plan-2.json); `more`: another part follows."""
+    encoder = Encoder(scratch / "inputs", prefix=f"in{part}")
     plan = {
         "seed": seed,
         "skip": sorted(skip),
+        "more": more,
         "steps": [
             {
                 "name": s.name,
@@ -147,7 +153,9 @@ def _write_plan(scratch: Path, steps: Sequence[Step], skip: set[str], seed: int,
             for s in steps
         ],
     }
-    (scratch / "plan.json").write_text(json.dumps(plan))
+    name = "plan.json" if part == 1 else f"plan-{part}.json"
+    (scratch / f".{name}.tmp").write_text(json.dumps(plan))
+    os.replace(scratch / f".{name}.tmp", scratch / name)
 
 
 def read_capped(path: Path, limit: int, offset: int = 0) -> bytes:
@@ -199,8 +207,10 @@ def _take_event(line: bytes, attempt: _Attempt) -> None:
     if kind == "start" and isinstance(step, str):
         attempt.running, attempt.running_since = step, now
     elif kind == "end" and isinstance(step, str):
-        attempt.ended[step] = event
+        attempt.ended.setdefault(step, event)  # the first word on a step stands
         attempt.running = None
+    elif kind == "waiting":
+        attempt.waiting = True
     elif kind == "done":
         attempt.done = True
     elif kind == "probe":
@@ -321,14 +331,25 @@ def _code_cells(notebook: Path) -> int:
         return 1
 
 
-def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int = 1) -> tuple[_Attempt, str]:
-    """Follow one child until it finishes, dies, or passes a deadline; why it stopped."""
+def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int = 1,
+           next_part: Callable[[], None] | None = None) -> tuple[_Attempt, str]:
+    """Follow one child until it finishes, dies, or passes a deadline; why it stopped.
+
+    The cells' log is read when probing begins, and the next part of the plan (the hidden
+    steps' inputs) is written only when the probe asks for it: what the student's code leaves
+    in its outputs or messages before then cannot hold hidden inputs.
+    """
     attempt = _Attempt()
     limits = worker.limits
     allowed_cells = cells * (limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
     cells_deadline = time.monotonic() + allowed_cells  # each cell has its own limit in the child too
     while True:
         _read_events(worker.scratch, attempt)
+        if attempt.probing and not attempt.cells:
+            attempt.cells = _read_cells(worker.scratch) or (CellLog(-1, "ok"),)
+        if attempt.waiting and next_part is not None:
+            next_part()
+            next_part = None
         now = time.monotonic()
         if attempt.done or worker.process.poll() is not None:
             time.sleep(POLL_SECONDS)
@@ -362,11 +383,15 @@ def run_steps(
     sandbox: Sandbox,
     limits: Limits,
     seed: int = 0,
+    hidden: frozenset[str] = frozenset(),
     warm_imports: Sequence[str] = ("torch",),
     worker: Worker | None = None,
 ) -> RunOutcome:
-    """Execute `notebook` in the sandbox, then each step; restart past steps that hang or crash."""
+    """Execute `notebook` in the sandbox, then each step, the `hidden` ones last; restart past
+    steps that hang or crash."""
     by_name = {s.name: s for s in steps}
+    first = [s for s in steps if s.name not in hidden]
+    last = [s for s in steps if s.name in hidden]
     observations: dict[str, Observation] = {}
     cells: tuple[CellLog, ...] = ()
     timings: dict[str, float] = {}
@@ -383,18 +408,20 @@ def run_steps(
                 break
             timings.setdefault("startup", worker.ready_after or 0.0)
             shutil.copyfile(notebook, worker.scratch / "submission.ipynb")
-            _write_plan(worker.scratch, steps, set(observations), seed, limits)
+            done, scratch = set(observations), worker.scratch
+            _write_plan(scratch, first, done, seed, limits, more=bool(last))
             go = time.monotonic()
             assert worker.process.stdin is not None
             worker.process.stdin.write(b"go\n")
             worker.process.stdin.flush()
-            attempt, stopped = _watch(worker, by_name, deadline, _code_cells(notebook))
+            hidden_part = partial(_write_plan, scratch, last, done, seed, limits, part=2)
+            attempt, stopped = _watch(worker, by_name, deadline, _code_cells(notebook), hidden_part)
             worker.sandbox.stop(worker.process)  # nothing of the student's runs while we read
             if not _genuine_folder(worker.scratch / "out"):
                 attempt, stopped = _Attempt(), "stopped: the code replaced the grader's output folder"
             timings.setdefault("execution", (attempt.first_event or time.monotonic()) - go)
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
-            cells = cells or _read_cells(worker.scratch)
+            cells = cells or tuple(c for c in attempt.cells if c.index >= 0) or _read_cells(worker.scratch)
             for name, event in attempt.ended.items():
                 observations[name] = _observation(name, event, worker.scratch / "out", limits)
             if attempt.running is not None and attempt.running not in observations:
