@@ -121,7 +121,8 @@ def test_the_ci_workflow_grades_a_sample_assignment_repository(tmp_path: Path) -
 
     untouched = run_step()
     assert untouched.returncode == 1, untouched.stderr
-    assert {"result.json", "junit.xml", "results.json"} <= {p.name for p in (repo / "grade-results").iterdir()}
+    written = {p.name for p in (repo / "grade-results").iterdir()}
+    assert {"result.json", "junit.xml", "results.json", "report.html"} <= written
     shutil.copyfile(ROOT / "reference" / "conv-arithmetic" / "solution.ipynb", repo / job["env"]["NOTEBOOK"])
     solved = run_step()
     assert solved.returncode == 0, solved.stdout + solved.stderr
