@@ -60,7 +60,7 @@ def _run(sandbox: Sandbox, script: str, scratch: Path, limits: Limits | None = N
 LOOK_AROUND = """
 import json, os, socket, sys
 seen = {}
-seen["course"] = os.path.exists(ROOT)
+seen["course"] = sorted(os.listdir(ROOT)) if os.path.isdir(ROOT) else []
 seen["reference"] = os.path.exists(os.path.join(ROOT, "reference"))
 seen["reports"] = os.path.exists(os.path.join(ROOT, "reports"))
 seen["home"] = sorted(os.listdir(HOME)) if os.path.isdir(HOME) else []
@@ -96,10 +96,14 @@ def test_bwrap_shows_only_the_system_python_and_scratch(scratch: Path) -> None:
     home = str(Path.home())
     script = f"ROOT, HOME, GRADER = {str(ROOT)!r}, {home!r}, {os.getpid()}\n" + LOOK_AROUND
     seen = json.loads(_run(get_sandbox("bwrap"), script, scratch).splitlines()[-1])
-    on_python_path = {Path(r).relative_to(home).parts[0] for r in _python_roots() if r.startswith(home + "/")}
-    assert not seen["course"] and not seen["reference"] and not seen["reports"]
-    assert set(seen["home"]) <= on_python_path, "the home folder is visible"
-    assert seen["tmp"] == [scratch.name], "/tmp is not private"
+    def leading_to_python(folder: str) -> set[str]:
+        """The names in `folder` that only lead to the Python environment (its mount points)."""
+        return {Path(r).relative_to(folder).parts[0] for r in _python_roots() if r.startswith(folder + "/")}
+
+    assert not seen["reference"] and not seen["reports"]
+    assert set(seen["course"]) <= leading_to_python(str(ROOT)), "the course folder is visible"
+    assert set(seen["home"]) <= leading_to_python(home), "the home folder is visible"
+    assert set(seen["tmp"]) - leading_to_python("/tmp") == {scratch.name}, "/tmp is not private"
     assert not seen["grader_process"], "the grader's processes are visible"
     assert seen["grader"].startswith("/opt/coursegrade/grader/")
     assert seen["wrote"] == [], "wrote outside its scratch folder"
