@@ -61,7 +61,7 @@ class _Attempt:
     last_event: float = 0.0
     probing: bool = False  # the notebook has run; from now on the probe never rests between steps
     waiting: bool = False  # the probe asks for the next part of the plan
-    cells: tuple[CellLog, ...] = ()  # the notebook's cells as they were when probing began
+    cells: tuple[CellLog, ...] | None = None  # the notebook's cells as they were when probing began
 
 
 def _free_bytes(folder: Path) -> int:
@@ -345,8 +345,8 @@ def _watch(worker: Worker, steps: dict[str, Step], deadline: float, cells: int =
     cells_deadline = time.monotonic() + allowed_cells  # each cell has its own limit in the child too
     while True:
         _read_events(worker.scratch, attempt)
-        if attempt.probing and not attempt.cells:
-            attempt.cells = _read_cells(worker.scratch) or (CellLog(-1, "ok"),)
+        if attempt.probing and attempt.cells is None:
+            attempt.cells = _read_cells(worker.scratch)
         if attempt.waiting and next_part is not None:
             next_part()
             next_part = None
@@ -421,7 +421,7 @@ def run_steps(
                 attempt, stopped = _Attempt(), "stopped: the code replaced the grader's output folder"
             timings.setdefault("execution", (attempt.first_event or time.monotonic()) - go)
             timings["checks"] = timings.get("checks", 0.0) + time.monotonic() - (attempt.first_event or go)
-            cells = cells or tuple(c for c in attempt.cells if c.index >= 0) or _read_cells(worker.scratch)
+            cells = cells or (attempt.cells if attempt.cells is not None else _read_cells(worker.scratch))
             for name, event in attempt.ended.items():
                 observations[name] = _observation(name, event, worker.scratch / "out", limits)
             if attempt.running is not None and attempt.running not in observations:
