@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -272,6 +273,9 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # One OpenMP/BLAS thread in the grader: its own tensor work is small, and `grade batch` forks
+    # workers, which deadlock on a thread pool that torch started before the fork.
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(arguments[0]) if arguments else None
     args = _parser(command).parse_args(arguments[1:] if command else arguments)

@@ -74,3 +74,16 @@ def test_student_view_lists_hidden_checks_as_skipped(run_grade) -> None:
 def test_verbose_prints_the_time_breakdown(run_grade) -> None:
     done = run_grade(str(REFERENCE), "--verbose")
     assert "startup" in done.stdout and "execution" in done.stdout and "checks" in done.stdout
+
+
+def test_batch_of_a_torch_assignment_does_not_deadlock(run_grade, tmp_path: Path) -> None:
+    """cnn-digits' checks run torch in the grader before `grade batch` forks its workers; with
+    several OpenMP threads asked for, the forked workers used to hang forever."""
+    import os
+
+    from .conftest import SUBMISSIONS
+
+    done = run_grade("batch", str(SUBMISSIONS / "cnn-digits"), "-a", "cnn-digits", "-o", str(tmp_path),
+                     timeout=300, env={**os.environ, "OMP_NUM_THREADS": "4"})
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "results").glob("*.json"))) == 3
