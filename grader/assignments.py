@@ -18,7 +18,7 @@ import importlib.util
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -101,7 +101,6 @@ class Assignment:
     warm_imports: tuple[str, ...]
     reference_folder: Path | None = None
     version: str = ""
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def has_reference(self) -> bool:
@@ -169,7 +168,6 @@ def load_assignment(name: str, root: Path | None = None, include_hidden: bool = 
         warm_imports=tuple(getattr(public, "WARM_IMPORTS", ("torch",))),
         reference_folder=reference_folder,
         version=_version(files),
-        extras=dict(getattr(public, "EXTRAS", {})),
     )
 
 
