@@ -1,0 +1,65 @@
+"""Text from a student's process shown safely: controls, bidi and surrogates as escapes."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
+
+import pytest
+
+from grader.textsafe import valid_unicode, visible
+
+HOSTILE = "a\x1b]0;pwned\x07b\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2J\rover\u202eevil\ud800\x00\x85\ufffe"
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2J", "\\x1b[2J"),
+        ("\x1b]0;pwned\x07", "\\x1b]0;pwned\\x07"),
+        ("\r", "\\x0d"),
+        ("\x00", "\\x00"),
+        ("\x08", "\\x08"),
+        ("\x0b\x0c", "\\x0b\\x0c"),
+        ("\x7f", "\\x7f"),
+        ("\x80\x9b\x9f", "\\x80\\x9b\\x9f"),
+        ("\u202a\u202e", "\\u202a\\u202e"),
+        ("\u2066\u2069", "\\u2066\\u2069"),
+        ("\u200e\u200f\u061c", "\\u200e\\u200f\\u061c"),
+        ("\ufffe\uffff", "\\ufffe\\uffff"),
+        ("\ud800\udfff", "\\ud800\\udfff"),
+    ],
+)
+def test_visible_escapes_what_could_fool(raw: str, shown: str) -> None:
+    assert visible(raw) == shown
+
+
+def test_visible_keeps_ordinary_text() -> None:
+    text = "line 1\n\tcafé 漢字 🙂 ✓ ✗ \u00a0 \\x1b literal"
+    assert visible(text) is text
+
+
+def test_visible_output_has_no_control_and_is_valid_xml_and_utf8() -> None:
+    every = "".join(chr(c) for c in range(0x110000))
+    shown = visible(every + HOSTILE)
+    assert all(c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cs") for c in shown)
+    shown.encode("utf-8")
+    ET.fromstring(f"<a>{escape(shown)}</a>")
+
+
+def test_visible_is_fast_on_large_text() -> None:
+    clean = "é漢 ordinary text\n" * 6000
+    dirty = "\x1b[31mred\x1b[0m\r\u202e" * 10000
+    start = time.perf_counter()
+    for _ in range(10):
+        visible(clean)
+        visible(dirty)
+    assert time.perf_counter() - start < 2
+
+
+def test_valid_unicode_replaces_lone_surrogates_only() -> None:
+    assert valid_unicode("a\ud800b\udfffc") == "a\ufffdb\ufffdc"
+    assert valid_unicode("\x1b é 🙂") == "\x1b é 🙂"
+    valid_unicode(HOSTILE).encode("utf-8")
