@@ -33,9 +33,11 @@ from typing import IO, Any
 
 from .assignments import Assignment
 from .errors import GraderError, UsageError
+from .files import write_atomic
 from .model import CheckResult, GradeReport
 from .runner import Worker
 from .sandbox import Sandbox, get_sandbox
+from .textsafe import visible
 
 FORMAT_VERSION = "1"
 SUFFIXES = (".ipynb", ".py")
@@ -133,18 +135,6 @@ def find_submissions(folder: Path) -> list[Entry]:
 
 
 # ---------------------------------------------------------------- files and keys
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` so that `path` is either the old file or the whole new one, never half.
-
-    No fsync: what we guard against is the batch being interrupted or killed, after which the
-    kernel still writes what it was given; a power cut may cost a rerun of a few students.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _templates_digest() -> str:
@@ -493,7 +483,8 @@ class Progress:
             self.stream.write(f"\r{bar} {self.done}/{self.total}{errors} · ETA {self.eta()} ")
         else:
             score = f"{result['score']:g}" if result["status"] == "graded" else "error"
-            self.stream.write(f"[{self.done}/{self.total}] {result['student']}: {score}{errors} · ETA {self.eta()}\n")
+            student = visible(str(result["student"]))
+            self.stream.write(f"[{self.done}/{self.total}] {student}: {score}{errors} · ETA {self.eta()}\n")
         self.stream.flush()
 
     def finish(self) -> None:
