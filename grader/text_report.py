@@ -1,10 +1,16 @@
-"""The short, readable summary `grade FILE` prints on the terminal."""
+"""The short, readable summary `grade FILE` prints on the terminal.
+
+Ids, names, messages and the file name may come from the student: the whole text is passed
+through `textsafe.visible`, so no escape sequence, carriage return or bidi override reaches
+the terminal raw.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 
 from .model import CheckResult, GradeReport
+from .textsafe import visible
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "·"}
 
@@ -26,7 +32,7 @@ def _exercise_line(exercise: str, results: list[CheckResult]) -> str:
 def _failure_lines(result: CheckResult) -> list[str]:
     label = "hidden check " if result.hidden else ""
     lines = [f"      {MARKS[result.status]} {label}{result.id} ({result.status})"]
-    lines += [f"          {line}" for line in result.message.splitlines()]
+    lines += [f"          {line}" for line in visible(result.message).splitlines()]
     return lines
 
 
@@ -52,7 +58,7 @@ def render(report: GradeReport, verbose: bool = False) -> str:
     passed = sum(r.status == "passed" for r in report.checks)
     ran = sum(r.status != "skipped" for r in report.checks)
     lines.append(f"{passed} of {ran} checks passed" + (f" (sandbox: {report.sandbox})" if verbose else ""))
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def _order(report: GradeReport, result: CheckResult) -> int:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import unicodedata
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 import pytest
 import xmlschema
 
-from grader.formats import to_gradescope, to_junit
+from grader.formats import render, to_gradescope, to_junit
 from grader.grading import grade_file
 from grader.model import GradeReport
 
 from .conftest import ROOT, SUBMISSIONS
+from .test_textsafe import SHOWN, hostile_report, raw_controls
 
 SCHEMAS = ROOT / "tests" / "schemas"
 
@@ -72,3 +75,38 @@ def test_output_dir_writes_every_format(run_grade, tmp_path: Path) -> None:
         (tmp_path / "results.json").read_text())["score"]
     several = run_grade(str(SUBMISSIONS / "conv-arithmetic" / "correct.ipynb"), "-f", "json", "-f", "junit")
     assert several.returncode == 2 and "--output-dir" in several.stderr
+
+
+def test_text_summary_shows_hostile_text_escaped() -> None:
+    text = render(hostile_report(), "text")
+    assert not raw_controls(text), raw_controls(text)
+    assert all(unicodedata.category(c) != "Cc" for c in text.replace("\n", ""))
+    assert SHOWN in text
+    assert "\\x1b]0;pwned\\x07" in text and "\\x1b]52;c;ZWNobyBoaQ==\\x07" in text and "\\x1b[2J" in text
+    assert f"{SHOWN}.ipynb" in text.splitlines()[0]  # the file name, on the title line
+    assert f"returned {SHOWN}" in text and f"f/{SHOWN}" in text and f"f{SHOWN}" in text
+
+
+def test_junit_of_hostile_text_is_well_formed_and_valid() -> None:
+    xml = to_junit(hostile_report())
+    root = ET.fromstring(xml)
+    assert not raw_controls(xml.replace("\t", ""))
+    xmlschema.XMLSchema(SCHEMAS / "junit.xsd").validate(xml)
+    case = root.find("testsuite/testcase")
+    assert case is not None and case.get("name") == f"f/{SHOWN}"
+    failure = case.find("failure")
+    assert failure is not None and failure.text == f"called f(1)\nreturned {SHOWN}"
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert properties["submission"] == f"{SHOWN}.ipynb"
+    assert root.findtext("testsuite/system-out") == f"1 cell failed: {SHOWN}"
+
+
+def test_gradescope_of_hostile_text_is_valid_json_without_raw_controls() -> None:
+    results = to_gradescope(hostile_report())
+    text = json.dumps(results, indent=2)
+    text.encode("utf-8")
+    json.dumps(results, ensure_ascii=False).encode("utf-8")  # no lone surrogate left in any string
+    assert not raw_controls(text)
+    jsonschema.validate(results, json.loads((SCHEMAS / "gradescope.schema.json").read_text()))
+    assert results["tests"][0]["output"] == f"called f(1)\nreturned {SHOWN}"
+    assert results["output"] == f"1 cell failed: {SHOWN}"

@@ -9,9 +9,33 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from grader.model import CellLog, CheckResult, GradeReport
 from grader.textsafe import valid_unicode, visible
 
 HOSTILE = "a\x1b]0;pwned\x07b\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2J\rover\u202eevil\ud800\x00\x85\ufffe"
+SHOWN = "a\\x1b]0;pwned\\x07b\\x1b]52;c;ZWNobyBoaQ==\\x07\\x1b[2J\\x0dover\\u202eevil\\ud800\\x00\\x85\\ufffe"
+
+
+def hostile_report() -> GradeReport:
+    """A report whose every student-influenced string carries terminal, bidi and XML trouble
+    (shared with test_formats and test_html_report)."""
+    checks = (
+        CheckResult(f"f/{HOSTILE}", f"f{HOSTILE}", "failed", 0.0, 2.0, False, f"called f(1)\nreturned {HOSTILE}"),
+        CheckResult("f/err", f"f{HOSTILE}", "error", 0.0, 1.0, False, f"{HOSTILE}: raised"),
+        CheckResult("g/secret", "g", "failed", 0.0, 1.0, True, f"called g(1)\nhint: {HOSTILE}"),
+        CheckResult("g/later", "g", "skipped", 0.0, 1.0, True, "hidden check: runs at grading time"),
+        CheckResult("g/ok", "g", "passed", 1.0, 1.0, False, ""),
+    )
+    return GradeReport(
+        "conv-arithmetic", f"{HOSTILE}.ipynb", "graded", 1.0, 6.0, checks, message=f"1 cell failed: {HOSTILE}",
+        cells=(CellLog(0, "error", HOSTILE, error=f"RuntimeError: {HOSTILE}", output=f"{HOSTILE}\n" * 3),),
+        sandbox="bwrap",
+    )
+
+
+def raw_controls(text: str) -> set[str]:
+    """The characters of `text` a terminal or a reader could be fooled by, but "\\n"."""
+    return {c for c in text if c != "\n" and (unicodedata.category(c) in ("Cc", "Cs") or visible(c) != c)}
 
 
 @pytest.mark.parametrize(
@@ -63,3 +87,8 @@ def test_valid_unicode_replaces_lone_surrogates_only() -> None:
     assert valid_unicode("a\ud800b\udfffc") == "a\ufffdb\ufffdc"
     assert valid_unicode("\x1b é 🙂") == "\x1b é 🙂"
     valid_unicode(HOSTILE).encode("utf-8")
+
+
+def test_the_shared_hostile_text_is_shown_escaped() -> None:
+    assert visible(HOSTILE) == SHOWN
+    assert raw_controls(HOSTILE) and not raw_controls(SHOWN)
