@@ -1,7 +1,9 @@
 """HTML reports through jinja2 templates with autoescaping: one self-contained file each.
 
 Everything a student controls (output, error messages, file names) reaches the page only as
-escaped text; pictures are inlined as data: URIs, styles are inline, there is no script.
+escaped text: every `{{ }}` string goes through `textsafe.visible` (controls and bidi overrides
+shown as escapes) and then through autoescaping; pictures are inlined as data: URIs, styles are
+inline, there is no script. Files are written with `files.write_atomic`.
 Hidden checks show their name, verdict and known-mistake hint, never their inputs.
 """
 
@@ -15,13 +17,28 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .model import CellLog, CheckResult, GradeReport
+from .textsafe import visible
 
 MAX_OUTPUT_CHARS = 4000
 MAX_ERROR_CHARS = 3000
 ISOLATED_SANDBOXES = ("bwrap",)
 STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
                  "skipped": "not run here"}
+
+
+def shown(value: Any) -> Any:
+    """A `{{ }}` value as the page shows it: text through `visible`, other values as they are.
+
+    Markup (e.g. from the `join` filter) stays Markup: the escapes `visible` writes hold no
+    character HTML treats specially.
+    """
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return Markup(visible(str(value)))
+    return visible(value) if isinstance(value, str) else value
 
 
 @cache
@@ -34,6 +51,7 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=shown,
     )
 
 
@@ -136,6 +154,5 @@ def write_report(report: GradeReport, submission: Path, where: Path) -> Path:
         target = where / f"{submission.stem}.html"
     else:
         target = where
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_student(report, submission.stem), encoding="utf-8")
+    write_atomic(target, render_student(report, submission.stem))
     return target

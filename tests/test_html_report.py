@@ -15,6 +15,7 @@ from grader.html_report import MAX_OUTPUT_CHARS, render_student, render_summary,
 from grader.model import CellLog, CheckResult, Figure, GradeReport
 
 from .conftest import SUBMISSIONS
+from .test_textsafe import HOSTILE, SHOWN, hostile_report, raw_controls
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 PNG = base64.b64decode(
@@ -104,3 +105,52 @@ def test_report_default_places(run_grade, tmp_path: Path, argument: str) -> None
     expected = tmp_path / argument / "mywork.html" if argument else tmp_path / "mywork.html"
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"HTML report written to {expected}" in done.stdout and expected.is_file()
+
+
+def test_hostile_text_reaches_the_page_only_as_visible_escapes() -> None:
+    html = render_student(hostile_report(), f"alice{HOSTILE}", "Demo")
+    assert not raw_controls(html), raw_controls(html)
+    assert "\u202e" not in html and "\x1b" not in html and "\r" not in html
+    assert f"<code id=\"submission\">{SHOWN}.ipynb</code>" in html
+    assert f"returned {SHOWN}" in html and f"RuntimeError: {SHOWN}" in html
+    html.encode("utf-8")
+
+
+def test_markup_and_pictures_pass_unchanged() -> None:
+    from markupsafe import Markup
+
+    from grader.html_report import shown
+
+    assert shown(Markup("<b>x\x1b</b>")) == Markup("<b>x\\x1b</b>")
+    assert shown(3) == 3 and shown(1.5) == 1.5 and shown(None) is None
+    html = render_student(_report(), "alice", "Demo")
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in html
+
+
+def test_summary_shows_hostile_text_escaped() -> None:
+    summary = {"assignment": "demo", "title": HOSTILE, "max_score": 6.0,
+               "students": [{"id": "a", "score": 1.0, "max_score": 6.0, "status": "graded",
+                             "limits": [HOSTILE], "sandbox": "bwrap"}],
+               "histogram": histogram([1.0], 6.0), "pass_rates": [], "exercises": [],
+               "failures": [{"ids": [HOSTILE], "message": HOSTILE, "count": 1, "students": ["a"]}],
+               "slowest": [{"id": "a", "seconds": 1.5}]}
+    html = render_summary(summary)
+    assert not raw_controls(html), raw_controls(html)
+    assert SHOWN in html
+
+
+def test_report_replaces_a_link_planted_at_its_path(run_grade, tmp_path: Path) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    submission = work / "mine.ipynb"
+    submission.write_bytes((SUBMISSIONS / "conv-arithmetic" / "correct.ipynb").read_bytes())
+    sentinel = elsewhere / "sentinel.txt"
+    sentinel.write_text("precious")
+    (work / "mine.html").symlink_to(sentinel)
+    done = run_grade(str(submission), "--report", "--no-hidden")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sentinel.read_text() == "precious"
+    report = work / "mine.html"
+    assert report.is_file() and not report.is_symlink() and "<!DOCTYPE html>" in report.read_text()
+    assert f"HTML report written to {report}" in done.stdout
