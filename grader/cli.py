@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GraderError, UsageError
+from .textsafe import one_line, visible
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "junit", "gradescope")
@@ -86,6 +87,7 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_grade(args: argparse.Namespace) -> int:
+    from .files import write_atomic
     from .formats import FILE_NAMES, MACHINE_FORMATS, render
     from .grading import grade_file
     from .sandbox import get_sandbox
@@ -100,8 +102,8 @@ def _run_grade(args: argparse.Namespace) -> int:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         for fmt in formats or MACHINE_FORMATS:
             path = args.output_dir / FILE_NAMES[fmt]
-            path.write_text(render(report, fmt))
-            print(f"wrote {path}", file=sys.stderr)
+            write_atomic(path, render(report, fmt))
+            print(f"wrote {visible(str(path))}", file=sys.stderr)
         print(render_text(report, verbose=args.verbose))
     elif formats and formats[0] != "text":
         print(render(report, formats[0]))
@@ -112,7 +114,7 @@ def _run_grade(args: argparse.Namespace) -> int:
 
         where = write_report(report, args.file, args.report)
         machine = bool(formats) and formats[0] != "text" and not args.output_dir
-        print(f"HTML report written to {where}", file=sys.stderr if machine else sys.stdout)
+        print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
 
 
@@ -284,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command.run(args) if command else _run_grade(args)
     except GraderError as error:
-        print(f"grade: error: {error}", file=sys.stderr)
+        print(f"grade: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)

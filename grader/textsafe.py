@@ -8,6 +8,7 @@ overwrites a line), a reader (bidi overrides that reverse what is shown) or a fi
     valid_unicode(text)   lone surrogates become U+FFFD: any string can then be encoded as UTF-8
     visible(text)         every such character shown as an escape ("\\x1b", "\\u202e"); the result
                           is also valid UTF-8 and valid XML 1.0 character data
+    one_line(text)        `visible`, with line breaks shown as "\\n" too: for a one-line message
 """
 
 from __future__ import annotations
@@ -42,3 +43,8 @@ def valid_unicode(text: str) -> str:
     if _SURROGATE.search(text) is None:
         return text
     return _SURROGATE.sub("\ufffd", text)
+
+
+def one_line(text: str) -> str:
+    """`visible(text)` on one line: each line break shown as "\\n" (e.g. a file name in an error)."""
+    return visible(text).replace("\n", "\\n")

@@ -87,3 +87,37 @@ def test_batch_of_a_torch_assignment_does_not_deadlock(run_grade, tmp_path: Path
                      timeout=300, env={**os.environ, "OMP_NUM_THREADS": "4"})
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "results").glob("*.json"))) == 3
+
+
+def test_report_replaces_a_link_planted_at_its_path(run_grade, tmp_path: Path) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    submission = work / "mine.ipynb"
+    submission.write_bytes((ROOT / "tests" / "submissions" / "conv-arithmetic" / "correct.ipynb").read_bytes())
+    sentinel = elsewhere / "sentinel.txt"
+    sentinel.write_text("precious")
+    (work / "mine.html").symlink_to(sentinel)
+    done = run_grade(str(submission), "--report", "--no-hidden")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sentinel.read_text() == "precious"
+    report = work / "mine.html"
+    assert report.is_file() and not report.is_symlink() and "<!DOCTYPE html>" in report.read_text()
+    assert f"HTML report written to {report}" in done.stdout
+
+
+def test_output_dir_replaces_links_planted_at_its_file_names(run_grade, tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    sentinel = elsewhere / "sentinel.txt"
+    sentinel.write_text("precious")
+    for name in ("result.json", "junit.xml", "results.json"):
+        (out / name).symlink_to(sentinel)
+    done = run_grade(str(ROOT / "tests" / "submissions" / "conv-arithmetic" / "floor_not_ceil.py"),
+                     "--output-dir", str(out), "--no-hidden")
+    assert done.returncode == 1, done.stderr
+    assert sentinel.read_text() == "precious"
+    for name in ("result.json", "junit.xml", "results.json"):
+        assert (out / name).is_file() and not (out / name).is_symlink()
+    assert json.loads((out / "result.json").read_text())["status"] == "graded"

@@ -138,19 +138,3 @@ def test_summary_shows_hostile_text_escaped() -> None:
     assert not raw_controls(html), raw_controls(html)
     assert SHOWN in html
 
-
-def test_report_replaces_a_link_planted_at_its_path(run_grade, tmp_path: Path) -> None:
-    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
-    work.mkdir()
-    elsewhere.mkdir()
-    submission = work / "mine.ipynb"
-    submission.write_bytes((SUBMISSIONS / "conv-arithmetic" / "correct.ipynb").read_bytes())
-    sentinel = elsewhere / "sentinel.txt"
-    sentinel.write_text("precious")
-    (work / "mine.html").symlink_to(sentinel)
-    done = run_grade(str(submission), "--report", "--no-hidden")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert sentinel.read_text() == "precious"
-    report = work / "mine.html"
-    assert report.is_file() and not report.is_symlink() and "<!DOCTYPE html>" in report.read_text()
-    assert f"HTML report written to {report}" in done.stdout

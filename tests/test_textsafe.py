@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from grader.model import CellLog, CheckResult, GradeReport
-from grader.textsafe import valid_unicode, visible
+from grader.textsafe import one_line, valid_unicode, visible
 
 HOSTILE = "a\x1b]0;pwned\x07b\x1b]52;c;ZWNobyBoaQ==\x07\x1b[2J\rover\u202eevil\ud800\x00\x85\ufffe"
 SHOWN = "a\\x1b]0;pwned\\x07b\\x1b]52;c;ZWNobyBoaQ==\\x07\\x1b[2J\\x0dover\\u202eevil\\ud800\\x00\\x85\\ufffe"
@@ -92,3 +92,7 @@ def test_valid_unicode_replaces_lone_surrogates_only() -> None:
 def test_the_shared_hostile_text_is_shown_escaped() -> None:
     assert visible(HOSTILE) == SHOWN
     assert raw_controls(HOSTILE) and not raw_controls(SHOWN)
+
+
+def test_one_line_shows_line_breaks_too() -> None:
+    assert one_line("bad\nname\r.ipynb\x1b") == "bad\\nname\\x0d.ipynb\\x1b"
