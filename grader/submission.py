@@ -1,17 +1,28 @@
-"""Reading a submission: a notebook, or a module that becomes one (one path for both)."""
+"""Reading a submission: a notebook, or a module that becomes one (one path for both).
+
+The file is the student's and may be anything: a FIFO or a device (checked before it is
+opened, and opened without blocking), binary, or JSON shaped to break a reader. Whatever is
+wrong with it becomes a `SubmissionError` that says what, never another exception. Only what
+the grader reads is validated (nbformat, the cells, their types and sources, the metadata):
+outputs, attachments and cell ids may have any shape, so real notebooks keep loading.
+"""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SubmissionError
+from .textsafe import valid_unicode
 
 MAX_SUBMISSION_BYTES = 20 * 2**20
+MAX_NESTING = 100
 _CELL_MARKER = re.compile(r"^# ?%%.*$", re.MULTILINE)
 _ASSIGNMENT_COMMENT = re.compile(r"^#\s*(?:coursegrade\s*:\s*)?assignment\s*[:=]\s*([\w-]+)", re.MULTILINE)
 
@@ -62,21 +73,64 @@ class Submission:
 
 def load_submission(path: Path) -> Submission:
     """The submission at `path`, or a SubmissionError that says what is wrong with it."""
-    if not path.exists():
-        raise SubmissionError.missing(path)
-    if path.is_dir():
-        raise SubmissionError(f"{path} is a folder; give a notebook or a .py file (or use 'grade batch')")
-    if path.suffix not in (".ipynb", ".py"):
-        raise SubmissionError.unsupported(path)
-    if path.stat().st_size > MAX_SUBMISSION_BYTES:
-        raise SubmissionError(f"{path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{path} is not UTF-8 text") from None
+    _check_file(path)
+    text = _decode(path, _read(path))
     if path.suffix == ".py":
         return _module(path, text)
     return _notebook(path, text)
+
+
+def _check_file(path: Path) -> None:
+    """A regular file (a link to one is fine: the user named it) of a kind and size we grade."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SubmissionError.missing(path) from None
+    except (OSError, ValueError) as error:
+        raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise SubmissionError(f"{path} is a folder; give a notebook or a .py file (or use 'grade batch')")
+    if path.suffix not in (".ipynb", ".py"):
+        raise SubmissionError.unsupported(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise SubmissionError(f"{path} is not a regular file ({_kind(info.st_mode)})")
+    if info.st_size > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, opened without blocking and checked again once open (it may have changed)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
+    with open(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SubmissionError(f"{path} is not a regular file ({_kind(mode)})")
+        data = file.read(MAX_SUBMISSION_BYTES + 1)
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
+    return data
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if b"\0" in data:
+        raise SubmissionError(f"{path} holds NUL bytes; a notebook or a module is text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{path} is not UTF-8 text") from None
+
+
+def _reason(error: Exception) -> str:
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+
+
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
 def _module(path: Path, text: str) -> Submission:
@@ -88,19 +142,102 @@ def _module(path: Path, text: str) -> Submission:
 
 def _notebook(path: Path, text: str) -> Submission:
     try:
+        return _read_notebook(path, _parse(text))
+    except _Malformed as problem:
+        raise SubmissionError.not_a_notebook(path, str(problem)) from None
+
+
+class _Malformed(Exception):
+    """What is wrong with a notebook's JSON, in words (becomes a SubmissionError)."""
+
+
+def _parse(text: str) -> dict[str, Any]:
+    try:
         data = json.loads(text)
+    except RecursionError:
+        raise _Malformed(f"its JSON is nested more than {MAX_NESTING} levels deep") from None
     except ValueError as error:
-        raise SubmissionError.not_a_notebook(path, f"not valid JSON: {error}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise SubmissionError.not_a_notebook(path, "no list of cells")
-    if data.get("nbformat") != 4:
-        raise SubmissionError.not_a_notebook(path, f"nbformat {data.get('nbformat')!r}; version 4 is needed")
-    cells = []
-    for cell in data["cells"]:
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            cells.append("".join(source) if isinstance(source, list) else str(source))
-    metadata = data.get("metadata")
-    ours = metadata.get("coursegrade") if isinstance(metadata, dict) else None
+        raise _Malformed(f"not valid JSON: {error}") from None
+    if nesting_depth(data, MAX_NESTING) > MAX_NESTING:
+        raise _Malformed(f"its JSON is nested more than {MAX_NESTING} levels deep")
+    if not isinstance(data, dict):
+        raise _Malformed(f"the top level holds {_kind_of(data)}, not an object")
+    version = data.get("nbformat")
+    if type(version) is not int or version != 4:
+        raise _Malformed(f"nbformat {version!r}; version 4 is needed")
+    return data
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply lists and dicts nest in `value` (a scalar is 0), counted without recursion;
+    the count stops as soon as it passes `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _read_notebook(path: Path, data: dict[str, Any]) -> Submission:
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise _Malformed("no list of cells" if cells is None else f"cells holds {_kind_of(cells)}, not a list")
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise _Malformed(f"metadata holds {_kind_of(metadata)}, not an object")
+    read = [_cell(number, cell) for number, cell in enumerate(cells, start=1)]
+    code = tuple(source for kind, source in read if kind == "code")
+    ours = metadata.get("coursegrade")
     declared = ours.get("assignment") if isinstance(ours, dict) else None
-    return Submission(path, tuple(cells), declared if isinstance(declared, str) else None)
+    return Submission(path, code, declared if isinstance(declared, str) else None)
+
+
+def _cell(number: int, cell: Any) -> tuple[str, str]:
+    """A cell's type and its source as one string, once their shapes are checked (cells are
+    numbered from 1)."""
+    if not isinstance(cell, dict):
+        raise _Malformed(f"cell {number} holds {_kind_of(cell)}, not an object")
+    kind = cell.get("cell_type")
+    if not isinstance(kind, str):
+        raise _Malformed(f"cell {number}: cell_type holds {_kind_of(kind)}, not text")
+    if not isinstance(cell.get("metadata", {}), dict):
+        raise _Malformed(f"cell {number}: metadata holds {_kind_of(cell['metadata'])}, not an object")
+    source = _source(number, cell.get("source", ""))
+    if kind == "code":
+        _check_code(number, source)
+    return kind, source
+
+
+def _source(number: int, source: Any) -> str:
+    """nbformat's multiline string: text, or a list of lines."""
+    if isinstance(source, list):
+        odd = [line for line in source if not isinstance(line, str)]
+        if odd:
+            raise _Malformed(f"cell {number}: source is a list holding {_kind_of(odd[0])}, not only text")
+        return "".join(source)
+    if not isinstance(source, str):
+        raise _Malformed(f"cell {number}: source holds {_kind_of(source)}, not text")
+    return source
+
+
+def _check_code(number: int, source: str) -> None:
+    """Code the grader parses and runs: no NUL, no lone surrogate (neither is Python)."""
+    if "\0" in source:
+        raise _Malformed(f"cell {number}: source holds a NUL character")
+    if valid_unicode(source) != source:
+        raise _Malformed(f"cell {number}: source holds a lone surrogate, which is not text")
+
+
+def _kind_of(value: Any) -> str:
+    """What a JSON value is, in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    kinds = ((str, "text"), (int, "a number"), (float, "a number"), (dict, "an object"), (list, "a list"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
