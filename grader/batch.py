@@ -39,7 +39,7 @@ from .runner import Worker
 from .sandbox import Sandbox, get_sandbox
 from .textsafe import visible
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 SUFFIXES = (".ipynb", ".py")
 IGNORED_FOLDERS = {"__pycache__", ".ipynb_checkpoints"}
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
@@ -191,28 +191,11 @@ def error_report(assignment: Assignment, submission: str, problem: str) -> Grade
     return GradeReport(assignment.name, submission, "error", 0.0, max_score, tuple(checks), problem)
 
 
-LIMIT_WORDS = (  # how the runner words a stop, and the limit it means
-    (("SIGKILL", "of memory"), "memory"),
-    (("CPU time",), "CPU time"),
-    (("whole run took more than",), "run time limit"),
-    (("did not finish in",), "cell time limit"),
-    (("wrote a file larger than",), "file size limit"),
-)
-
-
 def limits_hit(report: GradeReport) -> list[str]:
     """Which of the sandbox's limits this submission ran into, in words."""
-    hits = []
-    timeouts = [c.id for c in report.checks if c.status == "timeout"]
-    if timeouts:
-        hits.append(f"call time limit ({len(timeouts)} check{'s' * (len(timeouts) > 1)})")
-    if any(c.status == "timeout" for c in report.cells):
-        hits.append("cell time limit")
-    text = "\n".join([report.message, *(c.message for c in report.checks if c.status in ("error", "timeout"))])
-    for words, name in LIMIT_WORDS:
-        if name not in hits and any(w in text for w in words):
-            hits.append(name)
-    return hits
+    timeouts = sum(c.status == "timeout" for c in report.checks)
+    counted = f" ({timeouts} check{'s' * (timeouts > 1)})" if timeouts else ""
+    return [name + counted if name == "call time limit" else name for name in report.limits_hit]
 
 
 def _grade(entry: Entry, config: BatchConfig, sandbox: Sandbox, worker: Worker | None) -> GradeReport:
@@ -257,6 +240,7 @@ def write_student(entry: Entry, config: BatchConfig, report: GradeReport, key: s
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "cells": [{"index": c.index, "status": c.status, "error": c.error[-2000:]} for c in report.cells],
         "figures": [f["title"] for f in figure_json(report)],
+        "hidden_messages": {c.id: c.message for c in report.checks if c.hidden},  # staff only
     }
     write_atomic(details_path(config.output, entry.student), json.dumps(details, indent=1) + "\n")
 

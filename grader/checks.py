@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .compare import DEFAULT_TOLERANCE, Tolerance, matches, mismatch, show
-from .model import Check, Evidence, Step, Verdict
+from .model import Check, Evidence, Step, Verdict, hint_lines
 
 
 class _Reference:
@@ -76,13 +76,8 @@ def returns(
         lines = [f"called {call}", f"returned {show(observed.value)}", f"expected {show(expected)}"]
         if why:
             lines.append(f"({why})")
-        hints = [m.hint for m in mistakes if m.explains(observed.value, args, kwargs, tolerance)]
-        if len(hints) > 1:
-            lines.append("hint: one of these known mistakes gives this answer:")
-            lines += [f"  - {hint}" for hint in hints]
-        elif hints:
-            lines.append(f"hint: {hints[0]}")
-        return Verdict(False, "\n".join(lines))
+        hints = tuple(m.hint for m in mistakes if m.explains(observed.value, args, kwargs, tolerance))
+        return Verdict(False, "\n".join([*lines, *hint_lines(hints)]), hints=hints)
 
     return Check(
         id=f"{function}/{name}",

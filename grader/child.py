@@ -1,15 +1,17 @@
 """The sandboxed side: `python -m grader.child SCRATCH` executes one submission.
 
 It starts a Jupyter kernel through nbclient and warms it (imports), says "ready" on stdout,
-waits for "go" on stdin (so a warm worker can be started before its submission is known),
-then executes every cell of `SCRATCH/submission.ipynb` (a failing cell does not stop the
-others) and finally runs the probe. Everything it writes goes to `SCRATCH/out/`.
-This process and the kernel are untrusted: the grader believes nothing it says, and only
-reads its files as data.
+waits for the grader's SUBMISSION message on stdin (so a warm worker can be started before its
+submission is known), executes every cell of the notebook (a failing cell does not stop the
+others), sends the cells' log, and runs the probe on part 1 of the plan; when the plan says
+more, it says "waiting" and runs part 2 once the grader sends it (grader/protocol.py).
+This process and the kernel are untrusted: it imports only the wire modules, and the grader
+believes nothing it says.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -21,9 +23,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.runner import KERNEL_DIED
+from grader import protocol
 
-MAX_CELL_OUTPUT = 16 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -32,8 +33,7 @@ class _CappedClient(NotebookClient):
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         kept = sum(len(str(o.get("text", ""))) for o in outs)
-        if msg["msg_type"] == "stream" and kept >= MAX_CELL_OUTPUT:
-            self.dropped = getattr(self, "dropped", 0) + len(msg["content"].get("text", ""))
+        if msg["msg_type"] == "stream" and kept >= protocol.MAX_CELL_OUTPUT:
             return None
         if msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
             return None  # pictures and rich outputs are not needed for grading
@@ -47,7 +47,7 @@ def _cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, A
             text.append(str(out.get("text", "")))
         elif out.get("output_type") == "error":
             trace = "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
-            error = _ANSI.sub("", trace)[-4000:]
+            error = _ANSI.sub("", trace)[-protocol.MAX_CELL_ERROR:]
             status = "error"
     first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
     return {
@@ -55,7 +55,7 @@ def _cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, A
         "status": status,
         "source_head": first_line[:120],
         "error": error,
-        "output": "".join(text)[:MAX_CELL_OUTPUT],
+        "output": "".join(text)[:protocol.MAX_CELL_OUTPUT],
     }
 
 
@@ -68,9 +68,33 @@ def _code_cell(source: str) -> Any:
     return nbformat.v4.new_code_cell(source)
 
 
+class _Events:
+    """child.py's own events (the probe, in the kernel, appends its own to the same file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        with open(self.path, "a", encoding="utf-8") as events:
+            events.write(protocol.event_line(kind, **fields))
+
+
+def _unpack_part(scratch: Path, plan: dict[str, Any]) -> int:
+    """Put a part of the plan where the probe reads it: its tensors in inputs/, the rest as JSON."""
+    for name, data in plan.pop("tensors", {}).items():
+        (scratch / protocol.INPUTS / name).write_bytes(base64.b64decode(data))
+    part = int(plan["part"])
+    (scratch / protocol.plan_file(part)).write_text(json.dumps(plan))
+    return part
+
+
+def _probe_cell(scratch: Path, part: int) -> Any:
+    return _code_cell(f"__coursegrade_probe.run({str(scratch)!r}, {part})")
+
+
 def main(scratch: Path) -> int:
-    config = json.loads((scratch / "config.json").read_text())
-    out = scratch / "out"
+    config = json.loads((scratch / protocol.CONFIG).read_text())
+    events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     warm = "\n".join(f"import {m}" for m in config.get("warm_imports", []))
     setup = f"import grader.probe as __coursegrade_probe\n{warm}\n"
     if "torch" in config.get("warm_imports", []):
@@ -81,18 +105,21 @@ def main(scratch: Path) -> int:
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,
-        resources={"metadata": {"path": str(scratch / "work")}},
+        resources={"metadata": {"path": str(scratch / protocol.WORK)}},
     )
-    logs: list[dict[str, Any]] = []
     with client.setup_kernel(stdout=subprocess.DEVNULL):  # raw fd 1 writes: not into the pipe to the grader
         client.execute_cell(client.nb.cells[0], 0)
-        print("ready", flush=True)
-        if sys.stdin.readline().strip() != "go":
+        sys.stdout.buffer.write(protocol.READY + b"\n")
+        sys.stdout.flush()
+        given = protocol.read_message(sys.stdin.buffer, protocol.SUBMISSION)
+        if given is None:
             return 0
-        nb = nbformat.read(scratch / "submission.ipynb", as_version=4)
-        code_cells = [c for c in nb.cells if c.cell_type == "code"]
-        probe = _code_cell(f"__coursegrade_probe.run({str(scratch)!r})")
-        client.nb = nbformat.v4.new_notebook(cells=[*code_cells, probe])
+        notebook = nbformat.from_dict(given["notebook"])
+        code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+        client.nb = nbformat.v4.new_notebook(cells=code_cells)
+        plan = given["part"]
+        logs: list[dict[str, Any]] = []
+        cells_sent = False
         try:
             for index, cell in enumerate(code_cells):
                 try:
@@ -100,16 +127,24 @@ def main(scratch: Path) -> int:
                     logs.append(_cell_log(index, cell, "ok"))
                 except CellTimeoutError:
                     logs.append(_cell_log(index, cell, "timeout", "the cell ran past its time limit"))
-                (out / "cells.json").write_text(json.dumps(logs))
+            events.emit(protocol.CELLS, cells=logs)
+            cells_sent = True
             client.timeout = None  # the probe keeps its own deadlines, the grader its own
-            with open(out / "events.jsonl", "a") as events:  # the grader's watch on a stuck probe
-                events.write(json.dumps({"event": "probe"}) + "\n")
-            client.execute_cell(probe, len(code_cells))
+            while plan is not None:
+                part = _unpack_part(scratch, plan)
+                client.nb.cells.append(_probe_cell(scratch, part))
+                client.execute_cell(client.nb.cells[-1], len(client.nb.cells) - 1)
+                if not plan.get("more"):
+                    break
+                events.emit(protocol.WAITING)
+                given = protocol.read_message(sys.stdin.buffer, protocol.PART)
+                plan = given["part"] if given is not None else None
+            events.emit(protocol.DONE)
         except DeadKernelError:
-            (out / "cells.json").write_text(json.dumps(logs))
-            (out / "kernel-exit.json").write_text(json.dumps({"returncode": _kernel_returncode(client)}))
-            return KERNEL_DIED
-    (out / "cells.json").write_text(json.dumps(logs))
+            if not cells_sent:
+                events.emit(protocol.CELLS, cells=logs)
+            events.emit(protocol.KERNEL_EXIT, returncode=_kernel_returncode(client))
+            return protocol.KERNEL_DIED
     return 0
 
 

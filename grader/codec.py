@@ -1,37 +1,63 @@
 """Values across the sandbox boundary: JSON plus tensors saved one per file.
 
-Both sides use this module. Going in, the grader encodes a step's inputs; coming out, the
-probe encodes what the student's function returned, and the grader decodes it with sizes
-capped and tensors loaded with `torch.load(..., weights_only=True)`. Nothing is pickled.
+Both sides use this module (it imports only the standard library and `grader.protocol` at
+the top). Going in, the grader encodes a step's inputs (`Encoder` with no folder keeps the
+tensor files in memory, to travel in the grader's message); coming out, the probe encodes
+what the student's function returned, and the grader decodes it with `Decoder`: total (any
+bytes become a value or a `CodecError`), sizes capped, each tensor file read once through a
+folder descriptor and loaded with `torch.load(..., weights_only=True)`. Nothing is pickled.
 
 Tags: {"$tensor": "file.pt"}, {"$tuple": [...]}, {"$dict": {...}}, {"$float": "nan"},
-{"$ref": "step"} (inputs only), {"$object": {"type", "repr"}} (a value of any other type),
-{"$module": {...}} (an nn.Module described as plain data).
+{"$ref": "step"} (inputs only), {"$object": {"type", "repr"}} (a value of any other type,
+decoded as `Opaque`).
 """
 
 from __future__ import annotations
 
+import io
 import math
+import os
 import re
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MAX_TENSOR_BYTES = 64 * 2**20
-MAX_REPR = 300
+from .protocol import (
+    MAX_JSON_DEPTH,
+    MAX_NAME,
+    MAX_REPR,
+    MAX_RUN_TENSOR_BYTES,
+    MAX_STEP_TENSOR_BYTES,
+    MAX_TENSOR_BYTES,
+    MAX_TENSOR_REFS,
+)
+
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\.pt$")
+_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 class CodecError(ValueError):
     """A value that cannot be decoded: too large, malformed, or not what it claims to be."""
 
 
-class Encoder:
-    """Turns values into JSON-able data, writing each tensor to its own file in `folder`."""
+@dataclass(frozen=True)
+class Opaque:
+    """A returned value of a type that does not cross the boundary: its type's name and repr."""
 
-    def __init__(self, folder: Path, prefix: str) -> None:
+    type: str
+    repr: str
+
+
+class Encoder:
+    """Turns values into JSON-able data, each tensor into a file of its own: in `folder`, or in
+    `files` (name → bytes) when there is no folder."""
+
+    def __init__(self, folder: Path | None, prefix: str) -> None:
         self.folder = folder
         self.prefix = prefix
         self.count = 0
+        self.files: dict[str, bytes] = {}
 
     def encode(self, value: Any, depth: int = 0) -> Any:
         kind = type(value)
@@ -61,7 +87,12 @@ class Encoder:
         plain = value.detach().to("cpu").contiguous().clone()
         if plain.layout != torch.strided:
             plain = plain.to_dense()
-        torch.save(plain, self.folder / name)
+        if self.folder is None:
+            buffer = io.BytesIO()
+            torch.save(plain, buffer)
+            self.files[name] = buffer.getvalue()
+        else:
+            torch.save(plain, self.folder / name)
         return {"$tensor": name}
 
 
@@ -82,53 +113,6 @@ def _described(value: Any) -> dict[str, Any]:
     return {"$object": {"type": name, "repr": text[:MAX_REPR]}}
 
 
-def decode(data: Any, folder: Path, refs: dict[str, Any] | None = None, depth: int = 0) -> Any:
-    """The value that `data` encodes; tensors are read from `folder`, refs from `refs`."""
-    if depth > 25:
-        raise CodecError("value nested too deeply")
-    if isinstance(data, list):
-        return [decode(v, folder, refs, depth + 1) for v in data]
-    if not isinstance(data, dict):
-        return data
-    if len(data) != 1:
-        raise CodecError("malformed value")
-    (tag, body), = data.items()
-    if tag == "$tuple":
-        return tuple(decode(v, folder, refs, depth + 1) for v in body)
-    if tag == "$dict":
-        return {str(k): decode(v, folder, refs, depth + 1) for k, v in body.items()}
-    if tag == "$float":
-        return float(body) if body in ("nan", "inf", "-inf") else _bad(tag)
-    if tag == "$tensor":
-        return load_tensor(folder, body)
-    if tag == "$ref" and refs is not None:
-        return refs[body]
-    if tag in ("$object", "$module"):
-        return data
-    return _bad(tag)
-
-
-def _bad(tag: str) -> Any:
-    raise CodecError(f"unknown value tag {tag!r}")
-
-
-def load_tensor(folder: Path, name: Any) -> Any:
-    """A tensor file written by the other side, checked before and after loading."""
-    import torch
-
-    if not isinstance(name, str) or not _SAFE_FILE.match(name):
-        raise CodecError(f"bad tensor file name {name!r}")
-    path = folder / name
-    if path.is_symlink() or not path.is_file():
-        raise CodecError(f"tensor file {name} is missing")
-    if path.stat().st_size > MAX_TENSOR_BYTES + 4096:
-        raise CodecError(f"tensor file {name} is larger than {MAX_TENSOR_BYTES} bytes")
-    tensor = torch.load(path, map_location="cpu", weights_only=True)
-    if type(tensor) is not torch.Tensor:
-        raise CodecError(f"tensor file {name} holds a {type(tensor).__name__}, not a Tensor")
-    return tensor
-
-
 def encode_input(value: Any, encoder: Encoder) -> Any:
     """Like `Encoder.encode`, for the grader's inputs, where `Ref`s name earlier results."""
     from .model import Ref
@@ -140,3 +124,138 @@ def encode_input(value: Any, encoder: Encoder) -> Any:
     if type(value) is list:
         return [encode_input(v, encoder) for v in value]
     return encoder.encode(value)
+
+
+def decode_input(data: Any, folder: Path, refs: dict[str, Any]) -> Any:
+    """The probe's side: the grader's inputs (trusted), tensors read from `folder`."""
+    if isinstance(data, list):
+        return [decode_input(v, folder, refs) for v in data]
+    if not isinstance(data, dict):
+        return data
+    (tag, body), = data.items()
+    if tag == "$tuple":
+        return tuple(decode_input(v, folder, refs) for v in body)
+    if tag == "$dict":
+        return {k: decode_input(v, folder, refs) for k, v in body.items()}
+    if tag == "$float":
+        return _FLOATS[body]
+    if tag == "$ref":
+        return refs[body]
+    import torch
+
+    return torch.load(folder / body, map_location="cpu", weights_only=True)
+
+
+def valid_text(value: str, limit: int) -> str:
+    """At most `limit` characters, lone surrogates replaced (so any sink can encode it)."""
+    return value[:limit].encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+class Decoder:
+    """The grader's side: answers from the child, decoded totally, with caps.
+
+    Tensor files are read through `folder_fd`, a descriptor of the output folder the grader
+    opened before the student's code ran (a folder renamed or replaced later is not followed),
+    each file once (a file rewritten later is not read again), at most MAX_RUN_TENSOR_BYTES in all.
+    """
+
+    def __init__(self, folder_fd: int) -> None:
+        self.folder_fd = folder_fd
+        self.loaded: dict[str, Any] = {}
+        self.bytes_read = 0
+
+    def decode(self, data: Any) -> Any:
+        """The value `data` encodes; anything malformed, too deep or too large is a CodecError."""
+        try:
+            return self._value(data, 0, _StepBudget())
+        except CodecError:
+            raise
+        except Exception as error:  # the last guard of a total decoding: say what, never raise it
+            raise CodecError(f"malformed value ({type(error).__name__})") from None
+
+    def _value(self, data: Any, depth: int, budget: _StepBudget) -> Any:
+        if depth > MAX_JSON_DEPTH:
+            raise CodecError("the value is nested too deeply")
+        if data is None or type(data) in (bool, int, float):
+            return data
+        if type(data) is str:
+            return valid_text(data, len(data))
+        if type(data) is list:
+            return [self._value(v, depth + 1, budget) for v in data]
+        if type(data) is not dict or len(data) != 1:
+            raise CodecError("malformed value")
+        (tag, body), = data.items()
+        return self._tagged(tag, body, depth, budget)
+
+    def _tagged(self, tag: str, body: Any, depth: int, budget: _StepBudget) -> Any:
+        if tag == "$tuple" and type(body) is list:
+            return tuple(self._value(v, depth + 1, budget) for v in body)
+        if tag == "$dict" and type(body) is dict:
+            return {valid_text(str(k), MAX_NAME): self._value(v, depth + 1, budget) for k, v in body.items()}
+        if tag == "$float" and type(body) is str and body in _FLOATS:
+            return _FLOATS[body]
+        if tag == "$object" and type(body) is dict and type(body.get("type")) is str and type(body.get("repr")) is str:
+            return Opaque(valid_text(body["type"], MAX_NAME), valid_text(body["repr"], MAX_REPR))
+        if tag == "$tensor":
+            tensor = self.tensor(body)
+            budget.take(tensor)
+            return tensor
+        raise CodecError(f"malformed value (tag {valid_text(str(tag), 40)!r})")
+
+    def tensor(self, name: Any) -> Any:
+        """The tensor in file `name` of the output folder, read at most once."""
+        if type(name) is not str or not _SAFE_FILE.match(name):
+            raise CodecError("bad tensor file name")
+        if name not in self.loaded:
+            self.loaded[name] = self._load(name)
+        return self.loaded[name]
+
+    def _load(self, name: str) -> Any:
+        import torch
+
+        data = _read_regular(self.folder_fd, name, MAX_TENSOR_BYTES + 4096)
+        self.bytes_read += len(data)
+        if self.bytes_read > MAX_RUN_TENSOR_BYTES:
+            raise CodecError(f"the answers' tensor files add up to more than {MAX_RUN_TENSOR_BYTES // 2**20} MiB")
+        try:
+            tensor = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as error:  # any bytes at all: a bad zip, a refused pickle, a short file
+            raise CodecError(f"tensor file {name} cannot be read ({type(error).__name__})") from None
+        if type(tensor) is not torch.Tensor:
+            raise CodecError(f"tensor file {name} holds a {type(tensor).__name__}, not a Tensor")
+        return tensor
+
+
+class _StepBudget:
+    """The tensors one answer refers to: how many references, and their bytes (each counted)."""
+
+    def __init__(self) -> None:
+        self.refs = 0
+        self.bytes = 0
+
+    def take(self, tensor: Any) -> None:
+        self.refs += 1
+        self.bytes += tensor.numel() * tensor.element_size()
+        if self.refs > MAX_TENSOR_REFS:
+            raise CodecError(f"the answer refers to more than {MAX_TENSOR_REFS} tensors")
+        if self.bytes > MAX_STEP_TENSOR_BYTES:
+            raise CodecError(f"the answer's tensors add up to more than {MAX_STEP_TENSOR_BYTES // 2**20} MiB")
+
+
+def _read_regular(folder_fd: int, name: str, limit: int) -> bytes:
+    """The bytes of regular file `name` in the folder, never following a link nor waiting on a FIFO."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError:
+        raise CodecError(f"tensor file {name} is missing") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CodecError(f"tensor file {name} is not a regular file")
+        if info.st_size > limit:
+            raise CodecError(f"tensor file {name} is larger than {MAX_TENSOR_BYTES // 2**20} MiB")
+        return os.pread(fd, limit, 0)
+    except OSError as error:
+        raise CodecError(f"tensor file {name} cannot be read ({error.strerror})") from None
+    finally:
+        os.close(fd)

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .codec import Opaque
 from .model import Observation
 
 
@@ -33,10 +34,8 @@ def type_name(value: Any) -> str:
     """The type as the student knows it; for a value that came back described, the type it had."""
     if is_tensor(value):
         return "Tensor"
-    if isinstance(value, dict) and isinstance(value.get("$object"), dict):
-        return str(value["$object"].get("type", "object"))
-    if isinstance(value, dict) and "$module" in value:
-        return "nn.Module"
+    if isinstance(value, Opaque):
+        return value.type
     return type(value).__name__
 
 
@@ -48,9 +47,8 @@ def show(value: Any) -> str:
             body = str(_rounded(value.tolist()))
             return f"tensor of shape {tuple(value.shape)}, {dtype}: {body}"
         return f"tensor of shape {tuple(value.shape)}, {dtype}"
-    if isinstance(value, dict) and "$object" in value:
-        described = value["$object"]
-        return f"a {described.get('type', '?')} ({described.get('repr', '')})"
+    if isinstance(value, Opaque):
+        return f"a {value.type} ({value.repr})"
     text = repr(value)
     return text if len(text) <= 300 else text[:297] + "..."
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,16 @@ SLOWEST = 5
 
 
 def load_results(output: Path, students: Sequence[str]) -> dict[str, GradeReport]:
-    """Each student's report, read back from results/<id>.json."""
-    return {s: GradeReport.from_json(json.loads(result_path(output, s).read_text())) for s in students}
+    """Each student's report, read back from results/<id>.json, with the hidden checks' messages
+    (which the result, a student's file, does not hold) from details/<id>.json, for the staff."""
+    details = load_details(output, students)
+    return {s: _with_hidden_messages(GradeReport.from_json(json.loads(result_path(output, s).read_text())),
+                                     details[s].get("hidden_messages", {})) for s in students}
+
+
+def _with_hidden_messages(report: GradeReport, messages: dict[str, str]) -> GradeReport:
+    checks = tuple(replace(c, message=str(messages.get(c.id, c.message))) for c in report.checks)
+    return replace(report, checks=checks)
 
 
 def load_details(output: Path, students: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -83,6 +83,7 @@ def grade_submission(
         cells=outcome.cells,
         figures=tuple(figures),
         timings=timings,
+        limits_hit=outcome.limits_hit,
         sandbox=f"{sandbox.name} ({sandbox.note})" if getattr(sandbox, "note", "") else sandbox.name,
     )
 

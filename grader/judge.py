@@ -70,12 +70,13 @@ def judge_check(
     except Exception as error:  # a bug in a check must not stop the run; say it loudly
         where = traceback.format_exception_only(type(error), error)[-1].strip()
         return _result(check, "error", f"the grader could not judge this check ({where}); tell your instructor"), ()
-    return _result(check, "passed" if verdict.passed else "failed", verdict.message), verdict.figures
+    status: CheckStatus = "passed" if verdict.passed else "failed"
+    return _result(check, status, verdict.message, verdict.hints), verdict.figures
 
 
-def _result(check: Check, status: CheckStatus, message: str) -> CheckResult:
+def _result(check: Check, status: CheckStatus, message: str, hints: tuple[str, ...] = ()) -> CheckResult:
     points = check.points if status == "passed" else 0.0
-    return CheckResult(check.id, check.exercise, status, points, check.points, check.hidden, message)
+    return CheckResult(check.id, check.exercise, status, points, check.points, check.hidden, message, hints)
 
 
 def skipped_hidden(listed: Sequence[ListedCheck]) -> list[CheckResult]:

@@ -17,6 +17,27 @@ CheckStatus = Literal["passed", "failed", "error", "timeout", "skipped"]
 CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "error", "timeout", "skipped")
 StepStatus = Literal["returned", "raised", "timeout", "crashed", "not_run"]
 CellStatus = Literal["ok", "error", "timeout"]
+StopKind = Literal[
+    "call_time", "cell_time", "run_time", "idle", "startup", "memory", "cpu_time", "file_size", "disk",
+    "crashed", "exited", "protocol",
+]
+LIMIT_NAMES: dict[StopKind, str] = {  # the stops that mean a limit of the sandbox, and its name
+    "call_time": "call time limit", "cell_time": "cell time limit", "run_time": "run time limit",
+    "memory": "memory", "cpu_time": "CPU time", "file_size": "file size limit", "disk": "disk",
+}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the grader stopped the student's process, or why it ended: a kind and plain words."""
+
+    kind: StopKind
+    message: str
+
+    @property
+    def limit(self) -> str:
+        """The sandbox limit this stop means ("" when it is not a limit)."""
+        return LIMIT_NAMES.get(self.kind, "")
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,7 @@ class Observation:
     seconds: float = 0.0
     output: str = ""
     forbidden_calls: tuple[str, ...] = ()
+    stop: StopKind | None = None  # the limit or stop that ended this step, when one did
 
     def raised(self, exception_name: str) -> bool:
         return self.status == "raised" and exception_name in (self.error_type, *self.error_bases)
@@ -110,6 +132,9 @@ class Verdict:
     passed: bool
     message: str = ""
     figures: tuple[Figure, ...] = ()
+    hints: tuple[str, ...] = ()
+    """Known mistakes that explain a failure, in the course's words: chosen by the judge, so a
+    hidden check may show them to the student (its message, with the inputs, it may not)."""
 
 
 @dataclass(frozen=True)
@@ -156,17 +181,20 @@ class CheckResult:
     max_points: float
     hidden: bool
     message: str = ""
+    hints: tuple[str, ...] = ()
 
     @property
     def student_message(self) -> str:
-        """The message as a student may see it: a hidden check shows its verdict, never its inputs."""
+        """The message as a student may see it: a hidden check shows the grader's verdict word and
+        the judge's hints, never its inputs nor anything the student's process said."""
         if not self.hidden:
             return self.message
-        hints = [line for line in self.message.splitlines() if line.startswith(("hint", "  - "))]
-        verdict = {"passed": "passed", "skipped": "runs at grading time"}.get(self.status, f"{self.status}")
-        return "\n".join([f"hidden check: {verdict}", *hints])
+        verdict = {"skipped": "runs at grading time"}.get(self.status, self.status)
+        return "\n".join([f"hidden check: {verdict}", *hint_lines(self.hints)])
 
     def to_json(self) -> dict[str, Any]:
+        """The contract's result format, which students see: a hidden check's message is its
+        student message (the staff's copy is `message`, kept in the batch's details)."""
         return {
             "id": self.id,
             "exercise": self.exercise,
@@ -174,7 +202,7 @@ class CheckResult:
             "points": self.points,
             "max_points": self.max_points,
             "hidden": self.hidden,
-            "message": self.message,
+            "message": self.student_message,
         }
 
     @classmethod
@@ -188,6 +216,13 @@ class CheckResult:
             hidden=bool(data["hidden"]),
             message=str(data.get("message", "")),
         )
+
+
+def hint_lines(hints: tuple[str, ...]) -> list[str]:
+    """Hints as the feedback shows them."""
+    if len(hints) > 1:
+        return ["hint: one of these known mistakes gives this answer:", *(f"  - {h}" for h in hints)]
+    return [f"hint: {h}" for h in hints]
 
 
 @dataclass(frozen=True)
@@ -216,6 +251,7 @@ class GradeReport:
     figures: tuple[Figure, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict)
     sandbox: str = ""
+    limits_hit: tuple[str, ...] = ()
 
     @property
     def all_passed(self) -> bool:

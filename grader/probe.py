@@ -1,8 +1,9 @@
 """Runs inside the student's kernel: call the named functions on the plan's inputs.
 
-It knows inputs only, never expected answers. Each step's outcome is appended to
-`out/events.jsonl` as soon as it is known, so the grader sees progress, and a step that
-never returns costs that step alone. Everything written here is untrusted by the grader.
+It knows inputs only, never expected answers. Each step's start and outcome are appended to
+`out/events.jsonl` as soon as they are known (grader/protocol.py), so the grader sees
+progress, and a step that never returns costs that step alone. Everything written here is
+untrusted by the grader: the student's code shares this process.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .codec import Encoder, decode
-
-MAX_STEP_OUTPUT = 8 * 1024
+from . import protocol
+from .codec import Encoder, decode_input
 
 
 class StepTimeout(BaseException):
@@ -185,8 +185,8 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
     if missing:
         return {"status": "not_run", "error_message": f"needs the result of {missing[0]}, which did not return"}
     try:
-        args = decode(step["args"], inputs, kept)
-        kwargs = decode(step["kwargs"], inputs, kept)
+        args = decode_input(step["args"], inputs, kept)
+        kwargs = decode_input(step["kwargs"], inputs, kept)
     except Exception as error:  # the student's notebook broke the probe's own tools
         return {"status": "not_run", "error_message": f"inputs could not be loaded: {error}"}
     function = step["function"]
@@ -197,7 +197,7 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
             return _raised(NameError(f"name '{function}' is not defined"))
         if not callable(target):
             return _raised(TypeError(f"{function} is a {type(target).__name__}, not a function"))
-    captured = _CappedText(MAX_STEP_OUTPUT)
+    captured = _CappedText(protocol.MAX_STEP_OUTPUT)
     outcome: dict[str, Any]
     guard = _ForbiddenCalls(step.get("forbidden", []))
     started = time.perf_counter()
@@ -285,52 +285,28 @@ def _raised(error: BaseException) -> dict[str, Any]:
     }
 
 
-def _next_part(path: Path, seconds: float) -> dict[str, Any] | None:
-    """The next part of the plan, once the grader has written it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if path.exists():
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
-        time.sleep(0.005)
-    return None
+_KEPT: dict[str, Any] = {}  # what each step returned, across the parts of the plan (Refs)
 
 
-def run(scratch: str, namespace: dict[str, Any] | None = None) -> None:
-    """Run every step of the plan in this (the student's) namespace, or in `namespace`.
-
-    The plan comes in parts: `plan.json`, then, when it says "more", `plan-2.json`, which the
-    grader writes only once the probe says it is waiting (the hidden checks' inputs).
-    """
+def run(scratch: str, part: int = 1, namespace: dict[str, Any] | None = None) -> None:
+    """Run every step of part `part` of the plan in this (the student's) namespace, or in
+    `namespace`; child.py puts each part in SCRATCH/plan-N.json when the grader sends it."""
     root = Path(scratch)
-    out = root / "out"
-    encoder = Encoder(out, prefix="r")
+    plan = json.loads((root / protocol.plan_file(part)).read_text())
+    encoder = Encoder(root / protocol.OUT, prefix=f"r{part}")
     namespace = _user_namespace() if namespace is None else namespace
-    kept: dict[str, Any] = {}
-    with open(out / "events.jsonl", "a", encoding="utf-8") as events:
-        def emit(event: dict[str, Any]) -> None:
-            events.write(json.dumps(event) + "\n")
+    if part == 1:
+        _KEPT.clear()
+    with open(root / protocol.OUT / protocol.EVENTS, "a", encoding="utf-8") as events:
+        for step in plan["steps"]:
+            events.write(protocol.event_line(protocol.START, step=step["name"]))
             events.flush()
-
-        plan: dict[str, Any] | None = json.loads((root / "plan.json").read_text())
-        part = 1
-        while plan is not None:
-            skip = set(plan.get("skip", []))
-            for step in plan["steps"]:
-                if step["name"] in skip:
-                    continue
-                emit({"event": "start", "step": step["name"]})
-                _seed(int(plan.get("seed", 0)))
-                outcome = _run_step(step, namespace, kept, root / "inputs", encoder)
-                try:
-                    line = json.dumps({"event": "end", "step": step["name"], **outcome})
-                except (TypeError, ValueError):
-                    line = json.dumps({"event": "end", "step": step["name"], "status": "not_run",
-                                       "error_message": "the result could not be written"})
-                events.write(line + "\n")
-                events.flush()
-            if not plan.get("more"):
-                break
-            emit({"event": "waiting"})
-            part += 1
-            plan = _next_part(root / f"plan-{part}.json", seconds=60)
-        emit({"event": "done"})
+            _seed(int(plan.get("seed", 0)))
+            outcome = _run_step(step, namespace, _KEPT, root / protocol.INPUTS, encoder)
+            try:
+                line = protocol.event_line(protocol.END, step=step["name"], **outcome)
+            except (TypeError, ValueError):
+                line = protocol.event_line(protocol.END, step=step["name"], status="not_run",
+                                           error_message="the result could not be written")
+            events.write(line)
+            events.flush()

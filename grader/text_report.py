@@ -32,7 +32,7 @@ def _exercise_line(exercise: str, results: list[CheckResult]) -> str:
 def _failure_lines(result: CheckResult) -> list[str]:
     label = "hidden check " if result.hidden else ""
     lines = [f"      {MARKS[result.status]} {label}{result.id} ({result.status})"]
-    lines += [f"          {line}" for line in visible(result.message).splitlines()]
+    lines += [f"          {line}" for line in visible(result.student_message).splitlines()]
     return lines
 
 

@@ -231,12 +231,16 @@ def test_error_report_lists_every_check() -> None:
     assert {c.status for c in report.checks} == {"error"} and report.max_score == spec.max_score
 
 
-def test_limits_hit() -> None:
-    assert limits_hit(_report()) == ["call time limit (1 check)"]
-    killed = _report(message="stopped: killed (SIGKILL), perhaps for using more than 4 GiB", checks=())
-    assert limits_hit(killed) == ["memory"]
-    cells = _report(message="stopped: the notebook's 3 code cell(s) did not finish in 30 s", checks=(), cells=())
-    assert limits_hit(cells) == ["cell time limit"]
+def test_limits_hit_are_typed_stops_not_words() -> None:
+    from grader.model import CellLog, Observation, Stop
+    from grader.runner import RunOutcome
+
+    observations = {"a": Observation("a", "timeout", stop="call_time"), "b": Observation("b", "crashed", stop="memory")}
+    stops = (Stop("disk", "stopped: wrote more than 2 GiB to disk"), Stop("crashed", "stopped: of memory, CPU time"))
+    outcome = RunOutcome(observations, (CellLog(0, "timeout"),), {}, stops=stops)
+    assert outcome.limits_hit == ("disk", "call time limit", "memory", "cell time limit")
+    assert limits_hit(_report(limits_hit=("call time limit", "memory"))) == ["call time limit (1 check)", "memory"]
+    assert limits_hit(_report(message="stopped: used more than 4 GiB of memory")) == []  # words are not read
 
 
 def test_student_ids_from_file_or_folder(tmp_path: Path) -> None:

@@ -1,45 +1,68 @@
-"""Values across the boundary: round trips, and what the grader refuses to read back."""
+"""Values across the boundary: round trips, and what the grader refuses to read back.
+
+The grader's `Decoder` is total: whatever bytes the student's process left, decoding gives a
+value or a CodecError, never another exception, and never more memory than its caps.
+"""
 
 from __future__ import annotations
 
+import io
 import math
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-from grader.codec import CodecError, Encoder, decode, load_tensor
+from grader import protocol
+from grader.codec import CodecError, Decoder, Encoder, Opaque
 
 
-def test_round_trip_of_plain_values_and_tensors(tmp_path: Path) -> None:
+@pytest.fixture
+def decoder(tmp_path: Path) -> Iterator[Decoder]:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    yield Decoder(fd)
+    os.close(fd)
+
+
+def test_round_trip_of_plain_values_and_tensors(tmp_path: Path, decoder: Decoder) -> None:
     encoder = Encoder(tmp_path, "t")
     value = [1, 2.5, "x", None, True, (1, 2), {"a": torch.arange(6).reshape(2, 3)}, float("nan")]
-    back = decode(encoder.encode(value), tmp_path)
+    back = decoder.decode(encoder.encode(value))
     assert back[:6] == [1, 2.5, "x", None, True, (1, 2)]
     assert torch.equal(back[6]["a"], torch.arange(6).reshape(2, 3))
     assert math.isnan(back[7])
 
 
-def test_other_types_come_back_as_descriptions_not_objects(tmp_path: Path) -> None:
+def test_inputs_can_travel_in_memory() -> None:
+    encoder = Encoder(None, "in1")
+    assert encoder.encode(torch.ones(2)) == {"$tensor": "in1-1.pt"}
+    assert torch.equal(torch.load(io.BytesIO(encoder.files["in1-1.pt"]), weights_only=True), torch.ones(2))
+
+
+def test_other_types_come_back_as_descriptions_not_objects(tmp_path: Path, decoder: Decoder) -> None:
     class LyingInt(int):
         def __eq__(self, other: object) -> bool:
             return True
 
         __hash__ = int.__hash__
 
-    encoded = Encoder(tmp_path, "t").encode(LyingInt(3))
-    back = decode(encoded, tmp_path)
-    assert isinstance(back, dict) and back["$object"]["type"].endswith("LyingInt")
+    back = decoder.decode(Encoder(tmp_path, "t").encode(LyingInt(3)))
+    assert isinstance(back, Opaque) and back.type.endswith("LyingInt")
+    # a plain dict that looks like a description stays a dict: only the tag makes an Opaque
+    assert decoder.decode({"$dict": {"$object": {"$dict": {"type": "int", "repr": "3"}}}}) == {
+        "$object": {"type": "int", "repr": "3"}}
 
 
-def test_tensor_files_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(CodecError):
-        load_tensor(tmp_path, "../../etc/passwd.pt")
-    with pytest.raises(CodecError):
-        load_tensor(tmp_path, "missing.pt")
+def test_tensor_files_are_checked(tmp_path: Path, decoder: Decoder) -> None:
+    (tmp_path / "link.pt").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.pt")
     torch.save({"not": "a tensor"}, tmp_path / "dict.pt")
-    with pytest.raises(CodecError):
-        load_tensor(tmp_path, "dict.pt")
+    (tmp_path / "junk.pt").write_bytes(b"PK\x03\x04 not a zip at all")
+    for name in ("../../etc/passwd.pt", "missing.pt", "link.pt", "fifo.pt", "dict.pt", "junk.pt", 7, None):
+        with pytest.raises(CodecError):
+            decoder.decode({"$tensor": name})
 
 
 class _Evil:
@@ -47,14 +70,45 @@ class _Evil:
         return (print, ("pwned",))
 
 
-def test_pickled_objects_are_not_loaded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_pickled_objects_are_not_loaded(tmp_path: Path, decoder: Decoder, capsys: pytest.CaptureFixture[str]) -> None:
     torch.save(_Evil(), tmp_path / "evil.pt")
-    with pytest.raises(Exception, match="[Ww]eights.only"):
-        load_tensor(tmp_path, "evil.pt")
+    with pytest.raises(CodecError, match="cannot be read"):
+        decoder.decode({"$tensor": "evil.pt"})
     assert "pwned" not in capsys.readouterr().out
 
 
-def test_malformed_data_is_refused(tmp_path: Path) -> None:
-    for data in ({"$nope": 1}, {"a": 1, "b": 2}, {"$float": "1e999x"}):
-        with pytest.raises(CodecError):
-            decode(data, tmp_path)
+@pytest.mark.parametrize("data", [
+    {"$nope": 1}, {"a": 1, "b": 2}, {"$float": "1e999x"}, {"$float": ["nan"]}, {"$tuple": 5},
+    {"$dict": [1, 2]}, {"$dict": "abc"}, {"$object": "x"}, {"$object": {"type": 1, "repr": "x"}},
+    {"$ref": "earlier"}, {"$module": {}}, {}, [{"$tuple": {"a": 1}}],
+])
+def test_malformed_data_is_refused(decoder: Decoder, data: object) -> None:
+    with pytest.raises(CodecError):
+        decoder.decode(data)
+
+
+def test_deep_values_are_refused(decoder: Decoder) -> None:
+    deep: object = 1
+    for _ in range(protocol.MAX_JSON_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(CodecError, match="nested too deeply"):
+        decoder.decode(deep)
+
+
+def test_lone_surrogates_are_made_valid(decoder: Decoder) -> None:
+    back = decoder.decode({"$dict": {"k\udc80": ["a\ud800b", {"$object": {"type": "\udfff", "repr": "x"}}]}})
+    (key, value), = back.items()
+    for text in (key, value[0], value[1].type):
+        text.encode("utf-8")  # does not raise
+
+
+def test_a_tensor_file_is_read_once_and_references_are_capped(tmp_path: Path, decoder: Decoder) -> None:
+    torch.save(torch.zeros(2**20), tmp_path / "big.pt")  # 4 MiB
+    many = [{"$tensor": "big.pt"}] * (protocol.MAX_STEP_TENSOR_BYTES // 2**22 + 1)
+    with pytest.raises(CodecError, match="add up to more than"):
+        decoder.decode(many)
+    assert decoder.bytes_read < 2**22 + 2**16  # the file was read once
+    (tmp_path / "big.pt").write_bytes(b"rewritten")
+    assert decoder.decode({"$tensor": "big.pt"}).numel() == 2**20  # and not read again
+    small = [{"$tensor": "big.pt"}] * 2
+    assert len(decoder.decode(small)) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from grader.codec import Opaque
 from grader.compare import Tolerance, matches, mismatch, show
 from grader.model import Observation
 
@@ -21,7 +22,7 @@ def test_a_close_tensor_matches() -> None:
 
 def test_not_a_tensor_is_named() -> None:
     assert _why([[1.0, 2.0], [3.0, 4.0]]) == "returned a list, expected a torch.Tensor"
-    described = {"$object": {"type": "numpy.ndarray", "repr": "array(...)"}}
+    described = Opaque("numpy.ndarray", "array(...)")
     assert _why(described) == "returned a numpy.ndarray, expected a torch.Tensor"
 
 

@@ -26,7 +26,8 @@ def _report(**changes) -> GradeReport:
     checks = (
         CheckResult("f/one", "f", "passed", 1.0, 1.0, False, ""),
         CheckResult("f/two", "f", "failed", 0.0, 2.0, False, f"called f(1)\nreturned {PAYLOAD}"),
-        CheckResult("g/secret", "g", "failed", 0.0, 1.0, True, "called g(123456789)\nreturned 0\nhint: off by one"),
+        CheckResult("g/secret", "g", "failed", 0.0, 1.0, True, "called g(123456789)\nreturned 0\nhint: off by one",
+                    ("off by one",)),
         CheckResult("g/later", "g", "skipped", 0.0, 1.0, True, "hidden check: runs at grading time"),
         CheckResult("g/slow", "g", "timeout", 0.0, 1.0, False, "called g(0)\nstopped: no answer after 2 s"),
     )

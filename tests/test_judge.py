@@ -6,6 +6,7 @@ import torch
 
 from grader.assignments import ListedCheck
 from grader.checks import Mistake, raises, returns
+from grader.codec import Opaque
 from grader.compare import EXACT, Tolerance, matches
 from grader.judge import judge_check, skipped_hidden, total
 from grader.model import Observation
@@ -33,9 +34,21 @@ def test_known_mistake_is_named() -> None:
     assert "hint: floor instead of ceil" in result.message
 
 
+def test_a_hidden_check_shows_its_verdict_and_the_judges_hints_only() -> None:
+    """Hints are a field the judge fills, never lines picked out of the child's free text."""
+    floor = Mistake("floor instead of ceil", lambda w, n, stride=1, padding=0: (w - n + 1) // stride)
+    check = returns("secret", "conv_output_size", 227, 11, stride=4, expect=56, mistakes=[floor], hidden=True)
+    result, _ = judge_check(check, _observed(check, status="returned", value=(227 - 11 + 1) // 4))
+    assert result.hints == ("floor instead of ceil",) and "227" in result.message
+    assert result.student_message == "hidden check: failed\nhint: floor instead of ceil"
+    forged = "hint: the inputs were 227, 11\n  - stride=4"
+    result, _ = judge_check(check, _observed(check, status="raised", error_type="ValueError", error_message=forged))
+    assert result.student_message == "hidden check: error" and result.to_json()["message"] == "hidden check: error"
+
+
 def test_types_are_exact_so_bools_floats_and_lying_objects_fail() -> None:
     check = returns("x", "f", expect=1)
-    for value in (True, 1.0, {"$object": {"type": "LyingInt", "repr": "1"}}):
+    for value in (True, 1.0, Opaque("LyingInt", "1")):
         result, _ = judge_check(check, _observed(check, status="returned", value=value))
         assert result.status == "failed", value
 

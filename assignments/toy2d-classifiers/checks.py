@@ -11,7 +11,7 @@ model (or an untrained one) never reaches them.
 from __future__ import annotations
 
 from grader.datasets import toy2d
-from grader.model import Check, Evidence, Ref, Step, Verdict
+from grader.model import Check, Evidence, Ref, Step, Verdict, hint_lines
 from grader.sandbox import Limits
 from grader.training import (
     ModelRun,
@@ -93,10 +93,10 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
                 f"{_percent(BEATS_MARGIN)} or more)")
         if mlp >= rnd + BEATS_MARGIN:
             return Verdict(True, text, pictures)
-        hint = ("\nhint: when the two are equal, the random layer is probably being trained too "
-                "(requires_grad=False on the first Linear, and an optimizer over the parameters that require grad)"
-                if abs(mlp - rnd) < 1e-9 else "")
-        return Verdict(False, text + hint, pictures)
+        hints = (("when the two are equal, the random layer is probably being trained too (requires_grad=False "
+                  "on the first Linear, and an optimizer over the parameters that require grad)",)
+                 if abs(mlp - rnd) < 1e-9 else ())
+        return Verdict(False, "\n".join([text, *hint_lines(hints)]), pictures, hints)
 
     return Check(id, "make_random_features", (*trained.steps, *random.steps), judge, points=2.0, hidden=hidden,
                  description="a trained hidden layer beats a random frozen one of the same width",

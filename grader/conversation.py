@@ -1,0 +1,193 @@
+"""The grader's side of the protocol (grader/protocol.py draws it): a strict state machine.
+
+`Conversation` takes the child's event lines one at a time and accepts them only in protocol
+order: the cells' log first, then each step of the part of the plan that has been sent, once,
+its end right after its own start, then "waiting" or "done". Anything else breaks the
+conversation for good: nothing the child says after that is used. Accepted answers become
+`Observation`s at once, decoded totally: any bytes become an observation or an "unreadable
+answer" error on that step, never an exception in the grader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import protocol
+from .codec import CodecError, Decoder, valid_text
+from .model import CellLog, CellStatus, Observation, StepStatus, StopKind
+
+Phase = Literal["cells", "public", "waiting", "hidden", "done", "broken"]
+BROKE_PROTOCOL = "the submission's process broke the grading protocol"
+
+
+@dataclass
+class Conversation:
+    """What one child has said so far, as far as the protocol allows it to be believed."""
+
+    decoder: Decoder
+    public: Sequence[str]  # the steps of part 1, in the order the probe runs them
+    hidden: Sequence[str] = ()  # of part 2 (sent only once part 1 is done); empty: no part 2
+    memory_text: str = "the memory limit"
+    phase: Phase = "cells"
+    running: str | None = None
+    running_since: float = 0.0
+    last_event: float = 0.0
+    cells_at: float | None = None  # when the cells' log came: the notebook ran until then
+    observations: dict[str, Observation] = field(default_factory=dict)
+    cells: tuple[CellLog, ...] | None = None
+    kernel_exit: int | None = None
+    violation: str = ""
+    hidden_given: bool = False  # part 2 was sent: from now on nothing reaches what a student sees
+    _todo: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._todo = list(self.public)
+
+    @property
+    def over(self) -> bool:
+        return self.phase in ("done", "broken")
+
+    def take(self, line: bytes, now: float) -> None:
+        """One event line from the child."""
+        if self.over:
+            return
+        event = _parse(line)
+        if event is None:
+            self._break("an unreadable event")
+            return
+        self.last_event = now
+        kind = event.get("event")
+        if kind == protocol.KERNEL_EXIT and type(event.get("returncode")) is int:
+            self.kernel_exit = event["returncode"]
+        elif self.phase == "cells" and kind == protocol.CELLS:
+            self.cells = parse_cells(event.get("cells"))
+            self.phase, self.cells_at = "public", now
+        elif self.phase in ("public", "hidden"):
+            self._step_event(kind, event, now)
+        else:
+            self._break(f"{self._name(kind)} event while {self.phase}")
+
+    def hidden_sent(self) -> None:
+        """The grader has sent part 2: its steps are expected now."""
+        assert self.phase == "waiting"
+        self.phase, self._todo, self.hidden_given = "hidden", list(self.hidden), True
+
+    def _step_event(self, kind: Any, event: dict[str, Any], now: float) -> None:
+        step = event.get("step")
+        if self.running is None and self._todo and kind == protocol.START and step == self._todo[0]:
+            self.running, self.running_since = step, now
+        elif self.running is not None and kind == protocol.END and step == self.running:
+            self.observations[step] = observe(step, event, self.decoder, self.memory_text)
+            self._todo.pop(0)
+            self.running = None
+        elif self.running is None and not self._todo and kind == protocol.WAITING and self._more:
+            self.phase = "waiting"
+        elif self.running is None and not self._todo and kind == protocol.DONE and not self._more:
+            self.phase = "done"
+        else:
+            self._break(f"{self._name(kind)} event for {self._step_name(step)} while {self._expecting}")
+
+    @property
+    def _more(self) -> bool:
+        return self.phase == "public" and bool(self.hidden)
+
+    @property
+    def _expecting(self) -> str:
+        if self.running is not None:
+            return f"{self.running} was running"
+        return f"{self._todo[0]} was next" if self._todo else "the part was over"
+
+    def _name(self, kind: Any) -> str:
+        """An event kind in the grader's words (never the child's text: after the hidden part is
+        sent, nothing the child chose may reach what a student sees)."""
+        return f"a {kind!r}" if kind in _KINDS else "an unknown"
+
+    def _step_name(self, step: Any) -> str:
+        return repr(step) if step in self.public or step in self.hidden else "an unknown step"
+
+    def _break(self, what: str) -> None:
+        self.violation = f"{BROKE_PROTOCOL} ({what})"
+        self.phase, self.running = "broken", None
+
+
+_KINDS = (protocol.CELLS, protocol.START, protocol.END, protocol.WAITING, protocol.DONE, protocol.KERNEL_EXIT)
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """An event as a JSON object, or None: too long, too deep, not JSON, not an object."""
+    if len(line) > protocol.MAX_EVENT_LINE:
+        return None
+    try:
+        event = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+def _text(event: dict[str, Any], key: str, limit: int = protocol.MAX_TEXT) -> str:
+    value = event.get(key, "")
+    return valid_text(value, limit) if isinstance(value, str) else ""
+
+
+def _names(event: dict[str, Any], key: str) -> tuple[str, ...]:
+    values = event.get(key, [])
+    if not isinstance(values, list):
+        return ()
+    return tuple(valid_text(v, protocol.MAX_NAME) for v in values[:20] if isinstance(v, str))
+
+
+def _out_of_memory(error_type: str, message: str) -> bool:
+    return error_type == "MemoryError" or (error_type == "RuntimeError" and "can't allocate memory" in message)
+
+
+def observe(step: str, event: dict[str, Any], decoder: Decoder, memory_text: str) -> Observation:
+    """An accepted `end` event as an Observation; nothing in it is trusted to be well-formed."""
+    status: StepStatus = event["status"] if event.get("status") in ("returned", "raised", "timeout") else "not_run"
+    value: Any = None
+    if status == "returned":
+        try:
+            value = decoder.decode(event.get("value"))
+        except (CodecError, RecursionError) as error:
+            return Observation(step, "not_run", error_message=f"its answer could not be read back: {error}")
+    seconds = event.get("seconds", 0.0)
+    error_type, error_message = _text(event, "error_type", protocol.MAX_NAME), _text(event, "error_message")
+    stop: StopKind | None = "call_time" if status == "timeout" else None
+    if status == "raised" and _out_of_memory(error_type, error_message):
+        status, error_message = "crashed", f"stopped: used more than {memory_text} of memory ({error_type})"
+        stop = "memory"
+    return Observation(
+        step=step,
+        status=status,
+        value=value,
+        type_name=_text(event, "type", protocol.MAX_NAME),
+        error_type=error_type,
+        error_bases=_names(event, "error_bases"),
+        error_message=error_message,
+        seconds=float(seconds) if type(seconds) in (int, float) and 0 <= seconds < 1e9 else 0.0,
+        output=_text(event, "output", protocol.MAX_STEP_OUTPUT + 100),
+        forbidden_calls=_names(event, "forbidden_calls"),
+        stop=stop,
+    )
+
+
+def parse_cells(raw: Any) -> tuple[CellLog, ...]:
+    """The cells' log the child sent, made well-formed."""
+    cells: list[CellLog] = []
+    for item in raw[:protocol.MAX_CELLS] if isinstance(raw, list) else []:
+        if not isinstance(item, dict):
+            continue
+        status: CellStatus = item["status"] if item.get("status") in ("ok", "timeout") else "error"
+        index = item.get("index")
+        cells.append(CellLog(
+            index=index if type(index) is int and 0 <= index < protocol.MAX_CELLS else len(cells),
+            status=status,
+            source_head=_text(item, "source_head", protocol.MAX_NAME),
+            error=_text(item, "error", protocol.MAX_CELL_ERROR),
+            output=_text(item, "output", protocol.MAX_CELL_OUTPUT),
+        ))
+    return tuple(cells)
