@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -79,12 +80,22 @@ class _Events:
             events.write(protocol.event_line(kind, **fields))
 
 
+def _write_new(path: Path, data: bytes) -> None:
+    """Write a new file at `path`, replacing whatever the student's code put there (a planted
+    link is removed, never followed)."""
+    if os.path.lexists(path):
+        os.unlink(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
 def _unpack_part(scratch: Path, plan: dict[str, Any]) -> int:
     """Put a part of the plan where the probe reads it: its tensors in inputs/, the rest as JSON."""
     for name, data in plan.pop("tensors", {}).items():
-        (scratch / protocol.INPUTS / name).write_bytes(base64.b64decode(data))
+        _write_new(scratch / protocol.INPUTS / name, base64.b64decode(data))
     part = int(plan["part"])
-    (scratch / protocol.plan_file(part)).write_text(json.dumps(plan))
+    _write_new(scratch / protocol.plan_file(part), json.dumps(plan).encode())
     return part
 
 

@@ -21,6 +21,7 @@ from .model import CellLog, CellStatus, Observation, StepStatus, StopKind
 
 Phase = Literal["cells", "public", "waiting", "hidden", "done", "broken"]
 BROKE_PROTOCOL = "the submission's process broke the grading protocol"
+UNREADABLE = "its answer could not be read back"
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Conversation:
         if self.over:
             return
         event = _parse(line)
+        if event is None and self.running is not None:  # the running step's answer, unreadable
+            self._ended(self.running, Observation(self.running, "crashed", error_message=UNREADABLE))
+            return
         if event is None:
             self._break("an unreadable event")
             return
@@ -80,15 +84,19 @@ class Conversation:
         if self.running is None and self._todo and kind == protocol.START and step == self._todo[0]:
             self.running, self.running_since = step, now
         elif self.running is not None and kind == protocol.END and step == self.running:
-            self.observations[step] = observe(step, event, self.decoder, self.memory_text)
-            self._todo.pop(0)
-            self.running = None
+            self._ended(step, observe(step, event, self.decoder, self.memory_text))
         elif self.running is None and not self._todo and kind == protocol.WAITING and self._more:
             self.phase = "waiting"
         elif self.running is None and not self._todo and kind == protocol.DONE and not self._more:
             self.phase = "done"
         else:
-            self._break(f"{self._name(kind)} event for {self._step_name(step)} while {self._expecting}")
+            about = f" for {self._step_name(step)}" if step is not None else ""
+            self._break(f"{self._name(kind)} event{about} while {self._expecting}")
+
+    def _ended(self, step: str, observed: Observation) -> None:
+        self.observations[step] = observed
+        self._todo.pop(0)
+        self.running = None
 
     @property
     def _more(self) -> bool:
@@ -117,7 +125,8 @@ _KINDS = (protocol.CELLS, protocol.START, protocol.END, protocol.WAITING, protoc
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
-    """An event as a JSON object, or None: too long, too deep, not JSON, not an object."""
+    """An event as a JSON object, or None: too long, too deep, not JSON, not an object (while a
+    step runs, such a line is that step's answer, unreadable; otherwise it breaks the protocol)."""
     if len(line) > protocol.MAX_EVENT_LINE:
         return None
     try:
@@ -153,7 +162,7 @@ def observe(step: str, event: dict[str, Any], decoder: Decoder, memory_text: str
         try:
             value = decoder.decode(event.get("value"))
         except (CodecError, RecursionError) as error:
-            return Observation(step, "not_run", error_message=f"its answer could not be read back: {error}")
+            return Observation(step, "crashed", error_message=f"{UNREADABLE}: {error}")
     seconds = event.get("seconds", 0.0)
     error_type, error_message = _text(event, "error_type", protocol.MAX_NAME), _text(event, "error_message")
     stop: StopKind | None = "call_time" if status == "timeout" else None

@@ -28,7 +28,8 @@ def expectation_problems(report: GradeReport, expected: Mapping[str, Any], n_che
     "hint" / "message": text in some failed check's message; "statuses": {check id: status};
     "report_message": text in the report's message; "passes": check ids that must pass;
     "fails": the check ids that do not pass, no more, no less;
-    "status": the report's status when it is not "graded" (nothing could be graded).
+    "status": the report's status when it is not "graded" (nothing could be graded);
+    "public": "full": every public check passes.
     """
     problems = []
     not_passed = [c for c in report.checks if c.status != "passed"]
@@ -38,6 +39,8 @@ def expectation_problems(report: GradeReport, expected: Mapping[str, Any], n_che
         problems.append(f"{len(report.checks)} checks in the result, {n_checks} in the assignment")
     if expected.get("outcome") == "full" and report.score != report.max_score:
         problems += [f"{c.id} does not pass ({c.status}): {c.message}" for c in not_passed]
+    if expected.get("public") == "full":
+        problems += [f"public check {c.id} does not pass ({c.status})" for c in not_passed if not c.hidden]
     if expected.get("outcome") == "zero" and report.score != 0:
         problems += [f"{c.id} passes" for c in report.checks if c.status == "passed"]
     failing = sorted(c.id for c in not_passed)

@@ -28,6 +28,15 @@ def run_grade():
 
 HOSTILE_NAMES = ("coursegrade-orphan-sleeper", "coursegrade-fork-bomb")
 HOSTILE_FILE = "HOSTILE_WAS_HERE.txt"
+LINK_TARGET = Path("/tmp/coursegrade-hostile-sentinel/target.txt")  # plants_links.py points at it
+
+
+@pytest.fixture
+def link_target() -> Path:
+    """The file the hostile corpus plants links to: outside every sandbox, made by the test."""
+    LINK_TARGET.parent.mkdir(exist_ok=True)
+    LINK_TARGET.write_text("untouched\n")
+    return LINK_TARGET
 
 
 def _live(pid: str) -> bool:
@@ -65,4 +74,6 @@ def sentinel_snapshot() -> dict[str, object]:
     }
     for place in [*folders, Path.home(), Path("/tmp"), Path("/work")]:  # others may write there: only ours
         snapshot[str(place / HOSTILE_FILE)] = (place / HOSTILE_FILE).exists()
+    target = os.lstat(LINK_TARGET) if LINK_TARGET.exists() else None
+    snapshot[str(LINK_TARGET)] = (target.st_mode, target.st_size, target.st_mtime_ns) if target else None
     return snapshot

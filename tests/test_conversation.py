@@ -63,8 +63,9 @@ def test_events_in_protocol_order_are_believed(decoder: Decoder) -> None:
     [cells(), *ends("a"), *ends("b"), line(protocol.DONE)],  # done, though a part 2 is to come
     [cells(), *ends("a"), *ends("b"), line(protocol.WAITING), line(protocol.START, step="h")],  # before it is sent
     [cells(), cells()],
-    [b"{" * 100_000 + b"}" * 100_000],  # RecursionError in json
+    [b"[" * 100_000 + b"]" * 100_000],  # RecursionError in json
     [b"\xff\xfe not utf-8"], [b"[1, 2]"], [b"not json"], [b"9" * 5000],
+    [cells(), b"not json"],
     [b'{"event": "start", "step": "' + b"x" * (protocol.MAX_EVENT_LINE + 1) + b'"}'],
     [cells(), line("LEAK 227 11", step="a")],
 ])
@@ -85,17 +86,19 @@ def test_an_answer_that_cannot_be_read_is_an_error_on_its_step(decoder: Decoder)
     for _ in range(200):
         deep = [deep]
     bad_values = [deep, {"$tuple": 5}, {"$tensor": "missing.pt"}, {"$object": {"type": 1}}]
-    steps = [f"s{i}" for i in range(len(bad_values))]
+    steps = [f"s{i}" for i in range(len(bad_values) + 1)]
     c = Conversation(decoder, steps)
     c.take(cells(), 0.0)
-    for step, value in zip(steps, bad_values, strict=True):
+    for step, value in zip(steps, bad_values, strict=False):
         for event in ends(step, value):
             c.take(event, 1.0)
+    c.take(line(protocol.START, step=steps[-1]), 1.0)
+    c.take(b'{"event": "end", "step": "s4", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 1.0)
     c.take(line(protocol.DONE), 1.0)
     assert c.phase == "done"
     for step in steps:
         observed = c.observations[step]
-        assert observed.status == "not_run" and "could not be read back" in observed.error_message
+        assert observed.status == "crashed" and "could not be read back" in observed.error_message
 
 
 def test_free_text_is_made_valid_and_capped(decoder: Decoder) -> None:

@@ -12,19 +12,53 @@ from __future__ import annotations
 
 import json
 import shutil
+import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from grader.assignments import known_assignments, load_assignment
+from grader.assignments import Assignment, known_assignments, load_assignment
 from grader.batch import BatchConfig, run_batch
+from grader.checks import REFERENCE, returns
+from grader.formats import render
 from grader.grading import grade_submission
+from grader.html_report import render_student
 from grader.model import GradeReport
 from grader.sandbox import get_sandbox
 from grader.submission import load_submission
 from grader.validate import expectation_problems, sample_cases
 
 from .conftest import SUBMISSIONS, leftover_processes, sentinel_snapshot
+from .test_textsafe import raw_controls
+
+MARKER = "7340033"  # an input only a hidden check carries: no output a student sees may hold it
+LEAKERS = ("forges_conversation.py", "forges_hint_lines.py", "leaks_hidden_inputs.py")
+
+
+def with_marker(spec: Assignment) -> Assignment:
+    """conv-arithmetic plus one hidden check whose input is the marker."""
+    marker = returns("marker", "conv_output_size", int(MARKER), 3, stride=2, expect=REFERENCE, hidden=True)
+    return replace(spec, checks=(*spec.checks, marker))
+
+
+def student_outputs(report: GradeReport) -> dict[str, str]:
+    """Everything a student (or their CI log) is shown of a grading."""
+    return {fmt: render(report, fmt) for fmt in ("text", "json", "junit", "gradescope")} | {
+        "html": render_student(report, "student")}
+
+
+def output_problems(name: str, outputs: dict[str, str]) -> list[str]:
+    """A hidden input, or a raw control character, in what a student sees; junit.xml not well-formed."""
+    problems = [f"{name}: the hidden marker is in its {fmt}" for fmt, text in outputs.items() if MARKER in text]
+    problems += [f"{name}: raw {sorted(raw_controls(text))!r} in its {fmt}" for fmt, text in outputs.items()
+                 if fmt in ("text", "junit") and raw_controls(text.replace("\t", ""))]
+    if "junit" in outputs:
+        try:
+            ET.fromstring(outputs["junit"])
+        except ET.ParseError as error:
+            problems.append(f"{name}: junit.xml is not well-formed: {error}")
+    return problems
 
 
 def _cases() -> list[tuple[str, str, Path, dict]]:
@@ -43,10 +77,12 @@ def test_sample_submission(assignment: str, name: str, path: Path, expected: dic
     assert expectation_problems(report, expected, len(spec.checks)) == []
 
 
-def test_hostile_corpus_in_one_batch(tmp_path: Path) -> None:
+def test_hostile_corpus_in_one_batch(tmp_path: Path, link_target: Path) -> None:
     """The hostile corpus graded by `grade batch`, in parallel: the grader never crashes, every
-    submission gets a complete result that meets its expectations, nothing outside the scratch
-    folders changes, and no process is left behind."""
+    submission gets a complete result that meets its expectations, a correct submission beside
+    the attacks keeps full marks, no hidden input and no raw control character reaches a
+    student's files, nothing outside the scratch folders changes (a file the sandbox cannot
+    see included), and no process is left behind."""
     sandbox = get_sandbox()
     cases = json.loads((SUBMISSIONS / "hostile" / "expected.json").read_text())
     cases = {n: e for n, e in cases.items() if e.get("sandbox", sandbox.name) == sandbox.name}  # others need isolation
@@ -54,7 +90,7 @@ def test_hostile_corpus_in_one_batch(tmp_path: Path) -> None:
     folder.mkdir()
     for name in cases:
         shutil.copyfile(SUBMISSIONS / "hostile" / name, folder / name)
-    spec = load_assignment("conv-arithmetic")
+    spec = with_marker(load_assignment("conv-arithmetic"))
     assert {e["assignment"] for e in cases.values()} == {spec.name}
     before = sentinel_snapshot()
     run_batch(BatchConfig(folder, spec, tmp_path / "out", jobs=2, sandbox_name="auto"))
@@ -69,6 +105,21 @@ def test_hostile_corpus_in_one_batch(tmp_path: Path) -> None:
             problems.append(f"{name}: took {details['timings']['grading']:.1f} s")
         if len(result) > 256 * 1024:
             problems.append(f"{name}: the result has {len(result)} characters")
+        html = (tmp_path / "out" / f"{student}.html").read_text()
+        problems += output_problems(name, {"json": result, "html": html, **student_outputs(report)})
+    assert (tmp_path / "out" / "summary.html").stat().st_size > 0
     assert problems == []
     assert sentinel_snapshot() == before
+    assert link_target.read_text() == "untouched\n"
     assert leftover_processes() == []
+
+
+@pytest.mark.parametrize("name", LEAKERS)
+def test_no_hidden_input_reaches_what_a_student_sees(name: str) -> None:
+    """The attacks that try to carry hidden inputs out, graded in memory (where hidden checks'
+    full messages still are): every student-facing rendering is free of the marker."""
+    spec = with_marker(load_assignment("conv-arithmetic"))
+    report = grade_submission(load_submission(SUBMISSIONS / "hostile" / name), spec, get_sandbox())
+    marker = next(c for c in report.checks if c.id == "conv_output_size/marker")
+    assert marker.status == "passed" or MARKER in marker.message  # the staff's message keeps the inputs
+    assert output_problems(name, student_outputs(report)) == []

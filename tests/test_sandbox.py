@@ -277,17 +277,16 @@ def test_memory_of_all_processes_together_is_limited(tmp_path: Path) -> None:
 
 def test_hidden_inputs_never_reach_what_the_student_sees() -> None:
     """Hidden steps' inputs reach the sandbox only after every public step has ended, and
-    the cells' log is read before: no channel carries them into public feedback."""
+    the cells' log is taken before: no channel carries them into public feedback."""
     from grader.assignments import load_assignment
     from grader.grading import grade_file, hidden_only_steps
 
     hidden = hidden_only_steps(load_assignment("conv-arithmetic").checks)
     report = grade_file(SUBMISSIONS / "hostile" / "leaks_hidden_inputs.py", "conv-arithmetic")
     public_text = "\n".join([report.message, *(c.output + c.error for c in report.cells),
-                             *(c.message for c in report.checks if not c.hidden),
-                             *(c.student_message for c in report.checks if c.hidden)])
+                             *(c.student_message for c in report.checks)])
     assert "LEAK" in public_text and "conv_params/one-filter" in public_text  # the attack ran
     assert not [name for name in hidden if name in public_text]
-    by_id = {c.id: c for c in report.checks}
-    assert by_id["conv_output_size/lenet"].status == "passed"  # forged later events did not override
+    staff_text = "\n".join(c.message for c in report.checks if c.hidden)
+    assert [name for name in hidden if name in staff_text]  # the hidden part did reach the sandbox, last
     assert {c.exercise for c in report.checks if c.status != "passed"} == {"conv_params"}

@@ -1,8 +1,10 @@
 """Tamper: print a perfect result, and write forged results straight into the grader's event
 file (every step "returned", with answers of the wrong type), then say "done".
 
-Nothing printed is read as a result, and forged events are plain data judged like any other:
-the functions are not implemented, so the score is zero.
+Nothing printed is read as a result; the plan is not there yet while the cells run (it comes
+after the cells' log), so there is nothing to forge from; and forged events are plain data,
+believed only in protocol order (forges_conversation.py): the functions are not implemented,
+so the score is zero.
 """
 import json
 from pathlib import Path

@@ -1,8 +1,9 @@
 """Hostile: tries to carry the hidden checks' inputs into what the student sees.
 
 A cell prints every plan file it can find; conv_params raises with their contents; a thread
-keeps rewriting the cells' log and forging "end" events with them, for 20 s at most.
-Everything else is correct.
+keeps printing them and rewriting the old cells' log file with them, for 20 s at most (the
+grader no longer reads that file: the cells' log is an event, frozen before the hidden part is
+sent). Forged events are forges_conversation.py's attack. Everything else is correct.
 """
 # %%
 import glob
@@ -28,10 +29,7 @@ def _forge():
         try:
             with open(os.path.join(out, "cells.json"), "w") as cells:
                 json.dump([{"index": 0, "status": "ok", "output": "LEAK " + leak}], cells)
-            with open(os.path.join(out, "events.jsonl"), "a") as events:
-                for step in ("conv_params/one-filter", "conv_output_size/lenet"):
-                    events.write(json.dumps({"event": "end", "step": step, "status": "raised",
-                                             "error_type": "ValueError", "error_message": "LEAK " + leak}) + "\n")
+            print("LEAK", leak, flush=True)
         except OSError:
             return
 
