@@ -259,6 +259,7 @@ class _Attempt:
     worker: Worker
     conversation: Conversation
     hidden_message: bytes | None  # part 2, sent when the child is waiting for it
+    cells_seconds: float  # the notebook's cells may run this long (each also has its own limit)
     cells_deadline: float
     deadline: float
     cells: int
@@ -303,9 +304,8 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
     elif talk.phase != "cells" and now - talk.last_event > limits.call_seconds + GRACE_SECONDS:
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
     if talk.phase == "cells" and now > attempt.cells_deadline:
-        allowed = attempt.cells_deadline - (attempt.deadline - limits.run_seconds)
         return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish in "
-                                 f"{allowed:g} s")
+                                 f"{attempt.cells_seconds:g} s")
     if now > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run took more than {limits.run_seconds:g} s")
     return worker.over_budget(now)
@@ -349,7 +349,8 @@ class _Run:
         cells = _code_cells(self.notebook)
         allowed_cells = cells * (self.limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
         go = time.monotonic()
-        attempt = _Attempt(worker, talk, hidden_message, go + allowed_cells, self.deadline, cells, self.by_name)
+        attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + allowed_cells, self.deadline, cells,
+                           self.by_name)
         stop = _watch(attempt)
         worker.sandbox.stop(worker.process)
         self._time(go, talk.cells_at, time.monotonic())
@@ -367,9 +368,7 @@ class _Run:
         self.observations.update(talk.observations)
         if stop is None:
             return
-        self.stops.append(stop)
-        if not self.frozen and self.public_stop is None:
-            self.public_stop = stop
+        self.note_stop(stop)
         running = talk.running
         if stop.kind == "protocol":
             for step in self.todo(self.steps):
@@ -380,7 +379,8 @@ class _Run:
             if status == "crashed" and self.by_name[running].function:
                 self.crashes.setdefault(self.by_name[running].function or "", []).append(stop.message)
 
-    def stopped_before_start(self, stop: Stop) -> None:
+    def note_stop(self, stop: Stop) -> None:
+        """Keep why a child stopped; students see only a stop from before the hidden part was sent."""
         self.stops.append(stop)
         if not self.frozen and self.public_stop is None:
             self.public_stop = stop
@@ -423,7 +423,7 @@ def run_steps(
         try:
             if not worker.wait_ready():
                 why = "the notebook's kernel did not start: " + worker.stderr_tail()
-                run.stopped_before_start(Stop("startup", why))
+                run.note_stop(Stop("startup", why))
                 break
             run.timings.setdefault("startup", worker.ready_after or 0.0)
             stop = run.attempt(worker)

@@ -287,6 +287,6 @@ def test_hidden_inputs_never_reach_what_the_student_sees() -> None:
                              *(c.student_message for c in report.checks)])
     assert "LEAK" in public_text and "conv_params/one-filter" in public_text  # the attack ran
     assert not [name for name in hidden if name in public_text]
-    staff_text = "\n".join(c.message for c in report.checks if c.hidden)
-    assert [name for name in hidden if name in staff_text]  # the hidden part did reach the sandbox, last
+    hidden_leaks = [c for c in report.checks if c.hidden and c.exercise == "conv_params" and "LEAK" in c.message]
+    assert hidden_leaks and all(c.status == "error" for c in hidden_leaks)  # the staff see what happened
     assert {c.exercise for c in report.checks if c.status != "passed"} == {"conv_params"}

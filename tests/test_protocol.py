@@ -1,0 +1,38 @@
+"""The wire module is all the untrusted side needs: the child imports nothing of the grader's own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from grader import protocol
+
+from .conftest import ROOT, SUBMISSIONS
+
+CHILD_SIDE = {"grader", "grader.child", "grader.probe", "grader.protocol", "grader.codec",
+              "grader.errors", "grader.model"}  # the last two: plain value types the package exports
+
+
+def test_the_child_side_imports_only_the_wire_and_value_types() -> None:
+    code = "import sys, grader.child, grader.probe; print(sorted(m for m in sys.modules if m.startswith('grader')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert set(eval(done.stdout)) == CHILD_SIDE  # noqa: S307 - our own output
+
+
+def test_messages_and_events_are_one_json_line_each() -> None:
+    message = protocol.message(protocol.PART, part={"steps": [], "note": "a\nb"})
+    assert message.count(b"\n") == 1 and json.loads(message)["kind"] == protocol.PART
+    event = protocol.event_line(protocol.START, step="x\ny")
+    assert event.count("\n") == 1 and json.loads(event) == {"event": "start", "step": "x\ny"}
+
+
+def test_forged_answers_still_give_json_and_an_exit_code(run_grade) -> None:
+    """`grade FILE --format json` on answers that used to raise in the grader: a complete result."""
+    done = run_grade(str(SUBMISSIONS / "hostile" / "forges_malformed_answers.py"), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "graded" and len(result["checks"]) == 46
+    unreadable = [c["id"] for c in result["checks"] if "could not be read back" in c["message"]]
+    assert "pool_output_size/slides-2x2" in unreadable and "conv_params/one-filter" in unreadable
