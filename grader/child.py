@@ -12,11 +12,15 @@ believes nothing it says.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +52,8 @@ def _cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, A
             text.append(str(out.get("text", "")))
         elif out.get("output_type") == "error":
             trace = "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
-            error = _ANSI.sub("", trace)[-protocol.MAX_CELL_ERROR:]
-            status = "error"
+            error = (f"{note}\n" if note else "") + _ANSI.sub("", trace)[-protocol.MAX_CELL_ERROR:]
+            status = "error" if status == "ok" else status
     first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
     return {
         "index": index,
@@ -58,6 +62,53 @@ def _cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, A
         "error": error,
         "output": "".join(text)[:protocol.MAX_CELL_OUTPUT],
     }
+
+
+class _CellWatch(threading.Thread):
+    """Interrupts the kernel when the running cell has used `seconds` of CPU (nbclient's own
+    timeout, in wall-clock seconds, is only a generous backstop: a busy machine is not the
+    student's fault)."""
+
+    def __init__(self, client: NotebookClient, seconds: float) -> None:
+        super().__init__(daemon=True)
+        self.client, self.seconds = client, seconds
+        self.start_cpu: float | None = None
+        self.fired = False
+
+    def cell(self, running: bool) -> None:
+        self.fired = False
+        self.start_cpu = _kernel_cpu(self.client) if running else None
+
+    def run(self) -> None:
+        while True:
+            time.sleep(0.1)
+            start = self.start_cpu
+            if start is not None and _kernel_cpu(self.client) - start > self.seconds:
+                self.start_cpu, self.fired = None, True
+                _interrupt(self.client)
+
+
+def _kernel_process(client: NotebookClient) -> Any:
+    return getattr(getattr(client.km, "provisioner", None), "process", None)
+
+
+def _interrupt(client: NotebookClient) -> None:
+    """SIGINT to the kernel's process group, as jupyter_client's interrupt does (callable from
+    this thread, unlike the manager's own method)."""
+    process = _kernel_process(client)
+    with contextlib.suppress(OSError, AttributeError):
+        os.killpg(os.getpgid(process.pid), signal.SIGINT)
+
+
+def _kernel_cpu(client: NotebookClient) -> float:
+    """CPU seconds of the kernel process and the children it waited for."""
+    process = _kernel_process(client)
+    try:
+        with open(f"/proc/{process.pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
 
 
 def _kernel_returncode(client: NotebookClient) -> int | None:
@@ -110,9 +161,10 @@ def main(scratch: Path) -> int:
     setup = f"import grader.probe as __coursegrade_probe\n{warm}\n"
     if "torch" in config.get("warm_imports", []):
         setup += "torch.set_num_threads(1)\n"
+    cell_seconds = float(config.get("cell_seconds", 60))
     client = _CappedClient(
         nbformat.v4.new_notebook(cells=[_code_cell(setup)]),
-        timeout=config.get("cell_seconds", 60),
+        timeout=int(protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK),
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -131,13 +183,18 @@ def main(scratch: Path) -> int:
         plan = given["part"]
         logs: list[dict[str, Any]] = []
         cells_sent = False
+        watch = _CellWatch(client, cell_seconds)
+        watch.start()
         try:
             for index, cell in enumerate(code_cells):
+                watch.cell(running=True)
                 try:
                     client.execute_cell(cell, index)
-                    logs.append(_cell_log(index, cell, "ok"))
+                    logs.append(_cell_log(index, cell, "timeout" if watch.fired else "ok",
+                                          f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
                 except CellTimeoutError:
-                    logs.append(_cell_log(index, cell, "timeout", "the cell ran past its time limit"))
+                    logs.append(_cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
+                watch.cell(running=False)
             events.emit(protocol.CELLS, cells=logs)
             cells_sent = True
             client.timeout = None  # the probe keeps its own deadlines, the grader its own

@@ -56,6 +56,7 @@ PART = "part"  # {"kind", "part": PLAN}
 # PLAN = {"part": n, "seed": int, "more": bool, "steps": [STEP...], "tensors": {file name: base64}}
 # STEP = {"name", "function", "args", "kwargs", "observe", "call", "timeout", "forbidden"}
 KERNEL_DIED = 3  # child.py's exit status when the kernel died under it
+WALL_FACTOR, WALL_SLACK = 5.0, 30.0  # limits are CPU seconds; wall clock is only a backstop: 5 x + 30 s
 
 # -- events (child → grader) ---------------------------------------------------------------------
 CELLS = "cells"  # {"event", "cells": [{"index", "status", "source_head", "error", "output"}]}

@@ -22,6 +22,7 @@ import os
 import selectors
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,13 +35,21 @@ from . import protocol
 from .codec import Decoder, Encoder, encode_input
 from .conversation import Conversation, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
-from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_processes
 
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
+CPU_EVERY = 0.1  # seconds between two measures of its CPU time (from its control group, or /proc)
+
+
+def backstop(cpu_seconds: float) -> float:
+    """The wall-clock time after which a budget of `cpu_seconds` is given up on: generous, so
+    that a busy machine never costs a student marks; limits are counted in CPU seconds."""
+    return protocol.WALL_FACTOR * cpu_seconds + protocol.WALL_SLACK
 MAX_CRASHES = 2  # a function that ended its process this often is not called again
 KERNEL_DIED = protocol.KERNEL_DIED
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class Worker:
         self.started = time.monotonic()
         self.free_at_start = _free_bytes(self.scratch)
         self.next_memory_check = 0.0
+        self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
         self.events_offset = 0
         self.partial = b""
         self.outbox = b""
@@ -178,6 +188,14 @@ class Worker:
             return Stop("disk", f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk")
         return None
 
+    def cpu_seconds(self, now: float, fresh: bool = False) -> float:
+        """CPU seconds all the submission's processes have used (sampled every CPU_EVERY s)."""
+        when, used = self.cpu_sample
+        if fresh or now - when >= CPU_EVERY:
+            used = max(used, cpu_used(self.sandbox, self.process, str(self.scratch)))
+            self.cpu_sample = (now, used)
+        return used
+
     def stderr_tail(self) -> str:
         """The last line the child wrote on stderr (before any student code: start-up failures)."""
         self.stderr.flush()
@@ -191,6 +209,26 @@ class Worker:
         for fd in (self.events_fd, self.out_fd):
             os.close(fd)
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def cpu_used(sandbox: Sandbox, process: subprocess.Popen[bytes], scratch: str) -> float:
+    """CPU seconds of a submission's processes: its control group's count where it has one, else
+    the sum over its live processes in /proc (their waited-for children included)."""
+    usage = getattr(sandbox, "usage", None)
+    counted = usage(process) if usage is not None else None
+    if counted is not None:
+        return float(counted.cpu_seconds)
+    root = process.pid if process.returncode is None else None
+    return sum(_proc_cpu(pid) for pid in submission_processes(root, scratch))
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def plan_part(steps: Sequence[Step], part: int, seed: int, limits: Limits, more: bool) -> dict[str, Any]:
@@ -260,10 +298,18 @@ class _Attempt:
     conversation: Conversation
     hidden_message: bytes | None  # part 2, sent when the child is waiting for it
     cells_seconds: float  # the notebook's cells may run this long (each also has its own limit)
-    cells_deadline: float
+    cells_deadline: float  # wall-clock backstops
     deadline: float
     cells: int
     by_name: dict[str, Step]
+    cpu_at_go: float = 0.0  # the worker's start-up (kernel, imports) is not the student's
+    cpu_before: float = 0.0  # what earlier children of the same submission used
+    step: str | None = None  # the step whose CPU is being counted, and the CPU when it started
+    step_cpu: float = 0.0
+
+    def follow_step(self, running: str | None, cpu: float) -> None:
+        if running != self.step:
+            self.step, self.step_cpu = running, cpu
 
 
 def _watch(attempt: _Attempt) -> Stop | None:
@@ -274,6 +320,7 @@ def _watch(attempt: _Attempt) -> Stop | None:
         now = time.monotonic()
         for line in worker.new_events():
             talk.take(line, now)
+        attempt.follow_step(talk.running, worker.cpu_seconds(now))
         if talk.phase == "waiting" and attempt.hidden_message is not None:
             talk.hidden_sent()  # everything a student sees was taken as the events came in
             worker.send(attempt.hidden_message)
@@ -297,18 +344,33 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
         if talk.phase in ("done", "broken"):
             return _stop_now(attempt, now)
         return exit_stop(worker.process.poll(), limits, talk.kernel_exit)
+    return _over_time(attempt, now) or worker.over_budget(now)
+
+
+def _over_time(attempt: _Attempt, now: float) -> Stop | None:
+    """A budget of CPU seconds used up, or its wall-clock backstop passed."""
+    worker, talk, limits = attempt.worker, attempt.conversation, attempt.worker.limits
+    cpu = worker.cpu_seconds(now)
     if talk.running is not None:
-        allowed = attempt.by_name[talk.running].timeout or limits.call_seconds
-        if now - talk.running_since > allowed + GRACE_SECONDS:
-            return Stop("call_time", f"stopped: no answer after {allowed:g} s")
-    elif talk.phase != "cells" and now - talk.last_event > limits.call_seconds + GRACE_SECONDS:
+        step = attempt.by_name[talk.running]
+        allowed, used = step.timeout or limits.call_seconds, cpu - attempt.step_cpu
+        if used > allowed + GRACE_SECONDS:
+            return Stop("call_time", f"stopped: used {used:.1f} s of CPU in {step.function or talk.running} "
+                                     f"(limit {allowed:g} s)")
+        if now - talk.running_since > backstop(allowed):
+            return Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, having used {used:.1f} s "
+                                     "of CPU (waiting or sleeping?)")
+    elif talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
-    if talk.phase == "cells" and now > attempt.cells_deadline:
-        return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish in "
-                                 f"{attempt.cells_seconds:g} s")
-    if now > attempt.deadline:
-        return Stop("run_time", f"stopped: the whole run took more than {limits.run_seconds:g} s")
-    return worker.over_budget(now)
+    if talk.phase == "cells":
+        used = cpu - attempt.cpu_at_go
+        if used > attempt.cells_seconds or now > attempt.cells_deadline:
+            return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish "
+                                     f"within {attempt.cells_seconds:g} s of CPU (used {used:.1f} s)")
+    if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
+        return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
+    return None
+
 
 
 def _code_cells(notebook: dict[str, Any]) -> int:
@@ -332,7 +394,8 @@ class _Run:
         self.public_stop: Stop | None = None
         self.frozen = False  # the hidden part has been sent: what a student sees is fixed
         self.crashes: dict[str, list[str]] = {}
-        self.deadline = time.monotonic() + limits.run_seconds
+        self.deadline = time.monotonic() + backstop(limits.run_seconds)
+        self.cpu_spent = 0.0
 
     def todo(self, steps: Sequence[Step]) -> list[Step]:
         return [s for s in steps if s.name not in self.observations]
@@ -349,9 +412,10 @@ class _Run:
         cells = _code_cells(self.notebook)
         allowed_cells = cells * (self.limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
         go = time.monotonic()
-        attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + allowed_cells, self.deadline, cells,
-                           self.by_name)
+        attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + backstop(allowed_cells), self.deadline,
+                           cells, self.by_name, worker.cpu_seconds(go, fresh=True), self.cpu_spent)
         stop = _watch(attempt)
+        self.cpu_spent += worker.cpu_seconds(time.monotonic(), fresh=True) - attempt.cpu_at_go
         worker.sandbox.stop(worker.process)
         self._time(go, talk.cells_at, time.monotonic())
         self._keep(talk, stop)

@@ -5,7 +5,8 @@ The vocabulary of expected outcomes is `grader.validate.expectation_problems`.
 
 tests/submissions/hostile/ holds attacks rather than mistakes, graded by `grade batch` against
 the assignment each names ("assignment"); "sandbox": "bwrap" marks an attack that only isolation
-stops (it is run only there); "max_seconds" bounds its grading time.
+stops (it is run only there); "max_seconds" bounds its grading time; "batch": another test grades
+it (e.g. beside a training assignment's reference).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def test_hostile_corpus_in_one_batch(tmp_path: Path, link_target: Path) -> None:
     see included), and no process is left behind."""
     sandbox = get_sandbox()
     cases = json.loads((SUBMISSIONS / "hostile" / "expected.json").read_text())
-    cases = {n: e for n, e in cases.items() if e.get("sandbox", sandbox.name) == sandbox.name}  # others need isolation
+    cases = {n: e for n, e in cases.items() if e.get("sandbox", sandbox.name) == sandbox.name  # others need isolation
+             and "batch" not in e}  # graded by the test it names
     folder = tmp_path / "submissions"
     folder.mkdir()
     for name in cases:

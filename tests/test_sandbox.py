@@ -290,3 +290,29 @@ def test_hidden_inputs_never_reach_what_the_student_sees() -> None:
     hidden_leaks = [c for c in report.checks if c.hidden and c.exercise == "conv_params" and "LEAK" in c.message]
     assert hidden_leaks and all(c.status == "error" for c in hidden_leaks)  # the staff see what happened
     assert {c.exercise for c in report.checks if c.status != "passed"} == {"conv_params"}
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    cells = [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [], "execution_count": None}
+             for s in sources]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def test_a_cell_is_stopped_by_its_cpu_time_and_the_others_still_run(tmp_path: Path) -> None:
+    """The cell's limit counts CPU seconds (a busy machine does not eat into it): a cell that spins
+    is interrupted once it has used them, and a function defined in a later cell is still graded."""
+    notebook = tmp_path / "spins.ipynb"
+    _notebook(notebook, "while True:\n    pass", "def f():\n    return 7")
+    outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), Limits(cell_seconds=2), warm_imports=())
+    assert outcome.cells[0].status == "timeout" and "more than 2 s of CPU" in outcome.cells[0].error
+    assert outcome.observations["f/one"].value == 7
+    assert outcome.limits_hit == ("cell time limit",)
+
+
+def test_a_step_is_stopped_by_its_cpu_time_even_when_it_swallows_the_alarm(tmp_path: Path) -> None:
+    notebook = tmp_path / "stubborn.ipynb"
+    _notebook(notebook, "def f():\n    while True:\n        try:\n            while True:\n                pass\n"
+                        "        except BaseException:\n            pass")
+    outcome = run_steps(notebook, [Step("f/one", "f", timeout=1)], get_sandbox(), Limits(), warm_imports=())
+    observed = outcome.observations["f/one"]
+    assert observed.status == "timeout" and "s of CPU in f (limit 1 s)" in observed.error_message
