@@ -1,0 +1,446 @@
+"""A control group per sandbox: memory, processes and CPU share held by the kernel.
+
+Each sandbox's processes are put in a group of their own, made under the grader's own group in
+each hierarchy (never at a hierarchy's root unless the grader's own group is that root):
+
+    cgroup v1    memory   memory.limit_in_bytes (and memory.memsw.limit_in_bytes, so that swap
+                          does not escape it); memory.oom_control: the kernel kills, not pauses
+                 pids     pids.max: a fork past it fails (EAGAIN); threads count too
+                 cpuacct  cpuacct.usage: CPU time of every process the group ever held
+                 cpu      cpu.shares: the grader's own CFS weight (optional)
+                 freezer  freezer.state: `kill` freezes first, so nothing forks meanwhile (optional)
+    cgroup v2    one group: memory.max, memory.swap.max = 0, pids.max, cpu.weight (when the cpu
+                 controller is enabled), cpu.stat usage_usec, cgroup.kill or cgroup.freeze
+
+v2 is used where the memory and pids controllers are enabled for the children of the grader's
+own group (cgroup.subtree_control: root, or a delegated systemd user slice); else v1 where its
+memory, pids and cpuacct hierarchies are mounted; else nowhere, and `availability` says why.
+
+The memory limit counts what the group's processes hold in anonymous memory, shared memory,
+memfd files, tmpfs (/dev/shm) and page cache, whoever maps it: ten 500 MiB memfd files hit it.
+Past it the kernel reclaims page cache, then kills a process of the group (`Usage.oom_kills`).
+
+A group is named coursegrade-<grader pid>-<n>; `availability` removes the empty ones left by a
+grader that was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import itertools
+import os
+import re
+import signal
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .sandbox import Limits
+
+PREFIX = "coursegrade-"
+KILL_SECONDS = 5.0  # `kill` gives up after this long (a process stuck in the kernel never dies)
+REMOVE_SECONDS = 1.0  # `remove` retries this long while the kernel still releases the group
+FREEZE_SECONDS = 0.2  # how long `kill` waits for a v1 freezer to report FROZEN
+V1_REQUIRED = ("memory", "pids", "cpuacct")
+V1_OPTIONAL = ("cpu", "freezer")
+V2_REQUIRED = ("memory", "pids")
+
+# The kernel's sched_prio_to_weight (kernel/sched/core.c): nice -20 ... 19.
+NICE_WEIGHTS = (
+    88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916,
+    9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277,
+    1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
+    110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+)
+
+
+class ControlGroupError(Exception):
+    """No control group can be made here (or this one could not be); the message says why."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a group's processes have used, as the kernel counts it."""
+
+    cpu_seconds: float  # CPU time, every process the group ever held (exited ones included)
+    memory_bytes: int  # charged now: anonymous, shared, memfd, tmpfs, page cache
+    memory_peak_bytes: int  # the most charged at once (the current charge where not counted)
+    oom_kills: int  # processes the kernel killed for the memory limit
+    processes: int  # tasks counted against the process limit now (threads included)
+
+
+def weight_for_nice(nice: int) -> int:
+    """The kernel's CFS weight for `nice` (0 → 1024; each step about ×1.25 the other way)."""
+    return NICE_WEIGHTS[min(19, max(-20, nice)) + 20]
+
+
+# -- where groups can be made -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Layout:
+    version: int  # 1 or 2
+    parents: dict[str, str]  # role (controller) -> the grader's own group's folder for it
+
+
+def _unescape(field: str) -> str:
+    """A path of /proc/self/mountinfo (space, tab, newline and backslash are octal escapes)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _own_paths() -> tuple[dict[str, str], str | None]:
+    """The grader's own group path per v1 controller, and in the v2 hierarchy."""
+    v1: dict[str, str] = {}
+    v2 = None
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            number, controllers, path = line.rstrip("\n").split(":", 2)
+            if number == "0" and not controllers:
+                v2 = path
+            for controller in filter(None, controllers.split(",")):
+                v1[controller] = path
+    return v1, v2
+
+
+def _mounts() -> list[tuple[str, str, str, set[str]]]:
+    """(file system type, mount root, mount point, super options) of every cgroup mount."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fields, kind = left.split(), right.split()
+            if len(fields) >= 5 and len(kind) >= 3 and kind[0] in ("cgroup", "cgroup2"):
+                found.append((kind[0], _unescape(fields[3]), _unescape(fields[4]), set(kind[2].split(","))))
+    return found
+
+
+def _folder(root: str, point: str, own: str) -> str | None:
+    """The folder of group `own` in a hierarchy mounted at `point` from `root`, if it shows there."""
+    if root != "/" and own != root and not own.startswith(root + "/"):
+        return None
+    folder = os.path.join(point, own[len(root):].lstrip("/") if root != "/" else own.lstrip("/"))
+    return folder.rstrip("/") if os.path.isdir(folder) else None
+
+
+def _v2_layout(mounts: list[tuple[str, str, str, set[str]]], own: str | None) -> _Layout | str:
+    folders = [f for kind, root, point, _ in mounts if kind == "cgroup2" and own is not None
+               for f in [_folder(root, point, own)] if f]
+    if not folders:
+        return "no cgroup2 hierarchy shows the grader's own group"
+    enabled = set(_read(os.path.join(folders[0], "cgroup.subtree_control")).split())
+    missing = [c for c in V2_REQUIRED if c not in enabled]
+    if missing:
+        return (f"cgroup2: the {' and '.join(missing)} controller(s) are not enabled for the children of "
+                f"{folders[0]} (its cgroup.subtree_control: {' '.join(sorted(enabled)) or 'empty'})")
+    roles = [*V2_REQUIRED, *(["cpu"] if "cpu" in enabled else [])]
+    return _Layout(2, {role: folders[0] for role in roles})
+
+
+def _v1_layout(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]) -> _Layout | str:
+    parents: dict[str, str] = {}
+    for role in (*V1_REQUIRED, *V1_OPTIONAL):
+        for kind, root, point, options in mounts:
+            folder = _folder(root, point, own[role]) if kind == "cgroup" and role in options and role in own else None
+            if folder:
+                parents[role] = folder
+                break
+    missing = [role for role in V1_REQUIRED if role not in parents]
+    if missing:
+        return f"cgroup v1: no {', '.join(missing)} hierarchy is mounted"
+    return _Layout(1, parents)
+
+
+@functools.cache
+def _layout() -> _Layout | str:
+    """Where this grader makes groups, or why it cannot (cached: it does not change)."""
+    try:
+        own_v1, own_v2 = _own_paths()
+        mounts = _mounts()
+    except OSError as error:
+        return f"cannot read the grader's control groups: {error}"
+    v2 = _v2_layout(mounts, own_v2)
+    if isinstance(v2, _Layout):
+        return v2
+    v1 = _v1_layout(mounts, own_v1)
+    return v1 if isinstance(v1, _Layout) else f"{v2}; {v1}"
+
+
+# -- small file helpers (open, read or write, close) --------------------------------------------
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _number(path: str) -> int:
+    try:
+        return int(_read(path).split()[0])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _keyed(path: str) -> dict[str, int]:
+    """A flat keyed file ("key value" lines: memory.events, cpu.stat, memory.oom_control)."""
+    values = {}
+    for line in _read(path).splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            values[key] = int(value)
+    return values
+
+
+# -- the groups ----------------------------------------------------------------------------------
+
+_names = itertools.count()
+
+
+class ControlGroup:
+    """The control group of one sandbox: its folder in every hierarchy it uses.
+
+    `create` makes it (ControlGroupError where groups cannot be made); `join` puts a process in
+    it; `kill` ends every process in it; `remove` deletes it (after which `usage` keeps saying
+    what was used last). As a context manager it is killed and removed on exit.
+    """
+
+    def __init__(self, version: int, folders: dict[str, str], memory_limit: int | None) -> None:
+        self.version = version
+        self.folders = folders  # role -> folder (v2: the same folder for every role)
+        self.memory_limit = memory_limit  # None: no limit (accounting only)
+        distinct = list(dict.fromkeys(folders.values()))
+        self._procs = tuple(os.path.join(f, "cgroup.procs") for f in distinct)
+        self._distinct = tuple(distinct)
+        self._last: Usage | None = None  # what `usage` says once the group is removed
+
+    @classmethod
+    def create(cls, limits: Limits | None, weight: int) -> ControlGroup:
+        """A new group with `limits` (None: accounting and killing only) and CPU weight `weight`
+        (see `weight_for_nice`). Raises ControlGroupError when it cannot be made here."""
+        layout = _layout()
+        if isinstance(layout, str):
+            raise ControlGroupError(layout)
+        folders = _make_folders(layout)
+        group = cls(layout.version, folders, limits.memory_bytes if limits else None)
+        try:
+            group._configure(limits, weight)
+        except OSError as error:
+            group.remove()
+            raise ControlGroupError(f"cannot set the limits of control group {error.filename}: "
+                                    f"{error.strerror}") from error
+        return group
+
+    def _configure(self, limits: Limits | None, weight: int) -> None:
+        f = self.folders
+        if self.version == 1:
+            _write(os.path.join(f["memory"], "memory.oom_control"), "0")  # kill on OOM, never pause
+            if limits is not None:
+                _write(os.path.join(f["memory"], "memory.limit_in_bytes"), str(limits.memory_bytes))
+                memsw = os.path.join(f["memory"], "memory.memsw.limit_in_bytes")
+                if os.path.exists(memsw):
+                    _write(memsw, str(limits.memory_bytes))
+                _write(os.path.join(f["pids"], "pids.max"), str(limits.processes))
+            if "cpu" in f:
+                _write(os.path.join(f["cpu"], "cpu.shares"), str(max(2, weight)))
+            return
+        if limits is not None:
+            _write(os.path.join(f["memory"], "memory.max"), str(limits.memory_bytes))
+            swap = os.path.join(f["memory"], "memory.swap.max")
+            if os.path.exists(swap):
+                _write(swap, "0")
+            _write(os.path.join(f["pids"], "pids.max"), str(limits.processes))
+        if "cpu" in f:
+            _write(os.path.join(f["cpu"], "cpu.weight"), str(min(10000, max(1, round(weight * 100 / 1024)))))
+
+    def join(self, pid: int) -> None:
+        """Put process `pid` in the group in every hierarchy. Safe between fork and exec (a
+        `preexec_fn`): it only opens, writes and closes files. Raises OSError on failure."""
+        data = b"%d" % pid
+        for path in self._procs:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    def pids(self) -> set[int]:
+        """The processes in the group now (in any of its hierarchies)."""
+        found: set[int] = set()
+        for path in self._procs:
+            found.update(int(word) for word in _read(path).split())
+        return found
+
+    def usage(self) -> Usage:
+        """What the group's processes have used; after `remove`, what they had used then."""
+        if self._last is not None:
+            return self._last
+        return self._usage_v1() if self.version == 1 else self._usage_v2()
+
+    def _usage_v1(self) -> Usage:
+        memory = self.folders["memory"]
+        oom = _keyed(os.path.join(memory, "memory.oom_control"))
+        if "oom_kill" in oom:  # kernel 4.13 and later
+            kills = oom["oom_kill"]
+        else:  # a hint only: the limit was reached at least once (maybe only reclaiming)
+            failed = _number(os.path.join(memory, "memory.memsw.failcnt")) or _number(
+                os.path.join(memory, "memory.failcnt"))
+            kills = min(1, failed)
+        return Usage(
+            cpu_seconds=_number(os.path.join(self.folders["cpuacct"], "cpuacct.usage")) / 1e9,
+            memory_bytes=_number(os.path.join(memory, "memory.usage_in_bytes")),
+            memory_peak_bytes=_number(os.path.join(memory, "memory.max_usage_in_bytes")),
+            oom_kills=kills,
+            processes=_number(os.path.join(self.folders["pids"], "pids.current")),
+        )
+
+    def _usage_v2(self) -> Usage:
+        folder = self.folders["memory"]
+        events = _keyed(os.path.join(folder, "memory.events"))
+        current = _number(os.path.join(folder, "memory.current"))
+        peak = os.path.join(folder, "memory.peak")  # kernel 5.19 and later
+        return Usage(
+            cpu_seconds=_keyed(os.path.join(folder, "cpu.stat")).get("usage_usec", 0) / 1e6,
+            memory_bytes=current,
+            memory_peak_bytes=_number(peak) if os.path.exists(peak) else current,
+            oom_kills=events.get("oom_kill", min(1, events.get("oom", 0))),
+            processes=_number(os.path.join(folder, "pids.current")),
+        )
+
+    def kill(self) -> bool:
+        """SIGKILL every process of the group until none is left (frozen meanwhile, so that none
+        forks while it is being killed); gives up after KILL_SECONDS. True when it is empty."""
+        deadline = time.monotonic() + KILL_SECONDS
+        pause = 0.001
+        while self.pids():
+            if time.monotonic() > deadline:
+                return False
+            self._kill_once()
+            time.sleep(pause)
+            pause = min(0.05, pause * 2)
+        return True
+
+    def _kill_once(self) -> None:
+        kill_file = os.path.join(self._distinct[0], "cgroup.kill")  # cgroup v2, kernel 5.14 and later
+        if self.version == 2 and os.path.exists(kill_file):
+            with contextlib.suppress(OSError):
+                _write(kill_file, "1")
+                return
+        frozen = self._freeze(True)
+        try:
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        finally:
+            if frozen:
+                self._freeze(False)  # a frozen process dies only once it is thawed
+
+    def _freeze(self, frozen: bool) -> bool:
+        """Freeze (or thaw) the group where there is a freezer; False where there is none."""
+        if self.version == 2:
+            state, value, done = os.path.join(self._distinct[0], "cgroup.freeze"), "1" if frozen else "0", "frozen 1"
+        elif "freezer" in self.folders:
+            state = os.path.join(self.folders["freezer"], "freezer.state")
+            value, done = ("FROZEN" if frozen else "THAWED"), "FROZEN"
+        else:
+            return False
+        try:
+            _write(state, value)
+        except OSError:
+            return False
+        if self.version == 2:
+            state = os.path.join(self._distinct[0], "cgroup.events")
+        deadline = time.monotonic() + FREEZE_SECONDS
+        while frozen and done not in _read(state) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return True
+
+    def remove(self) -> bool:
+        """Delete the group's folders, retrying while the kernel still releases the group
+        (REMOVE_SECONDS at most); what was used is kept for `usage`. True when all are gone."""
+        if self._last is None:
+            self._last = self._usage_v1() if self.version == 1 else self._usage_v2()
+        deadline = time.monotonic() + REMOVE_SECONDS
+        return all(_remove_folder(folder, deadline) for folder in reversed(self._distinct))
+
+    def __enter__(self) -> ControlGroup:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.kill()
+        self.remove()
+
+
+def _make_folders(layout: _Layout) -> dict[str, str]:
+    """mkdir a new group in each hierarchy of `layout`; role -> folder."""
+    for _ in range(100):
+        name = f"{PREFIX}{os.getpid()}-{next(_names)}"
+        made: dict[str, str] = {}  # parent -> new folder
+        try:
+            for parent in dict.fromkeys(layout.parents.values()):
+                os.mkdir(os.path.join(parent, name), 0o755)
+                made[parent] = os.path.join(parent, name)
+        except OSError as error:
+            for folder in made.values():
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            if error.errno == errno.EEXIST:
+                continue  # left by an earlier grader with this pid
+            raise ControlGroupError(f"cannot make a control group in {error.filename}: {error.strerror}") from error
+        return {role: made[parent] for role, parent in layout.parents.items()}
+    raise ControlGroupError("cannot find a free control group name")
+
+
+def _remove_folder(folder: str, deadline: float) -> bool:
+    while True:
+        try:
+            os.rmdir(folder)
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as error:
+            if error.errno != errno.EBUSY or time.monotonic() > deadline:
+                return False
+        time.sleep(0.005)
+
+
+def _sweep(layout: _Layout) -> None:
+    """Remove the empty groups left by graders that are gone (named after their pid)."""
+    for parent in set(layout.parents.values()):
+        with contextlib.suppress(OSError):
+            for name in os.listdir(parent):
+                pid = name[len(PREFIX):].split("-", 1)[0]
+                if name.startswith(PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.join(parent, name))
+
+
+@functools.cache
+def availability() -> str:
+    """"" when control groups can be made here, else why not (cached): a real group is made with
+    the default limits, then removed."""
+    from .sandbox import Limits
+
+    layout = _layout()
+    if isinstance(layout, str):
+        return layout
+    _sweep(layout)
+    try:
+        group = ControlGroup.create(Limits(), weight_for_nice(0))
+    except ControlGroupError as error:
+        return str(error)
+    if not group.remove():
+        return f"cannot remove control group {group._distinct[0]}"
+    return ""
