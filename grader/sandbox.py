@@ -10,13 +10,31 @@ submission started.
     subprocess   a resource-limited child in its own session: limits, but no isolation
     none         a plain child in its own session (`--sandbox none`)
 
-Limits (`Limits`): memory (RLIMIT_DATA), CPU time, file size and processes are rlimits set
-before exec; wall-clock deadlines and the disk budget are watched by the runner. When the
-grader is root, bwrap runs the student's code as a user id of its own, because RLIMIT_NPROC
-does not bind root.
+Where each limit (`Limits`) is held:
 
-Every process a submission starts carries `COURSEGRADE_RUN=<scratch>` in its environment, so
-`stop` also finds the ones that left the process group or were orphaned (setsid, double fork).
+    memory       the sandbox's control group (grader/cgroups.py): all its processes together,
+                 shared memory, memfd files, tmpfs and page cache included; past it the kernel
+                 kills one of them. Also RLIMIT_DATA per process, so that one allocation too big
+                 is a MemoryError (and the only memory limit where there is no group).
+                 `memory_used` reads the group's charge (else a PSS sum over /proc), polled by
+                 the runner, which stops the run past the limit.
+    processes    the group's pids.max (threads count too); also RLIMIT_NPROC, counted per user
+                 and not binding root: when the grader is root, bwrap runs the student's code as
+                 a user id of its own.
+    CPU time     RLIMIT_CPU per process; budgets over all processes are counted by the runner
+                 from the group's CPU time (`Sandbox.usage`), else from /proc. The group's CPU
+                 weight is the grader's own nice's (`nice grade batch` yields to other work).
+    file size    RLIMIT_FSIZE.
+    wall clock, disk
+                 watched by the runner.
+
+Where control groups cannot be made (`cgroups.availability()` says why), the rlimits alone hold,
+and the sandbox's `note` and one warning on stderr say so (`--sandbox none` has no limits, and
+uses a group, where there is one, only to count and to kill).
+
+`stop` kills every process of the group (frozen meanwhile), then, as a backstop, every process
+that carries `COURSEGRADE_RUN=<scratch>` in its environment (set for every process a submission
+starts: it finds the ones that left the process group or were orphaned), then removes the group.
 """
 
 from __future__ import annotations
@@ -35,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+from .cgroups import ControlGroup, ControlGroupError, Usage, availability, weight_for_nice
 from .errors import SandboxError
 
 GRADER_PACKAGE = Path(__file__).resolve().parent
@@ -83,6 +102,10 @@ class Sandbox(Protocol):
     def stop(self, process: subprocess.Popen[bytes]) -> None:
         """Kill `process` and everything it started."""
 
+    def usage(self, process: subprocess.Popen[bytes]) -> Usage | None:
+        """What `process` and everything it started have used, as the kernel counts it (after
+        `stop`: what they had used then); None when it has no control group."""
+
 
 def child_environment(scratch: Path, python_path: str) -> dict[str, str]:
     """A small, clean environment: nothing of the grader's own is passed on."""
@@ -124,14 +147,57 @@ def _apply_limits(limits: Limits, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
-def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
-           stderr: IO[bytes], processes: int | None = None) -> subprocess.Popen[bytes]:
+def _before_exec(group: ControlGroup | None, limits: Limits | None, processes: int) -> None:
+    """Runs in the child between fork and exec: into its control group first, then the rlimits."""
+    if group is not None:
+        group.join(os.getpid())
     if limits is None:
-        return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=stderr, start_new_session=True)
-    processes = processes or _user_process_count() + limits.processes
-    return subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=stderr, preexec_fn=lambda: _apply_limits(limits, processes))
+        os.setsid()
+    else:
+        _apply_limits(limits, processes)
+
+
+def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
+           stderr: IO[bytes], processes: int | None = None, group: ControlGroup | None = None,
+           ) -> subprocess.Popen[bytes]:
+    """Start `argv` in `group` (created before, so that the child is in it before exec), with
+    `limits` as rlimits (None: none); the group travels on the process (`_group_of`)."""
+    if limits is not None:
+        processes = processes or _user_process_count() + limits.processes
+    count = processes or 0
+    try:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=stderr, preexec_fn=lambda: _before_exec(group, limits, count))
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
+    process.coursegrade_group = group  # type: ignore[attr-defined]
+    return process
+
+
+def _new_group(limits: Limits | None) -> ControlGroup | None:
+    """A control group for one sandbox with `limits` (None: to count and kill only), at the
+    grader's own priority; None where groups cannot be made (said once on stderr)."""
+    if availability():
+        return None
+    try:
+        return ControlGroup.create(limits, weight_for_nice(os.getpriority(os.PRIO_PROCESS, 0)))
+    except ControlGroupError as error:
+        if limits is not None:
+            _warn_once(f"limits held by rlimits only for some submissions: {error}")
+        return None
+
+
+def _group_of(process: subprocess.Popen[bytes]) -> ControlGroup | None:
+    group = getattr(process, "coursegrade_group", None)
+    return group if isinstance(group, ControlGroup) else None
+
+
+def group_usage(process: subprocess.Popen[bytes]) -> Usage | None:
+    """The usage of `process`'s control group; None when it has none."""
+    group = _group_of(process)
+    return group.usage() if group is not None else None
 
 
 # -- finding and killing every process of a submission ------------------------------------------
@@ -201,7 +267,17 @@ def _memory_of(pid: int) -> int:
 
 
 def memory_used(process: subprocess.Popen[bytes], scratch: str) -> int:
-    """The memory all processes of a submission hold together (RLIMIT_DATA is per process)."""
+    """The memory all processes of a submission hold together (RLIMIT_DATA is per process).
+
+    With a control group: its charge (shared memory, memfd, tmpfs and page cache included),
+    which the kernel keeps under the limit; once the kernel has killed one of its processes for
+    memory, one byte more than the limit (they asked for more). Else a PSS sum over /proc."""
+    group = _group_of(process)
+    if group is not None:
+        usage = group.usage()
+        if usage.oom_kills and group.memory_limit is not None:
+            return max(usage.memory_bytes, group.memory_limit + 1)
+        return usage.memory_bytes
     root = process.pid if process.returncode is None else None
     return sum(_memory_of(pid) for pid in submission_processes(root, scratch))
 
@@ -241,6 +317,17 @@ def _scratch_of(process: subprocess.Popen[bytes]) -> str:
     return str(getattr(process, "coursegrade_scratch", ""))
 
 
+def stop_submission(process: subprocess.Popen[bytes]) -> None:
+    """Kill every process of the submission's control group, then (a backstop) every marked one
+    and the descendants of `process`; then remove the group (its usage is kept)."""
+    group = _group_of(process)
+    if group is not None:
+        group.kill()
+    kill_everything(process, _scratch_of(process))
+    if group is not None:
+        group.remove()
+
+
 # -- the backends ---------------------------------------------------------------------------------
 
 class SubprocessSandbox:
@@ -252,12 +339,16 @@ class SubprocessSandbox:
         self.note = note
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), limits, stderr)
+        env = child_environment(scratch, str(scratch / "lib"))
+        process = _popen(argv, scratch / "work", env, limits, stderr, group=_new_group(limits))
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
         return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        kill_everything(process, _scratch_of(process))
+        stop_submission(process)
+
+    def usage(self, process: subprocess.Popen[bytes]) -> Usage | None:
+        return group_usage(process)
 
 
 class PlainSandbox(SubprocessSandbox):
@@ -266,7 +357,8 @@ class PlainSandbox(SubprocessSandbox):
     name = "none"
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
-        process = _popen(argv, scratch / "work", child_environment(scratch, str(scratch / "lib")), None, stderr)
+        env = child_environment(scratch, str(scratch / "lib"))
+        process = _popen(argv, scratch / "work", env, None, stderr, group=_new_group(None))
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
         return process
 
@@ -344,23 +436,28 @@ class BwrapSandbox:
     """bubblewrap: the submission sees the system, Python and its scratch folder, and nothing else."""
 
     name = "bwrap"
-    note = ""
 
-    def __init__(self, bwrap: str) -> None:
+    def __init__(self, bwrap: str, note: str = "") -> None:
         self.bwrap = bwrap
+        self.note = note
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         uid = hand_over(scratch)
         command = bwrap_command(self.bwrap, scratch, argv, uid)
         env = child_environment(scratch, INSIDE_LIB)
-        process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None)
+        process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None,
+                         _new_group(limits))
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
         return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
-        # Killing bwrap kills the namespace's first process (--die-with-parent), and with it
-        # every process of the namespace; the scan catches anything in between.
-        kill_everything(process, _scratch_of(process))
+        # bwrap joined the group before exec, so every process of its namespace is in it; and
+        # killing bwrap kills the namespace's first process (--die-with-parent), and with it the
+        # namespace. The scan catches anything in between.
+        stop_submission(process)
+
+    def usage(self, process: subprocess.Popen[bytes]) -> Usage | None:
+        return group_usage(process)
 
 
 @functools.cache
@@ -391,17 +488,30 @@ def _warn_once(text: str) -> None:
     print(f"grade: warning: {text}", file=sys.stderr, flush=True)
 
 
+def _noted(*notes: str) -> str:
+    """The notes that say something, joined; said once on stderr."""
+    note = "; ".join(n for n in notes if n)
+    if note:
+        _warn_once(note)
+    return note
+
+
+def limits_note() -> str:
+    """What the sandbox's note says when the kernel cannot hold the limits per sandbox here."""
+    problem = availability()
+    return f"limits held by rlimits only: {problem}" if problem else ""
+
+
 def get_sandbox(name: str = "auto") -> Sandbox:
     """The backend called `name` ("auto": bwrap when it works here, else a loud fallback)."""
     if name == "none":
         return PlainSandbox()
     if name == "subprocess":
-        return SubprocessSandbox()
+        return SubprocessSandbox(_noted(limits_note()))
     problem = bwrap_problem()
     if not problem:
-        return BwrapSandbox(shutil.which("bwrap") or "bwrap")
+        return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note()))
     if name == "bwrap":
         raise SandboxError(f"--sandbox bwrap: {problem}; use --sandbox subprocess to grade without isolation")
     note = f"NOT ISOLATED: {problem}; student code ran as a resource-limited subprocess that can read your files"
-    _warn_once(note)
-    return SubprocessSandbox(note)
+    return SubprocessSandbox(_noted(note, limits_note()))
