@@ -5,7 +5,12 @@ mounted with ``size=``, ``nr_inodes=``, ``nosuid,nodev``: the kernel refuses a w
 file past the limits (ENOSPC, "No space left on device") to that sandbox only, at once, and no
 other sandbox's room changes whatever one of them does. Elsewhere the folder is a plain one
 (the fallback) and the grader counts it itself every few tenths of a second, stopping the child
-that goes past (`ScratchSpace.over_limit`); it can then go past its limit for that long.
+that goes past (`ScratchSpace.over_limit`); it can then go past its limit for that long, and, when
+the grader is not root, hide files in a folder it made unreadable.
+
+The tmpfs's root has mode 0700, like the folder `tempfile.mkdtemp` makes, and is root's until
+sandbox.hand_over gives it to the student's user. It is not ``noexec``: torch.compile loads the
+libraries it builds in TMPDIR.
 
 A tmpfs lives in memory: its pages are charged to the memory control group of the process that
 writes them, so a student's files count against that sandbox's memory limit too (where it has a
@@ -162,7 +167,11 @@ def count_folder(folder: Path, bytes_limit: int, files_limit: int) -> _Count:
 
 class ScratchSpace:
     """One sandbox's scratch folder: a tmpfs of its own where the grader may mount, else a plain
-    folder it watches. Use `ScratchSpace.create`, and `remove` (or a ``with`` block) when done."""
+    folder it watches. Use `ScratchSpace.create`, and `remove` (or a ``with`` block) when done.
+
+    `path` is the folder; `limited` is True when the kernel holds the limits; `why_not` says why
+    it does not ("" when it does); `bytes_limit`, `files_limit` as asked; `removed` after `remove`.
+    """
 
     def __init__(self, path: Path, bytes_limit: int, files_limit: int, why_not: str) -> None:
         self.path = path
@@ -201,7 +210,10 @@ class ScratchSpace:
 
     def usage(self) -> tuple[int, int]:
         """Bytes and names in the folder (its root not counted). On the tmpfs: exact, from statvfs.
-        On a plain folder: a walk that stops once past a limit (then the numbers are a lower bound)."""
+        On a plain folder: a walk that stops once past a limit (then the numbers are a lower bound).
+        (0, 0) once removed."""
+        if self.removed:
+            return 0, 0
         if self.limited:
             info = os.statvfs(self.path)
             return (info.f_blocks - info.f_bfree) * info.f_frsize, info.f_files - info.f_ffree - 1
@@ -266,7 +278,9 @@ def _stale_mounts(mountinfo: str) -> list[tuple[Path, int]]:
         if "-" not in fields:
             continue
         tail = fields[fields.index("-") + 1:]
-        source, _, pid = tail[1].partition(":") if len(tail) > 1 else ("", "", "")
+        if len(tail) < 2 or len(fields) < 5:
+            continue
+        source, _, pid = tail[1].partition(":")
         if tail[0] == "tmpfs" and source == SOURCE and pid.isdigit():
             point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # \040 is a space
             found.append((Path(point), int(pid)))
@@ -275,11 +289,11 @@ def _stale_mounts(mountinfo: str) -> list[tuple[Path, int]]:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # PermissionError: it runs, as another user
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -176,6 +176,7 @@ def test_remove_unmounts_and_removes_everything_but_what_links_point_to(tmp_path
         assert not space.path.exists() and not _mounted(space.path)
         assert os.read(held, 10) == b"x"  # what was open stays readable until closed
         space.remove()  # again: nothing to do
+        assert space.usage() == (0, 0) and space.full() == "" and space.over_limit() == ""
     finally:
         os.close(held)
         sleeper.kill()
