@@ -25,8 +25,9 @@ Where each limit (`Limits`) is held:
                  from the group's CPU time (`Sandbox.usage`), else from /proc. The group's CPU
                  weight is the grader's own nice's (`nice grade batch` yields to other work).
     file size    RLIMIT_FSIZE.
-    wall clock, disk
-                 watched by the runner.
+    disk         bytes and files of the scratch folder: its own tmpfs where the grader can mount
+                 one (grader/scratchfs.py), else counted by the runner.
+    wall clock   a backstop watched by the runner.
 
 Where control groups cannot be made (`cgroups.availability()` says why), the rlimits alone hold,
 and the sandbox's `note` and one warning on stderr say so (`--sandbox none` has no limits, and
@@ -81,6 +82,7 @@ class Limits:
     processes: int = 512
     file_bytes: int = 512 * 2**20
     disk_bytes: int = 2 * 2**30  # all files together; watched by the grader (no rlimit counts it)
+    disk_files: int = 20_000  # files and folders in the scratch folder (its tmpfs's inodes, else counted)
 
     @property
     def memory_text(self) -> str:
