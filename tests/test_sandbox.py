@@ -14,22 +14,28 @@ from pathlib import Path
 
 import pytest
 
+from grader.cgroups import availability
 from grader.model import Step
 from grader.runner import Worker, exit_stop, run_steps
 from grader.sandbox import (
     BwrapSandbox,
     Limits,
+    PlainSandbox,
     Sandbox,
     SubprocessSandbox,
+    _group_of,
     _python_roots,
     bwrap_problem,
     get_sandbox,
+    memory_used,
     student_uid,
+    submission_processes,
 )
 
 from .conftest import ROOT, SUBMISSIONS
 
 needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=f"bwrap cannot run here: {bwrap_problem()}")
+needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
 
 
 def _backends() -> list[Sandbox]:
@@ -316,3 +322,48 @@ def test_a_step_is_stopped_by_its_cpu_time_even_when_it_swallows_the_alarm(tmp_p
     outcome = run_steps(notebook, [Step("f/one", "f", timeout=1)], get_sandbox(), Limits(), warm_imports=())
     observed = outcome.observations["f/one"]
     assert observed.status == "timeout" and "s of CPU in f (limit 1 s)" in observed.error_message
+
+
+HOLDS_MEMFD = """
+import os, time
+fd = os.memfd_create("coursegrade-test")
+os.posix_fallocate(fd, 0, 200 * 2**20)  # charged now; no process maps it
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def _groups_of(pid: int) -> set[str]:
+    """The control group paths of `pid` (hierarchy lines of /proc/PID/cgroup, named=systemd left out)."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    return {line.split(":", 2)[2] for line in lines if "name=" not in line and line.split(":", 2)[1]}
+
+
+@needs_groups
+@pytest.mark.parametrize("sandbox", [*_backends(), PlainSandbox()], ids=lambda s: s.name)
+def test_every_process_of_a_sandbox_is_in_its_own_group(sandbox: Sandbox, scratch: Path) -> None:
+    with open(scratch / "stderr.txt", "wb") as stderr:
+        process = sandbox.start([sys.executable, "-c", HOLDS_MEMFD], scratch, Limits(), stderr)
+        try:
+            assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+            inside = submission_processes(process.pid, str(scratch))
+            assert len(inside) >= (3 if sandbox.name == "bwrap" else 1)  # bwrap, its init, python
+            groups = {path for pid in inside for path in _groups_of(pid) if "/coursegrade-" in path}
+            assert groups and all(_groups_of(pid) >= groups for pid in inside), groups
+            assert not _groups_of(os.getpid()) & groups
+            usage = sandbox.usage(process)
+            assert usage is not None and usage.processes >= len(inside) and usage.memory_bytes >= 200 * 2**20
+            assert memory_used(process, str(scratch)) >= 200 * 2**20  # the memfd no process maps
+            group = _group_of(process)
+            assert group is not None and all(os.path.isdir(folder) for folder in group.folders.values())
+        finally:
+            sandbox.stop(process)
+    assert not [folder for folder in group.folders.values() if os.path.exists(folder)]
+    after = sandbox.usage(process)
+    assert after is not None and after.cpu_seconds > 0  # kept once the group is gone
+
+
+@needs_groups
+def test_where_groups_can_be_made_the_sandbox_has_no_note() -> None:
+    assert get_sandbox("subprocess").note == ""
+    assert bwrap_problem() or get_sandbox("bwrap").note == ""
