@@ -17,10 +17,10 @@ that reaches what a student sees but the verdicts (a stop then is not the report
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,11 +36,18 @@ from .codec import Decoder, Encoder, encode_input
 from .conversation import Conversation, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_processes
+from .scratchfs import ScratchSpace, sweep_stale
 
 GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
 CPU_EVERY = 0.1  # seconds between two measures of its CPU time (from its control group, or /proc)
+
+
+@functools.cache
+def _say_once(text: str) -> None:
+    if text:
+        print(f"grade: note: {text}; each submission's folder is counted by the grader instead", file=sys.stderr)
 
 
 def backstop(cpu_seconds: float) -> float:
@@ -79,14 +86,15 @@ class RunOutcome:
         return tuple(dict.fromkeys(LIMIT_NAMES[k] for k in kinds if k in LIMIT_NAMES))
 
 
-def _free_bytes(folder: Path) -> int:
-    info = os.statvfs(folder)
-    return info.f_bavail * info.f_frsize
+@functools.cache
+def _sweep_once() -> None:
+    """Scratch spaces a grader that was killed left mounted: gone before this grader adds its own."""
+    sweep_stale()
 
 
-def _make_scratch(config: dict[str, Any]) -> Path:
+def _make_scratch(space: ScratchSpace, config: dict[str, Any]) -> Path:
     """The scratch folder as the child finds it; the grader writes nothing into it later."""
-    scratch = Path(tempfile.mkdtemp(prefix="coursegrade-"))
+    scratch = space.path
     for sub in protocol.SUBFOLDERS:
         (scratch / sub).mkdir()
     (scratch / "lib" / "grader").symlink_to(GRADER_PACKAGE, target_is_directory=True)
@@ -108,12 +116,15 @@ class Worker:
     def __init__(self, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str] = ("torch",)) -> None:
         self.sandbox = sandbox
         self.limits = limits
-        self.scratch = _make_scratch({"warm_imports": list(warm_imports), "cell_seconds": limits.cell_seconds})
+        _sweep_once()
+        self.space = ScratchSpace.create(limits.disk_bytes, limits.disk_files)
+        _say_once(self.space.why_not)
+        self.scratch = _make_scratch(self.space, {"warm_imports": list(warm_imports),
+                                                  "cell_seconds": limits.cell_seconds})
         self.out_fd, self.events_fd = _open_grader_view(self.scratch)
         self.decoder = Decoder(self.out_fd)
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (the grader's, not in the scratch)
         self.started = time.monotonic()
-        self.free_at_start = _free_bytes(self.scratch)
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
         self.events_offset = 0
@@ -176,17 +187,25 @@ class Worker:
         return lines
 
     def over_budget(self, now: float) -> Stop | None:
-        """What this child's processes use together beyond its limits: memory (measured every
-        MEMORY_EVERY s; RLIMIT_DATA is per process) and disk (no rlimit counts it)."""
-        limits = self.limits
+        """What this child's processes use together beyond its limits, where the kernel does not
+        hold them: memory without a control group (measured every MEMORY_EVERY s; RLIMIT_DATA is
+        per process), and its folder where it is not a space of its own."""
         if now >= self.next_memory_check:
             self.next_memory_check = now + MEMORY_EVERY
-            if memory_used(self.process, str(self.scratch)) > limits.memory_bytes:
-                return Stop("memory", f"stopped: used more than {limits.memory_text} of memory "
-                                      "(all its processes together)")
-        if self.free_at_start - _free_bytes(self.scratch) > limits.disk_bytes:
-            return Stop("disk", f"stopped: wrote more than {limits.disk_bytes / 2**30:g} GiB to disk")
-        return None
+            memory = self.memory_stop()
+            if memory is not None:
+                return memory
+        too_much = self.space.over_limit()  # "" where the kernel holds the folder's limits
+        return Stop("disk", too_much) if too_much else None
+
+    def memory_stop(self) -> Stop | None:
+        """Its processes together used more than the memory limit: told by its control group (the
+        kernel killed one for it; shared memory counted), or by a sum over /proc without one."""
+        if memory_used(self.process, str(self.scratch)) <= self.limits.memory_bytes:
+            return None
+        grouped = getattr(self.sandbox, "usage", lambda _: None)(self.process) is not None
+        how = "shared memory included" if grouped else "all its processes together"
+        return Stop("memory", f"stopped: used more than {self.limits.memory_text} of memory ({how})")
 
     def cpu_seconds(self, now: float, fresh: bool = False) -> float:
         """CPU seconds all the submission's processes have used (sampled every CPU_EVERY s)."""
@@ -208,7 +227,7 @@ class Worker:
         self.stderr.close()
         for fd in (self.events_fd, self.out_fd):
             os.close(fd)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.space.remove()
 
 
 def cpu_used(sandbox: Sandbox, process: subprocess.Popen[bytes], scratch: str) -> float:
@@ -343,7 +362,7 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
             talk.take(line, now)
         if talk.phase in ("done", "broken"):
             return _stop_now(attempt, now)
-        return exit_stop(worker.process.poll(), limits, talk.kernel_exit)
+        return worker.memory_stop() or exit_stop(worker.process.poll(), limits, talk.kernel_exit)
     return _over_time(attempt, now) or worker.over_budget(now)
 
 
@@ -512,7 +531,8 @@ def run_in_process(
     """
     from . import probe
 
-    scratch = _make_scratch({})
+    space = ScratchSpace.create(limits.disk_bytes, limits.disk_files, mount=False)
+    scratch = _make_scratch(space, {})
     out_fd, events_fd = _open_grader_view(scratch)
     try:
         plan = plan_part(steps, 1, seed, limits, more=False)
@@ -529,7 +549,7 @@ def run_in_process(
     finally:
         os.close(events_fd)
         os.close(out_fd)
-        shutil.rmtree(scratch, ignore_errors=True)
+        space.remove()
     for step in steps:
         observations.setdefault(step.name, Observation(step.name, "not_run", error_message="not run"))
     return observations
