@@ -56,6 +56,8 @@ from typing import IO, Protocol
 
 from .cgroups import ControlGroup, ControlGroupError, Usage, availability, weight_for_nice
 from .errors import SandboxError
+from .syscall_filter import availability as syscall_filter_problem
+from .syscall_filter import bwrap_seccomp_args, filter_file
 
 GRADER_PACKAGE = Path(__file__).resolve().parent
 MARKER = "COURSEGRADE_RUN"
@@ -161,7 +163,7 @@ def _before_exec(group: ControlGroup | None, limits: Limits | None, processes: i
 
 def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | None,
            stderr: IO[bytes], processes: int | None = None, group: ControlGroup | None = None,
-           ) -> subprocess.Popen[bytes]:
+           pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     """Start `argv` in `group` (created before, so that the child is in it before exec), with
     `limits` as rlimits (None: none); the group travels on the process (`_group_of`)."""
     if limits is not None:
@@ -169,7 +171,8 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | Non
     count = processes or 0
     try:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=stderr, preexec_fn=lambda: _before_exec(group, limits, count))
+                                   stderr=stderr, preexec_fn=lambda: _before_exec(group, limits, count),
+                                   pass_fds=pass_fds)
     except BaseException:
         if group is not None:
             group.remove()
@@ -405,20 +408,25 @@ def hand_over(scratch: Path) -> int | None:
     return uid
 
 
-def bwrap_command(bwrap: str, scratch: Path, argv: list[str], uid: int | None) -> list[str]:
-    """The whole command: bwrap's arguments, then `argv` (as user `uid` when there is one)."""
+def bwrap_command(bwrap: str, scratch: Path, argv: list[str], uid: int | None,
+                  seccomp_fd: int | None = None) -> list[str]:
+    """The whole command: bwrap's arguments, then `argv` (as user `uid` when there is one), under
+    the system-call filter read from `seccomp_fd` when there is one."""
+    options = bwrap_arguments(bwrap, scratch)[1:-1]
+    if seccomp_fd is not None:
+        options += bwrap_seccomp_args(seccomp_fd)
     if uid is None:
-        return bwrap_arguments(bwrap, scratch) + argv
+        return [bwrap, *options, "--", *argv]
     caps = ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for setpriv only; gone after it
     drop = [str(SETPRIV), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
-    return [bwrap, *caps, *bwrap_arguments(bwrap, scratch)[1:], *drop, *argv]
+    return [bwrap, *caps, *options, "--", *drop, *argv]
 
 
 def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -430,7 +438,10 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
-    args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
+    # /tmp is its scratch folder's tmp/ (within the folder's limits), bound first: the scratch
+    # folder, itself under /tmp, is then bound on top of it
+    args += ["--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch), str(scratch)]
+    args += ["--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
     return args
 
 
@@ -445,10 +456,15 @@ class BwrapSandbox:
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> subprocess.Popen[bytes]:
         uid = hand_over(scratch)
-        command = bwrap_command(self.bwrap, scratch, argv, uid)
-        env = child_environment(scratch, INSIDE_LIB)
-        process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None,
-                         _new_group(limits))
+        seccomp_fd = filter_file() if not syscall_filter_problem() else None
+        try:
+            command = bwrap_command(self.bwrap, scratch, argv, uid, seccomp_fd)
+            env = child_environment(scratch, INSIDE_LIB)
+            process = _popen(command, scratch / "work", env, limits, stderr, limits.processes if uid else None,
+                             _new_group(limits), pass_fds=() if seccomp_fd is None else (seccomp_fd,))
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
         return process
 
@@ -471,14 +487,20 @@ def bwrap_problem() -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="coursegrade-probe-") as folder:
-        (Path(folder) / "work").mkdir()
+        for sub in ("work", "tmp"):
+            (Path(folder) / sub).mkdir()
         uid = hand_over(Path(folder))
-        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"], uid)
+        seccomp_fd = filter_file() if not syscall_filter_problem() else None
+        command = bwrap_command(bwrap, Path(folder), [sys.executable, "-c", "import grader"], uid, seccomp_fd)
         try:
             env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB}
-            done = subprocess.run(command, capture_output=True, timeout=20, env=env)
+            fds = () if seccomp_fd is None else (seccomp_fd,)
+            done = subprocess.run(command, capture_output=True, timeout=20, env=env, pass_fds=fds)
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"bwrap did not start: {error}"
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip().splitlines()
         return f"bwrap cannot run here: {message[-1] if message else f'exit status {done.returncode}'}"
@@ -504,6 +526,12 @@ def limits_note() -> str:
     return f"limits held by rlimits only: {problem}" if problem else ""
 
 
+def filter_note() -> str:
+    """What the sandbox's note says when bwrap runs without the system-call filter."""
+    problem = syscall_filter_problem()
+    return f"no system-call filter: {problem}" if problem else ""
+
+
 def get_sandbox(name: str = "auto") -> Sandbox:
     """The backend called `name` ("auto": bwrap when it works here, else a loud fallback)."""
     if name == "none":
@@ -512,7 +540,7 @@ def get_sandbox(name: str = "auto") -> Sandbox:
         return SubprocessSandbox(_noted(limits_note()))
     problem = bwrap_problem()
     if not problem:
-        return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note()))
+        return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note(), filter_note()))
     if name == "bwrap":
         raise SandboxError(f"--sandbox bwrap: {problem}; use --sandbox subprocess to grade without isolation")
     note = f"NOT ISOLATED: {problem}; student code ran as a resource-limited subprocess that can read your files"
