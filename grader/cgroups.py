@@ -179,11 +179,15 @@ def _read(path: str) -> str:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    """Write `value` to a control file; an OSError names the file."""
     try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, path) from None
 
 
 def _number(path: str) -> int:
@@ -243,26 +247,30 @@ class ControlGroup:
         return group
 
     def _configure(self, limits: Limits | None, weight: int) -> None:
-        f = self.folders
         if self.version == 1:
-            _write(os.path.join(f["memory"], "memory.oom_control"), "0")  # kill on OOM, never pause
-            if limits is not None:
-                _write(os.path.join(f["memory"], "memory.limit_in_bytes"), str(limits.memory_bytes))
-                memsw = os.path.join(f["memory"], "memory.memsw.limit_in_bytes")
-                if os.path.exists(memsw):
-                    _write(memsw, str(limits.memory_bytes))
-                _write(os.path.join(f["pids"], "pids.max"), str(limits.processes))
-            if "cpu" in f:
-                _write(os.path.join(f["cpu"], "cpu.shares"), str(max(2, weight)))
+            self._configure_v1(limits, weight)
             return
+        folder = self.folders["memory"]
         if limits is not None:
-            _write(os.path.join(f["memory"], "memory.max"), str(limits.memory_bytes))
-            swap = os.path.join(f["memory"], "memory.swap.max")
+            _write(os.path.join(folder, "memory.max"), str(limits.memory_bytes))
+            swap = os.path.join(folder, "memory.swap.max")
             if os.path.exists(swap):
                 _write(swap, "0")
-            _write(os.path.join(f["pids"], "pids.max"), str(limits.processes))
-        if "cpu" in f:
-            _write(os.path.join(f["cpu"], "cpu.weight"), str(min(10000, max(1, round(weight * 100 / 1024)))))
+            _write(os.path.join(folder, "pids.max"), str(limits.processes))
+        if "cpu" in self.folders:  # cpu.weight: 1..10000, 100 for nice 0's 1024
+            _write(os.path.join(folder, "cpu.weight"), str(min(10000, max(1, round(weight * 100 / 1024)))))
+
+    def _configure_v1(self, limits: Limits | None, weight: int) -> None:
+        memory = self.folders["memory"]
+        _write(os.path.join(memory, "memory.oom_control"), "0")  # the kernel kills on OOM, never pauses
+        if limits is not None:
+            _write(os.path.join(memory, "memory.limit_in_bytes"), str(limits.memory_bytes))
+            memsw = os.path.join(memory, "memory.memsw.limit_in_bytes")  # memory + swap: after memory
+            if os.path.exists(memsw):
+                _write(memsw, str(limits.memory_bytes))
+            _write(os.path.join(self.folders["pids"], "pids.max"), str(limits.processes))
+        if "cpu" in self.folders:
+            _write(os.path.join(self.folders["cpu"], "cpu.shares"), str(max(2, weight)))
 
     def join(self, pid: int) -> None:
         """Put process `pid` in the group in every hierarchy. Safe between fork and exec (a
