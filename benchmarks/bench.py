@@ -12,8 +12,10 @@ Columns (medians over the submissions, seconds): start-up = sandbox + kernel sta
 worker (cold row; in the warm rows it happens ahead, off the critical path); waited = how long a
 submission waited for its warm worker; execution = the notebook's cells; checks = the probe's
 calls; judge; report = writing the JSON, HTML and details; per sub = one submission in its
-worker process, all of the above. Other processes on the machine change every figure: the
-load average is printed with each row.
+worker process, all of the above, also as a ratio to `python -c "import torch"` timed in the same
+run. First line: what each sandbox's kernel-held limits cost (its control group, its scratch
+space, its system-call filter). Other processes on the machine change every figure: the load
+average is printed with each row.
 """
 
 from __future__ import annotations
@@ -22,15 +24,23 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader.assignments import course_root, known_assignments, load_assignment  # noqa: E402
 from grader.batch import BatchConfig, run_batch  # noqa: E402
+from grader.cgroups import ControlGroup  # noqa: E402
+from grader.cgroups import availability as cgroup_problem  # noqa: E402
+from grader.sandbox import Limits  # noqa: E402
+from grader.scratchfs import ScratchSpace  # noqa: E402
+from grader.syscall_filter import availability as filter_problem  # noqa: E402
+from grader.syscall_filter import filter_file  # noqa: E402
 
 COLUMNS = ("startup", "wait", "execution", "checks", "judging", "report", "grading")
 HEADERS = ("start-up", "waited", "execution", "checks", "judge", "report", "per sub")
@@ -60,11 +70,51 @@ def run(name: str, n: int, jobs: int, warm: int | None, sandbox: str) -> dict[st
     return {**medians, "wall": wall, "throughput": n / wall}
 
 
-def _row(label: str, figures: dict[str, float], cold: bool) -> str:
+def _median_ms(action: Callable[[], None], repeat: int = 20) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def _group_once() -> None:
+    ControlGroup.create(Limits(), 1024).remove()
+
+
+def _space_once() -> None:
+    ScratchSpace.create(Limits().disk_bytes, Limits().disk_files).remove()
+
+
+def _filter_once() -> None:
+    os.close(filter_file())
+
+
+def sandbox_costs() -> str:
+    """What each sandbox's kernel-held limits cost to set up and take down (ms, medians of 20)."""
+    parts = []
+    for label, action, problem in (("control group create+remove", _group_once, cgroup_problem()),
+                                   ("scratch space create+remove", _space_once, ""),
+                                   ("system-call filter per start", _filter_once, filter_problem())):
+        parts.append(f"{label} {_median_ms(action):.2f} ms" if not problem else f"{label}: n/a ({problem})")
+    return "sandbox parts: " + "; ".join(parts)
+
+
+def import_torch_seconds() -> float:
+    """`python -c "import torch"` in this run: the yardstick the figures are read against."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True)
+    return time.monotonic() - started
+
+
+def _row(label: str, figures: dict[str, float], cold: bool, torch_seconds: float) -> str:
     """A table row; start-up is shown for the cold row only (warm workers start off the critical path)."""
     cells = " ".join(f"{figures[c]:>9.3f}" if cold or c != "startup" else f"{'-':>9}" for c in COLUMNS)
     load = os.getloadavg()[0]
-    return f"  {label:<7} {cells} {figures['wall']:>8.1f} s {figures['throughput']:>7.2f} /s   load {load:.1f}"
+    ratio = figures["grading"] / torch_seconds
+    return (f"  {label:<7} {cells} {figures['wall']:>8.1f} s {figures['throughput']:>7.2f} /s   "
+            f"{ratio:.2f}x import torch   load {load:.1f}")
 
 
 def main() -> int:
@@ -78,13 +128,18 @@ def main() -> int:
     args = parser.parse_args()
     names = args.assignment or [a for a in known_assignments() if (course_root() / "reference" / a).is_dir()]
     header = " ".join(f"{h:>9}" for h in HEADERS)
+    print(sandbox_costs())
+    torch_seconds = import_torch_seconds()
+    print(f"python -c 'import torch': {torch_seconds:.2f} s (per sub is also given as a ratio to it)")
     for name in names:
         print(f"{name}: {args.n} copies of the reference (median seconds per submission)")
         print(f"  {'':<7} {header} {'batch':>10} {'throughput':>9}")
         if not args.no_cold:
-            print(_row("cold", run(name, args.n, 1, 0, args.sandbox), cold=True), flush=True)
+            print(_row("cold", run(name, args.n, 1, 0, args.sandbox), cold=True, torch_seconds=torch_seconds),
+                  flush=True)
         for jobs in args.jobs:
-            print(_row(f"-j {jobs}", run(name, args.n, jobs, args.warm, args.sandbox), cold=False), flush=True)
+            figures = run(name, args.n, jobs, args.warm, args.sandbox)
+            print(_row(f"-j {jobs}", figures, cold=False, torch_seconds=torch_seconds), flush=True)
     return 0
 
 

@@ -309,9 +309,19 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
+def _no_thread_pool() -> None:
+    """A forked worker must not use an OpenMP pool its parent started (torch in a test process, or
+    a library grade was called from): its threads were not forked, and the first parallel torch
+    operation would wait for them forever. One thread runs inline."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
 def _serve(config: BatchConfig, connection: Connection, parent: int, ahead: int) -> None:
     """A worker process: grade the entries it is sent, one at a time, until told to stop."""
     _die_with_parent()
+    _no_thread_pool()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch process handles Ctrl-C for everyone
     if os.getppid() != parent:

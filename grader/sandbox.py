@@ -4,9 +4,11 @@ A backend starts `argv` for one submission with the scratch folder as the only p
 student's code is meant to write, applies the resource limits, and can kill everything the
 submission started.
 
-    bwrap        bubblewrap: no network (loopback only), its own process namespace, a private
-                 /tmp, the system and Python read-only, the scratch folder the only writable
-                 place; the course, `reference/`, the reports and the home are not there at all
+    bwrap        bubblewrap: no network (loopback only), its own process namespace, the system
+                 and Python read-only, the scratch folder the only writable place (/tmp is its
+                 tmp/); the course, `reference/`, the reports and the home are not there at all;
+                 a system-call filter (grader/syscall_filter.py) refuses what student code never
+                 needs (namespaces, mounts, ptrace, keyctl, bpf, perf_event_open, io_uring, ...)
     subprocess   a resource-limited child in its own session: limits, but no isolation
     none         a plain child in its own session (`--sandbox none`)
 
@@ -27,7 +29,7 @@ Where each limit (`Limits`) is held:
     file size    RLIMIT_FSIZE.
     disk         bytes and files of the scratch folder: its own tmpfs where the grader can mount
                  one (grader/scratchfs.py), else counted by the runner.
-    wall clock   a backstop watched by the runner.
+    wall clock   a backstop watched by the runner (5 x the CPU budget + 30 s), for what sleeps.
 
 Where control groups cannot be made (`cgroups.availability()` says why), the rlimits alone hold,
 and the sandbox's `note` and one warning on stderr say so (`--sandbox none` has no limits, and
@@ -76,14 +78,14 @@ ETC_ENTRIES = (
 class Limits:
     """What one submission may use."""
 
-    call_seconds: float = 10.0
-    cell_seconds: float = 60.0
-    run_seconds: float = 300.0
-    startup_seconds: float = 60.0
+    call_seconds: float = 10.0  # CPU seconds of one call (all the submission's processes)
+    cell_seconds: float = 60.0  # CPU seconds of one cell
+    run_seconds: float = 300.0  # CPU seconds of the whole run (start-up not counted)
+    startup_seconds: float = 60.0  # wall clock for a kernel to start (before any student code)
     memory_bytes: int = 4 * 2**30
     processes: int = 512
     file_bytes: int = 512 * 2**20
-    disk_bytes: int = 2 * 2**30  # all files together; watched by the grader (no rlimit counts it)
+    disk_bytes: int = 2 * 2**30  # all files together (its scratch space's size, else counted)
     disk_files: int = 20_000  # files and folders in the scratch folder (its tmpfs's inodes, else counted)
 
     @property
