@@ -20,8 +20,9 @@ The memory limit counts what the group's processes hold in anonymous memory, sha
 memfd files, tmpfs (/dev/shm) and page cache, whoever maps it: ten 500 MiB memfd files hit it.
 Past it the kernel reclaims page cache, then kills a process of the group (`Usage.oom_kills`).
 
-A group is named coursegrade-<grader pid>-<n>; `availability` removes the empty ones left by a
-grader that was killed.
+A group is named coursegrade-<grader pid>-<n>-<its pid namespace>; `availability` (once per
+grader process) kills what is left in the groups of a grader process that is gone, and removes
+them (`sweep_stale`).
 """
 
 from __future__ import annotations
@@ -296,34 +297,36 @@ class ControlGroup:
             return self._last
         return self._usage_v1() if self.version == 1 else self._usage_v2()
 
+    def _file(self, role: str, name: str) -> str:
+        """The control file `name` of the group's `role` folder ("" where it has none: reads as empty)."""
+        return os.path.join(self.folders[role], name) if role in self.folders else ""
+
     def _usage_v1(self) -> Usage:
-        memory = self.folders["memory"]
-        oom = _keyed(os.path.join(memory, "memory.oom_control"))
+        oom = _keyed(self._file("memory", "memory.oom_control"))
         if "oom_kill" in oom:  # kernel 4.13 and later
             kills = oom["oom_kill"]
         else:  # a hint only: the limit was reached at least once (maybe only reclaiming)
-            failed = _number(os.path.join(memory, "memory.memsw.failcnt")) or _number(
-                os.path.join(memory, "memory.failcnt"))
+            failed = _number(self._file("memory", "memory.memsw.failcnt")) or _number(
+                self._file("memory", "memory.failcnt"))
             kills = min(1, failed)
         return Usage(
-            cpu_seconds=_number(os.path.join(self.folders["cpuacct"], "cpuacct.usage")) / 1e9,
-            memory_bytes=_number(os.path.join(memory, "memory.usage_in_bytes")),
-            memory_peak_bytes=_number(os.path.join(memory, "memory.max_usage_in_bytes")),
+            cpu_seconds=_number(self._file("cpuacct", "cpuacct.usage")) / 1e9,
+            memory_bytes=_number(self._file("memory", "memory.usage_in_bytes")),
+            memory_peak_bytes=_number(self._file("memory", "memory.max_usage_in_bytes")),
             oom_kills=kills,
-            processes=_number(os.path.join(self.folders["pids"], "pids.current")),
+            processes=_number(self._file("pids", "pids.current")),
         )
 
     def _usage_v2(self) -> Usage:
-        folder = self.folders["memory"]
-        events = _keyed(os.path.join(folder, "memory.events"))
-        current = _number(os.path.join(folder, "memory.current"))
-        peak = os.path.join(folder, "memory.peak")  # kernel 5.19 and later
+        events = _keyed(self._file("memory", "memory.events"))
+        current = _number(self._file("memory", "memory.current"))
+        peak = self._file("memory", "memory.peak")  # kernel 5.19 and later
         return Usage(
-            cpu_seconds=_keyed(os.path.join(folder, "cpu.stat")).get("usage_usec", 0) / 1e6,
+            cpu_seconds=_keyed(self._file("memory", "cpu.stat")).get("usage_usec", 0) / 1e6,
             memory_bytes=current,
             memory_peak_bytes=_number(peak) if os.path.exists(peak) else current,
             oom_kills=events.get("oom_kill", min(1, events.get("oom", 0))),
-            processes=_number(os.path.join(folder, "pids.current")),
+            processes=_number(self._file("memory", "pids.current")),
         )
 
     def kill(self) -> bool:
@@ -394,7 +397,7 @@ class ControlGroup:
 def _make_folders(layout: _Layout) -> dict[str, str]:
     """mkdir a new group in each hierarchy of `layout`; role -> folder."""
     for _ in range(100):
-        name = f"{PREFIX}{os.getpid()}-{next(_names)}"
+        name = f"{PREFIX}{os.getpid()}-{next(_names)}-{_pid_namespace()}"
         made: dict[str, str] = {}  # parent -> new folder
         try:
             for parent in dict.fromkeys(layout.parents.values()):
@@ -424,15 +427,41 @@ def _remove_folder(folder: str, deadline: float) -> bool:
         time.sleep(0.005)
 
 
-def _sweep(layout: _Layout) -> None:
-    """Remove the empty groups left by graders that are gone (named after their pid)."""
+def _pid_namespace() -> str:
+    """This process's pid namespace (its inode): a pid means something only within it."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def _stale_names(layout: _Layout) -> set[str]:
+    """The groups here made by a grader process that is gone: named after its pid, in this pid
+    namespace (a grader in another one, sharing a hierarchy, is never taken for gone)."""
+    names: set[str] = set()
     for parent in set(layout.parents.values()):
         with contextlib.suppress(OSError):
             for name in os.listdir(parent):
-                pid = name[len(PREFIX):].split("-", 1)[0]
-                if name.startswith(PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                    with contextlib.suppress(OSError):
-                        os.rmdir(os.path.join(parent, name))
+                pid, _, rest = name[len(PREFIX):].partition("-")
+                if (name.startswith(PREFIX) and pid.isdigit() and rest.endswith(f"-{_pid_namespace()}")
+                        and not os.path.exists(f"/proc/{pid}")):
+                    names.add(name)
+    return names
+
+
+def sweep_stale() -> int:
+    """Kill the processes left in, and remove, the groups of grader processes that are gone (a
+    grader killed before its `stop` ran); how many groups were removed."""
+    layout = _layout()
+    if isinstance(layout, str):
+        return 0
+    removed = 0
+    for name in _stale_names(layout):
+        folders = {role: os.path.join(parent, name) for role, parent in layout.parents.items()}
+        group = ControlGroup(layout.version, {r: f for r, f in folders.items() if os.path.isdir(f)}, None)
+        if group.folders and group.kill() and group.remove():
+            removed += 1
+    return removed
 
 
 @functools.cache
@@ -444,7 +473,7 @@ def availability() -> str:
     layout = _layout()
     if isinstance(layout, str):
         return layout
-    _sweep(layout)
+    sweep_stale()
     try:
         group = ControlGroup.create(Limits(), weight_for_nice(0))
     except ControlGroupError as error:

@@ -6,6 +6,7 @@ and every child sleeps a few seconds at most."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cgroups import ControlGroup, availability, weight_for_nice
+from grader.cgroups import ControlGroup, availability, sweep_stale, weight_for_nice
 from grader.sandbox import Limits
 
 needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
@@ -174,3 +175,31 @@ def test_groups_are_made_under_the_graders_own_group() -> None:
             path = own[role if group.version == 1 else "unified"]
             assert folder.rstrip("/").endswith(path.rstrip("/") + "/" + os.path.basename(folder)), (role, folder)
             assert os.path.basename(folder).startswith(f"coursegrade-{os.getpid()}-")
+
+
+LEAVES_A_GROUP = """
+import json, os, subprocess
+from grader.cgroups import ControlGroup
+from grader.sandbox import Limits
+group = ControlGroup.create(Limits(), 1024)
+sleeper = subprocess.Popen(["sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           preexec_fn=lambda: group.join(os.getpid()))
+print(json.dumps({"pid": sleeper.pid, "folders": group.folders}), flush=True)
+os._exit(0)  # a grader killed before its stop: the group and its process are left behind
+"""
+
+
+@needs_groups
+def test_groups_of_a_grader_that_is_gone_are_swept() -> None:
+    done = subprocess.run([sys.executable, "-c", LEAVES_A_GROUP], capture_output=True, text=True, timeout=30,
+                          cwd=Path(__file__).resolve().parent.parent)
+    left = json.loads(done.stdout or "{}")
+    assert left, done.stderr
+    try:
+        assert _alive(left["pid"]) and all(os.path.isdir(f) for f in left["folders"].values())
+        assert sweep_stale() >= 1
+        assert not _alive(left["pid"])
+        assert not [f for f in left["folders"].values() if os.path.exists(f)]
+    finally:
+        if _alive(left["pid"]):
+            os.kill(left["pid"], 9)
