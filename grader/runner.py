@@ -198,6 +198,11 @@ class Worker:
         too_much = self.space.over_limit()  # "" where the kernel holds the folder's limits
         return Stop("disk", too_much) if too_much else None
 
+    def full_stop(self) -> Stop | None:
+        """Its folder is full: the kernel refused its writes there (the probe's too)."""
+        full = self.space.full()
+        return Stop("disk", f"stopped: {full}") if full else None
+
     def memory_stop(self) -> Stop | None:
         """Its processes together used more than the memory limit: told by its control group (the
         kernel killed one for it; shared memory counted), or by a sum over /proc without one."""
@@ -362,7 +367,8 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
             talk.take(line, now)
         if talk.phase in ("done", "broken"):
             return _stop_now(attempt, now)
-        return worker.memory_stop() or exit_stop(worker.process.poll(), limits, talk.kernel_exit)
+        code = worker.process.poll()
+        return worker.memory_stop() or worker.full_stop() or exit_stop(code, limits, talk.kernel_exit)
     return _over_time(attempt, now) or worker.over_budget(now)
 
 

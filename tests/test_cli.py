@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from grader.model import CHECK_STATUSES
@@ -17,13 +16,11 @@ TEMPLATE = ROOT / "assignments" / "conv-arithmetic" / "template.ipynb"
 
 
 def test_help_answers_at_once_without_heavy_imports() -> None:
-    started = time.monotonic()
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "grader", "--help"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "exit codes" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
     assert not imported & {"torch", "pandas", "nbclient", "numpy", "jinja2"}
-    assert time.monotonic() - started < 10
 
 
 def test_reference_full_marks_exit_0_and_json_contract(run_grade) -> None:

@@ -2,7 +2,7 @@
 
 Limits are CPU seconds of a submission's own processes (its control group), wall clock only a
 generous backstop: a correct training submission keeps every point when every core is kept
-busy by other processes (more busy loops than cores, each in a session of its own) and a
+busy by other processes (one busy loop more than cores, each in a session of its own) and a
 classmate in the same batch tries to starve it. The reference scores full marks on a quiet
 machine (tests/test_corpus.py); here it must score the same, check by check.
 """
@@ -48,7 +48,7 @@ def test_a_busy_machine_and_a_starving_classmate_change_no_grade(name: str, tmp_
     folder.mkdir()
     shutil.copyfile(spec.solution, folder / "correct.ipynb")
     shutil.copyfile(SUBMISSIONS / "hostile" / "starves_classmates.py", folder / "starver.py")
-    with busy_machine(2 * (os.cpu_count() or 2) + 1):
+    with busy_machine((os.cpu_count() or 2) + 1):
         run_batch(BatchConfig(folder, spec, output, jobs=2, sandbox_name="auto"))
     result = json.loads((output / "results" / "correct.json").read_text())
     not_passed = [(c["id"], c["status"], c["message"]) for c in result["checks"] if c["status"] != "passed"]

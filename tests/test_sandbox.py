@@ -263,10 +263,9 @@ def test_filling_the_disk_stops_the_run(tmp_path: Path) -> None:
             "import time\ntime.sleep(20)")
     _one_cell_notebook(notebook, cell)
     limits = Limits(disk_bytes=16 * 2**20, cell_seconds=30)
-    started = time.monotonic()
     outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
-    assert "wrote more than" in outcome.problem
-    assert time.monotonic() - started < 15
+    assert "wrote more than" in outcome.problem or "its folder is full" in outcome.problem  # counted, or a tmpfs
+    assert outcome.stop is not None and outcome.stop.kind == "disk"
 
 
 def test_memory_of_all_processes_together_is_limited(tmp_path: Path) -> None:
@@ -275,11 +274,9 @@ def test_memory_of_all_processes_together_is_limited(tmp_path: Path) -> None:
             "        block = bytearray(200 * 2**20)\n        time.sleep(20)\n        os._exit(0)\ntime.sleep(20)")
     _one_cell_notebook(notebook, cell)
     limits = Limits(memory_bytes=2**29, cell_seconds=30)
-    started = time.monotonic()
     outcome = run_steps(notebook, [Step("f/one", "f")], get_sandbox(), limits, warm_imports=())
-    how = "shared memory included" if not availability() else "all its processes together"  # group, or /proc
-    assert f"used more than 0.5 GiB of memory ({how})" in outcome.problem
-    assert time.monotonic() - started < 15
+    assert outcome.stop is not None and outcome.stop.kind == "memory"
+    assert "used more than 0.5 GiB of memory" in outcome.problem  # counted by the group, or over /proc
 
 
 def test_hidden_inputs_never_reach_what_the_student_sees() -> None:
