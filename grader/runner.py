@@ -380,18 +380,18 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
         step = attempt.by_name[talk.running]
         allowed, used = step.timeout or limits.call_seconds, cpu - attempt.step_cpu
         if used > allowed + GRACE_SECONDS:
-            return Stop("call_time", f"stopped: used {used:.1f} s of CPU in {step.function or talk.running} "
-                                     f"(limit {allowed:g} s)")
+            return Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in "
+                                     f"{step.function or talk.running} (its limit)")
         if now - talk.running_since > backstop(allowed):
-            return Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, having used {used:.1f} s "
-                                     "of CPU (waiting or sleeping?)")
+            return Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, though it had not used "
+                                     f"its {allowed:g} s of CPU (waiting or sleeping?)")
     elif talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
     if talk.phase == "cells":
         used = cpu - attempt.cpu_at_go
         if used > attempt.cells_seconds or now > attempt.cells_deadline:
             return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish "
-                                     f"within {attempt.cells_seconds:g} s of CPU (used {used:.1f} s)")
+                                     f"within {attempt.cells_seconds:g} s of CPU")
     if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
     return None

@@ -428,7 +428,10 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+            "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
+            # /tmp is its scratch folder's tmp/ (within the folder's limits), bound first: what
+            # lives under the host's /tmp (the scratch folder, a Python environment) goes on top
+            "--bind", str(scratch / "tmp"), "/tmp"]
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -440,9 +443,7 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
-    # /tmp is its scratch folder's tmp/ (within the folder's limits), bound first: the scratch
-    # folder, itself under /tmp, is then bound on top of it
-    args += ["--bind", str(scratch / "tmp"), "/tmp", "--bind", str(scratch), str(scratch)]
+    args += ["--bind", str(scratch), str(scratch)]
     args += ["--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
     return args
 

@@ -319,7 +319,7 @@ def test_a_step_is_stopped_by_its_cpu_time_even_when_it_swallows_the_alarm(tmp_p
                         "        except BaseException:\n            pass")
     outcome = run_steps(notebook, [Step("f/one", "f", timeout=1)], get_sandbox(), Limits(), warm_imports=())
     observed = outcome.observations["f/one"]
-    assert observed.status == "timeout" and "s of CPU in f (limit 1 s)" in observed.error_message
+    assert observed.status == "timeout" and "used more than 1 s of CPU in f (its limit)" in observed.error_message
 
 
 HOLDS_MEMFD = """
