@@ -55,7 +55,6 @@ def backstop(cpu_seconds: float) -> float:
     that a busy machine never costs a student marks; limits are counted in CPU seconds."""
     return protocol.WALL_FACTOR * cpu_seconds + protocol.WALL_SLACK
 MAX_CRASHES = 2  # a function that ended its process this often is not called again
-KERNEL_DIED = protocol.KERNEL_DIED
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -208,7 +207,7 @@ class Worker:
         kernel killed one for it; shared memory counted), or by a sum over /proc without one."""
         if memory_used(self.process, str(self.scratch)) <= self.limits.memory_bytes:
             return None
-        grouped = getattr(self.sandbox, "usage", lambda _: None)(self.process) is not None
+        grouped = _group_usage(self.sandbox, self.process) is not None
         how = "shared memory included" if grouped else "all its processes together"
         return Stop("memory", f"stopped: used more than {self.limits.memory_text} of memory ({how})")
 
@@ -238,12 +237,17 @@ class Worker:
 def cpu_used(sandbox: Sandbox, process: subprocess.Popen[bytes], scratch: str) -> float:
     """CPU seconds of a submission's processes: its control group's count where it has one, else
     the sum over its live processes in /proc (their waited-for children included)."""
-    usage = getattr(sandbox, "usage", None)
-    counted = usage(process) if usage is not None else None
+    counted = _group_usage(sandbox, process)
     if counted is not None:
         return float(counted.cpu_seconds)
     root = process.pid if process.returncode is None else None
     return sum(_proc_cpu(pid) for pid in submission_processes(root, scratch))
+
+
+def _group_usage(sandbox: Sandbox, process: subprocess.Popen[bytes]) -> Any:
+    """What the submission's control group counted, or None (no group, or a fake sandbox in tests)."""
+    usage = getattr(sandbox, "usage", None)
+    return usage(process) if usage is not None else None
 
 
 def _proc_cpu(pid: int) -> float:
@@ -301,7 +305,7 @@ def exit_stop(code: int | None, limits: Limits, kernel_exit: int | None) -> Stop
     """Why the child ended, in plain words; `kernel_exit`: the child's word on its kernel's end."""
     if code is None:
         return Stop("crashed", "stopped")
-    if code == KERNEL_DIED:
+    if code == protocol.KERNEL_DIED:
         if kernel_exit is None:
             return Stop("crashed", "stopped: the notebook's kernel died")
         if kernel_exit >= 0:
