@@ -138,9 +138,13 @@ def forbid(rules: Mapping[str, tuple[str, ...]], checks: Sequence[Check]) -> lis
     """The same checks, each step calling a function of `rules` forbidden what the rule names.
 
     One rule per exercise, put on every step of it, so a forbidden call loses the whole exercise.
+    A rule covers the families its names belong to (grader/families.py): forbidding `F.conv2d`
+    forbids every route to a convolution.
     """
+    from .families import with_families
+
     def ruled(step: Step) -> Step:
-        names = rules.get(step.function or "", ())
+        names = with_families(tuple(rules.get(step.function or "", ())))
         return replace(step, forbidden=tuple(dict.fromkeys((*step.forbidden, *names))))
 
     return [replace(c, steps=tuple(ruled(s) for s in c.steps)) for c in checks]

@@ -6,12 +6,17 @@ it reaches, and the imports they use, with aliases followed (`from torch.nn.func
 conv2d as c`, `G = F`, `getattr(F, "conv2d")`). A name is forbidden when it resolves to the
 same object as a forbidden one, so `torch.conv2d`, `F.conv2d` and `torch.nn.modules.conv.F.conv2d`
 are one. What cannot be read statically (a computed getattr, eval, exec, __import__, globals,
-torch internals) is flagged too: a rule that can be dodged by spelling is no rule. So is any
-use, anywhere in the notebook, of the grader's probe or torch's dispatch switches, which could
-switch the runtime guard off.
+torch internals, `getattr` passed as a value as in `functools.reduce(getattr, ["conv2d"], F)`,
+`operator.attrgetter`, the thread and process starters underneath `threading`) is flagged too: a
+rule that can be dodged by spelling is no rule. So is any use, anywhere in the notebook, of the
+grader's probe or torch's dispatch switches, which could switch the runtime guard off.
 
-Forbidden names are dotted paths from `torch` ("torch.nn.functional.conv2d", "torch.nn.Conv2d")
-or aten operators ("aten.convolution"), which only the runtime guard can see being called.
+Forbidden names are dotted paths from `torch` ("torch.nn.functional.conv2d", "torch.nn.Conv2d"),
+aten operators ("aten.convolution"), which only the runtime guard can see being called, or a
+family ("family.convolution", grader/families.py): a rule on one name of a family covers all of
+it, torch's functions of that family in every namespace (`torch.nn.grad.conv2d_weight`,
+`torch.mkldnn_convolution`) and numpy's and scipy's routines that compute it
+(`numpy.convolve`, `scipy.signal.correlate2d`, `scipy.ndimage.maximum_filter`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ import ast
 import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from .families import (
+    FAMILY_PREFIX,
+    OPERATORS,
+    PYTHON_NAMESPACES,
+    array_routine_family,
+    family_of,
+)
 
 UNCHECKABLE_CALLS = {
     "eval": "eval(...)",
@@ -30,23 +43,26 @@ UNCHECKABLE_CALLS = {
     "locals": "locals()",
     "vars": "vars(...)",
 }
-UNCHECKABLE_PATHS = ("importlib", "sys.modules", "builtins", "ctypes")  # and whatever is under them
+UNCHECKABLE_PATHS = ("importlib", "sys.modules", "builtins", "ctypes",  # and whatever is under them
+                     "_thread", "_posixsubprocess", "threading._")  # a thread or process out of the watch
+COMPUTED_ACCESS = ("operator.attrgetter", "operator.methodcaller")
 
 
 @functools.lru_cache(maxsize=64)
 def violations(cells: tuple[str, ...], function: str, forbidden: tuple[str, ...]) -> tuple[str, ...]:
     """What `function` (and what it reaches) uses that `forbidden` rules out, in words; () if nothing."""
-    names = tuple(n for n in forbidden if not n.startswith("aten."))
-    if not names:
+    names = tuple(n for n in forbidden if not n.startswith(("aten.", FAMILY_PREFIX)))
+    families = frozenset(filter(None, map(family_of, forbidden)))
+    if not names and not families:
         return ()
     source = _Source([tree for cell in cells if (tree := _parse(cell)) is not None])
     if function not in source.bindings:
         return (f"no definition of {function} could be read in the source, so the rule cannot be checked",)
-    targets = _forbidden_objects(names)
+    targets = _forbidden_objects((*names, *family_names(families)))
     found = {what: f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls"
              for what in source.tampering()}
     for node, scope in source.reachable(function):
-        for what, message in source.problems(node, scope, targets):
+        for what, message in source.problems(node, scope, targets, families):
             if not any(known.startswith(f"{what}.") for known in found):  # torch.ops after torch.ops.aten
                 found.setdefault(what, message)
     return tuple(found.values())
@@ -74,6 +90,18 @@ def _forbidden_objects(names: Sequence[str]) -> dict[int, str]:
         if target is not None:
             found.setdefault(id(target), name)
     return found
+
+
+@functools.lru_cache(maxsize=8)
+def family_names(families: frozenset[str]) -> tuple[str, ...]:
+    """torch's public functions and classes of `families`, by name, in every namespace that has them."""
+    found: list[str] = []
+    for namespace in PYTHON_NAMESPACES:
+        value = _lookup(namespace)
+        for attribute in dir(value) if value is not None else ():
+            if not attribute.startswith("_") and any(OPERATORS[f].search(attribute.lower()) for f in families):
+                found.append(f"{namespace}.{attribute}")
+    return tuple(found)
 
 
 def _lookup(path: str) -> Any:
@@ -273,14 +301,26 @@ class _Source:
             return self.paths(node.value, scope, depth + 1)
         return set()
 
-    def problems(self, node: ast.AST, scope: Scope, targets: dict[int, str]) -> Iterator[tuple[str, str]]:
+    def problems(self, node: ast.AST, scope: Scope, targets: dict[int, str],
+                 families: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
         """(what, message) for a forbidden or uncheckable use at one reachable node."""
         if isinstance(node, ast.Call):
             yield from _uncheckable_call(node)
+            yield from _getattr_as_value(node, scope)
         if isinstance(node, ast.Name | ast.Attribute | ast.Call):
             written = _text(node)
             for path in self.paths(node, scope):
-                yield from _judge_path(path, written, targets)
+                yield from _judge_path(path, written, targets, families)
+
+
+def _getattr_as_value(call: ast.Call, scope: Scope) -> Iterator[tuple[str, str]]:
+    """`getattr` handed to another function (`functools.reduce(getattr, ["conv2d"], F)`, `map(getattr, ...)`):
+    an attribute access whose name the source does not show."""
+    for value in (*call.args, *(k.value for k in call.keywords)):
+        if isinstance(value, ast.Name) and value.id in ("getattr", "__getattribute__") and value.id not in scope:
+            written = _text(call)
+            yield written, (f"getattr passed as a value (`{written}`): a computed attribute access, "
+                            "which cannot be checked")
 
 
 def _getattr_literal(node: ast.AST) -> tuple[ast.expr, str] | None:
@@ -303,11 +343,17 @@ def _uncheckable_call(call: ast.Call) -> Iterator[tuple[str, str]]:
         yield written, f"{UNCHECKABLE_CALLS[name]} (`{written}`), whose code cannot be checked"
 
 
-def _judge_path(path: str, written: str, targets: dict[int, str]) -> Iterator[tuple[str, str]]:
+def _judge_path(path: str, written: str, targets: dict[int, str],
+                families: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
     parts = path.split(".")
     unseen = f"{path} (`{written}`), which can reach any function unseen"
-    if any(path.startswith(f"{p}.") for p in UNCHECKABLE_PATHS) or path == "sys.modules":
+    routine = array_routine_family(path, set(families))
+    if any(path.startswith(p if p.endswith("_") else f"{p}.") for p in UNCHECKABLE_PATHS) or path == "sys.modules":
         yield path, unseen
+    elif path in COMPUTED_ACCESS:
+        yield path, f"{path} (`{written}`): a computed attribute access, which cannot be checked"
+    elif routine is not None:
+        yield path, f"{path} (written `{written}`), a routine that computes the {routine} itself"
     elif parts[0] != "torch":
         return
     elif any(_internal(part) for part in parts[1:]):

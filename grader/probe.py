@@ -119,30 +119,82 @@ def _forbidden_target(name: str) -> Any:
     return value
 
 
+class ProcessRefused(RuntimeError):
+    """Raised in the student's code that starts a process while a "must not call" rule is watched."""
+
+
+def _refuse_processes(*args: Any, **kwargs: Any) -> Any:
+    raise ProcessRefused("this function must not start processes: the grader watches what it calls, "
+                         "and a process of its own would be out of sight")
+
+
+_PROCESS_STARTERS = (("os", "fork"), ("os", "forkpty"), ("os", "posix_spawn"), ("os", "posix_spawnp"),
+                     ("_posixsubprocess", "fork_exec"))
+_THREAD_STARTERS = (("_thread", "start_new_thread"), ("_thread", "start_new"), ("threading", "_start_new_thread"),
+                    ("_thread", "start_joinable_thread"), ("threading", "_start_joinable_thread"))
+
+
+class _Patched:
+    """Attributes of modules replaced for the length of a watched step, then put back."""
+
+    def __init__(self) -> None:
+        self.saved: list[tuple[Any, str, Any]] = []
+
+    def replace(self, module_name: str, attribute: str, make: Any) -> None:
+        module = sys.modules.get(module_name) or __import__(module_name)
+        original = getattr(module, attribute, None)
+        if original is not None:
+            self.saved.append((module, attribute, original))
+            setattr(module, attribute, make(original))
+
+    def restore(self) -> None:
+        for module, attribute, original in reversed(self.saved):
+            setattr(module, attribute, original)
+        self.saved.clear()
+
+
 class _ForbiddenCalls:
-    """Records calls to forbidden torch functions, however they were imported or named.
+    """Records calls to forbidden torch functions, however they were imported or named, in
+    every thread the step starts.
 
     Two watchers: a TorchFunctionMode sees torch's Python functions (so the message can name
     `torch.nn.functional.conv2d`), matched by identity, so any alias is the same function; a
     TorchDispatchMode sees the aten operators underneath (`aten.convolution`), which every path
-    to a convolution or a pooling ends in, whatever Python route was taken to reach it.
+    to a convolution or a pooling ends in, whatever Python route was taken to reach it. A rule's
+    family ("family.convolution", grader/families.py) covers every aten operator of the family:
+    backward, mkldnn and slow variants, im2col. Both modes live in a thread's own state, so a
+    thread started during the step enters them too; a process started during the step is refused.
     """
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.seen: list[str] = []
         self.modes: list[Any] = []
+        self.patched = _Patched()
+        self.kinds: tuple[Any, Any] | None = None
 
     def __enter__(self) -> _ForbiddenCalls:
         if not self.names or "torch" not in sys.modules:
             return self
+        self.kinds = self._mode_classes()
+        self.modes = self._enter_modes()
+        for module, attribute in _THREAD_STARTERS:
+            self.patched.replace(module, attribute, self._watched_starter)
+        for module, attribute in _PROCESS_STARTERS:
+            self.patched.replace(module, attribute, lambda original: _refuse_processes)
+        return self
+
+    def _mode_classes(self) -> tuple[Any, Any]:
         from torch.overrides import TorchFunctionMode
         from torch.utils._python_dispatch import TorchDispatchMode
 
+        from .families import FAMILY_PREFIX, operator_family
+
         functions: dict[int, str] = {}
         operators: dict[Any, str] = {}
+        families = {n.removeprefix(FAMILY_PREFIX) for n in self.names if n.startswith(FAMILY_PREFIX)}
         for name in self.names:
-            target = _forbidden_target(name)
+            target = None if name.startswith(FAMILY_PREFIX) else _forbidden_target(name)
             if target is not None:
                 (operators if name.startswith("aten.") else functions).setdefault(
                     target if name.startswith("aten.") else id(target), name)
@@ -161,16 +213,37 @@ class _ForbiddenCalls:
 
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
                 packet = getattr(func, "overloadpacket", None)
+                name = str(getattr(packet, "__name__", ""))
                 if packet in operators:
                     seen.append(operators[packet])
+                elif families and operator_family(name, families):
+                    seen.append(f"aten.{name}")
                 return func(*args, **(kwargs or {}))
 
-        self.modes = [WatchOperators(), WatchFunctions()]
-        for mode in self.modes:
+        return WatchOperators, WatchFunctions
+
+    def _enter_modes(self) -> list[Any]:
+        assert self.kinds is not None
+        modes = [kind() for kind in self.kinds]
+        for mode in modes:
             mode.__enter__()
-        return self
+        return modes
+
+    def _watched_starter(self, start: Any) -> Any:
+        """`start` (a thread starter of _thread or threading) whose new thread enters the watch first."""
+        def watched_start(function: Any, *args: Any, **kwargs: Any) -> Any:
+            def watched(*inner: Any, **named: Any) -> Any:
+                modes = self._enter_modes()
+                try:
+                    return function(*inner, **named)
+                finally:
+                    for mode in reversed(modes):
+                        mode.__exit__(None, None, None)
+            return start(watched, *args, **kwargs)
+        return watched_start
 
     def __exit__(self, *exc: Any) -> None:
+        self.patched.restore()
         for mode in reversed(self.modes):
             mode.__exit__(*exc)
 

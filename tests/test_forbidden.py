@@ -3,16 +3,23 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import os
+import threading
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.forbidden import violations
-from grader.probe import _ForbiddenCalls
+from grader.families import with_families
+from grader.forbidden import family_names, violations
+from grader.probe import ProcessRefused, _ForbiddenCalls
 
-CONV = ("torch.nn.functional.conv2d", "torch.nn.functional.unfold", "torch.conv2d", "torch.nn.Conv2d",
-        "aten.convolution", "aten.im2col")
-POOL = ("torch.nn.functional.max_pool2d", "torch.nn.MaxPool2d", "aten.max_pool2d_with_indices")
+CONV = with_families(("torch.nn.functional.conv2d", "torch.nn.functional.unfold", "torch.conv2d", "torch.nn.Conv2d",
+                      "aten.convolution", "aten.im2col"))
+POOL = with_families(("torch.nn.functional.max_pool2d", "torch.nn.MaxPool2d", "aten.max_pool2d_with_indices"))
 
 CAUGHT = {
     "renamed-import": "from torch.nn.functional import conv2d as c\ndef f(x, k):\n    return c(x, k)",
@@ -28,6 +35,16 @@ CAUGHT = {
     "star-import": "from torch.nn.functional import *\ndef f(x, k):\n    return unfold(x, 3)",
     "import-inside": "def f(x, k):\n    import torch.nn.functional as Q\n    return Q.unfold(x, 3)",
     "ipython-magic": "%time 1\nimport torch.nn.functional as F\ndef f(x, k):\n    return F.conv2d(x, k)",
+    "nn-grad": "import torch\ndef f(x, k):\n    return torch.nn.grad.conv2d_weight(x, k.shape, x)",
+    "mkldnn": "import torch\ndef f(x, k):\n    return torch.mkldnn_convolution(x, k, None, [0, 0], [1, 1], [1, 1], 1)",
+    "numpy-convolve": "import numpy as np\ndef f(x, k):\n    return np.convolve(x, k)",
+    "scipy-correlate2d": "from scipy import signal\ndef f(x, k):\n    return signal.correlate2d(x, k)",
+    "scipy-ndimage": "from scipy.ndimage import correlate as c\ndef f(x, k):\n    return c(x, k)",
+}
+CAUGHT_POOL = {
+    "mkldnn-max-pool": "import torch\ndef f(x):\n    return torch.mkldnn_max_pool2d(x.to_mkldnn(), [2, 2])",
+    "maximum-filter": "import scipy.ndimage as nd\ndef f(x):\n    return nd.maximum_filter(x, 2)[::2, ::2]",
+    "uniform-filter": "from scipy import ndimage\ndef f(x):\n    return ndimage.uniform_filter(x, 2)",
 }
 UNCHECKABLE = {
     "getattr-computed": "import torch.nn.functional as F\ndef f(x, k):\n    return getattr(F, 'conv' + '2d')(x, k)",
@@ -35,6 +52,12 @@ UNCHECKABLE = {
     "torch-internals": "import torch\ndef f(x, k):\n    return torch.ops.aten.convolution(x, k)",
     "sys-modules": "import sys\ndef f(x, k):\n    return sys.modules['torch.nn.functional'].conv2d(x, k)",
     "vars": "import torch\ndef f(x, k):\n    return vars(torch.nn.functional)['conv2d'](x, k)",
+    "reduce-getattr": "import functools\nimport torch.nn.functional as F\ndef f(x, k):\n"
+                      "    return functools.reduce(getattr, ['conv2d'], F)(x, k)",
+    "attrgetter": "from operator import attrgetter\nimport torch.nn.functional as F\ndef f(x, k):\n"
+                  "    return attrgetter('conv2d')(F)(x, k)",
+    "attrgetter-as-value": "import operator\ng = operator.attrgetter\ndef f(x, k):\n    return g",
+    "thread-starter": "import _thread\ndef f(x, k):\n    return _thread.start_new_thread(print, ())",
 }
 TAMPERING = {
     "patches-the-probe": "__coursegrade_probe._ForbiddenCalls.__enter__ = lambda self: self",
@@ -50,13 +73,29 @@ ALLOWED = {
     ),
     "printing-to-stderr": "import sys\ndef f(x, k):\n    print(x, file=sys.stderr)\n    return x",
     "parameter-named-like-a-module": "import torch.nn.functional as F\ndef f(F, k):\n    return F.conv2d(k)",
+    "sliding-window-view": "from numpy.lib.stride_tricks import sliding_window_view as v\ndef f(x, k):\n"
+                           "    return v(x, 3)",
+    "numpy-arithmetic": "import numpy as np\ndef f(x, k):\n    return np.einsum('ij,ij->', x, k) + np.sum(x)",
 }
 
 
 @pytest.mark.parametrize("source", CAUGHT.values(), ids=CAUGHT.keys())
 def test_forbidden_names_are_found_however_written(source: str) -> None:
     found = violations((source,), "f", CONV)
-    assert len(found) == 1 and found[0].split(" ")[0] in CONV, found
+    assert len(found) == 1 and (found[0].split(" ")[0] in CONV or "convolution" in found[0]
+                                or found[0].split(" ")[0] in family_names(frozenset({"convolution"}))), found
+
+
+@pytest.mark.parametrize("source", CAUGHT_POOL.values(), ids=CAUGHT_POOL.keys())
+def test_a_pooling_rule_covers_its_family(source: str) -> None:
+    found = violations((source,), "f", POOL)
+    assert len(found) == 1 and ("pooling" in found[0] or "mkldnn_max_pool2d" in found[0]), found
+
+
+def test_a_family_is_its_own_rule() -> None:
+    """A convolution rule says nothing of pooling, and the other way round."""
+    assert violations((CAUGHT_POOL["maximum-filter"],), "f", CONV) == ()
+    assert violations((CAUGHT["numpy-convolve"],), "f", POOL) == ()
 
 
 @pytest.mark.parametrize("source", UNCHECKABLE.values(), ids=UNCHECKABLE.keys())
@@ -106,7 +145,27 @@ RUNTIME = {
     "max-pool-module": (POOL, lambda: torch.nn.MaxPool2d(3, 2)(X), ["torch.nn.functional.max_pool2d"]),
     "tensor-unfold-is-allowed": (CONV, lambda: X.unfold(2, 3, 1).sum(), []),
     "amax-is-allowed": (POOL, lambda: X.unfold(2, 2, 2).unfold(3, 2, 2).amax(dim=(-2, -1)), []),
+    "nn-grad-backward": (CONV, lambda: torch.nn.grad.conv2d_weight(X, K.shape, torch.randn(1, 3, 6, 6)),
+                         ["aten.convolution_backward"]),
+    "mkldnn-convolution": (CONV, lambda: torch.mkldnn_convolution(X, K, None, [0, 0], [1, 1], [1, 1], 1),
+                           ["aten.mkldnn_convolution"]),
+    "mkldnn-max-pool": (POOL, lambda: torch.mkldnn_max_pool2d(X.to_mkldnn(), [2, 2]).to_dense(),
+                        ["aten.mkldnn_max_pool2d"]),
+    "reduce-getattr": (CONV, lambda: functools.reduce(getattr, ["conv2d"], F)(X, K), ["torch.nn.functional.conv2d"]),
+    "from-a-thread": (CONV, lambda: _in_a_thread(lambda: F.conv2d(X, K)), ["torch.nn.functional.conv2d"]),
+    "from-a-thread-pool": (POOL, lambda: _in_a_pool(lambda: F.max_pool2d(X, 2)), ["torch.nn.functional.max_pool2d"]),
 }
+
+
+def _in_a_thread(run: Callable[[], object]) -> None:
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def _in_a_pool(run: Callable[[], object]) -> None:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        pool.submit(run).result()
 
 
 def _without_torch_function(run: object) -> None:
@@ -117,3 +176,15 @@ def _without_torch_function(run: object) -> None:
 @pytest.mark.parametrize(("names", "run", "expected"), RUNTIME.values(), ids=RUNTIME.keys())
 def test_the_runtime_guard_sees_every_route(names: tuple[str, ...], run: object, expected: list[str]) -> None:
     assert _calls(names, run) == expected
+
+
+def test_a_process_started_during_a_watched_step_is_refused() -> None:
+    with pytest.raises(ProcessRefused), _ForbiddenCalls(list(CONV)):
+        os.fork()
+    assert os.fork is not None and threading._start_new_thread.__name__ == "start_new_thread"  # put back
+
+
+def test_threads_after_the_step_are_not_watched() -> None:
+    with _ForbiddenCalls(list(CONV)):
+        pass
+    assert _calls((), lambda: _in_a_thread(lambda: F.conv2d(X, K))) == []
