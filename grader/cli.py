@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from .errors import GraderError, UsageError
@@ -149,24 +150,44 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _configure_batch(parser: argparse.ArgumentParser) -> None:
     from .batch import STUDENT_ID_RULE, default_jobs
+    from .intake import LAYOUTS, PICKS
 
     parser.description = (
-        "Grade every .ipynb/.py under DIR (one per student) in parallel worker processes, and write\n"
-        "results/<student>.json (the course's result format), <student>.html, gradebook.csv and\n"
-        "summary.html. Running it again grades only what is missing or changed (same file content\n"
-        "and assignment version are not graded twice): an interrupted batch is resumed, not redone.\n\n"
+        "Grade an LMS export (a folder or a .zip as downloaded: one student's work per file or folder)\n"
+        "in parallel worker processes, and write results/<student>.json (the course's result format),\n"
+        "reports/<student>.html, details/<student>.json, gradebook.csv, summary.html and intake.json.\n"
+        "Running it again grades only what is missing or changed (same files and assignment version\n"
+        "are not graded twice): an interrupted batch is resumed, not redone.\n\n"
         + STUDENT_ID_RULE
     )
     parser.epilog = ("exit codes:\n  0  every submission has its results\n"
                      "  1  some submission could not be graded at all (see summary.html)\n"
                      "  2  bad usage or input: no such folder, no submissions, unknown assignment")
-    parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of submissions")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the folder (or .zip) of submissions")
     parser.add_argument("-a", "--assignment", metavar="NAME", required=True, help="the assignment to grade")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="where the reports go (default: reports/NAME)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", default=default_jobs(),
                         help="grade N submissions at once (default: the number of CPU cores, here %(default)s)")
     parser.add_argument("--no-hidden", action="store_true", help="public checks only (hidden ones listed as skipped)")
+    parser.add_argument("--roster", type=Path, metavar="CSV",
+                        help="the class list as the LMS exports it (Canvas gradebook, Moodle participants): "
+                             "ids and names from it; files matching no one are listed, not graded")
+    parser.add_argument("--layout", choices=LAYOUTS, default="auto",
+                        help="how the export names students' files (default: detected)")
+    parser.add_argument("--pick", choices=PICKS, default="latest",
+                        help="which of a student's several submissions counts (default: latest; "
+                             "best grades them all)")
+    parser.add_argument("--deadline", type=_deadline, metavar="WHEN",
+                        help="ISO date and time (2026-12-01T23:59); with --pick latest-before-deadline, "
+                             "files newer than it are late (Canvas: its late tag)")
     _add_sandbox_option(parser)
+
+
+def _deadline(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date and time: {text!r} (e.g. 2026-12-01T23:59)") from None
 
 
 def _run_batch(args: argparse.Namespace) -> int:
@@ -175,12 +196,18 @@ def _run_batch(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    from .roster import read_roster
+
+    if args.pick == "latest-before-deadline" and args.deadline is None and args.layout != "canvas":
+        print("grade batch: no --deadline: only Canvas's late tags tell which files are late", file=sys.stderr)
+    roster = read_roster(args.roster) if args.roster else None
     assignment = load_assignment(args.assignment, include_hidden=not args.no_hidden)
     output = args.output or Path("reports") / assignment.name
-    config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox)
+    config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox, layout=args.layout,
+                         roster=roster, pick=args.pick, deadline=args.deadline)
     outcome = run_batch(config)
     print(summary_line(outcome, config))
-    return EXIT_FAILED if outcome.errors else EXIT_PASSED
+    return EXIT_FAILED if outcome.errors or outcome.unsaved else EXIT_PASSED
 
 
 def _configure_release(parser: argparse.ArgumentParser) -> None:

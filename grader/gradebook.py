@@ -1,16 +1,26 @@
-"""The class's tables, built with pandas from the per-student results: the gradebook and the summary."""
+"""The class's tables, built from the per-student results: the gradebook and the summary.
+
+One gradebook row per student of the batch (and per roster student with nothing submitted):
+a student with nothing graded has empty exercise cells and a status that says why. Class
+statistics count graded students only; the others are counted and listed apart.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .assignments import Assignment
-from .batch import details_path, result_path, write_atomic
+from .files import write_atomic
+from .intake import FORMULA_STARTS, Intake
 from .model import GradeReport
+from .outputs import details_path, result_path
+from .textsafe import one_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,12 +29,36 @@ TOP_MESSAGES = 10
 SLOWEST = 5
 
 
+NOT_SAVED = "unsaved"  # a student whose files could not be written: a rerun grades them again
+MISSING = "missing"  # a roster student with nothing in the export
+
+
+@dataclass(frozen=True)
+class BookRow:
+    """One student's line of the gradebook; `points` is empty when nothing was graded."""
+
+    student: str
+    name: str
+    points: dict[str, float]
+    total: float | None
+    max_score: float
+    status: str  # graded, error, unsaved, missing
+    note: str = ""
+
+
 def load_results(output: Path, students: Sequence[str]) -> dict[str, GradeReport]:
     """Each student's report, read back from results/<id>.json, with the hidden checks' messages
-    (which the result, a student's file, does not hold) from details/<id>.json, for the staff."""
+    (which the result, a student's file, does not hold) from details/<id>.json, for the staff.
+    A student whose files are not there (they could not be written) is left out."""
     details = load_details(output, students)
-    return {s: _with_hidden_messages(GradeReport.from_json(json.loads(result_path(output, s).read_text())),
-                                     details[s].get("hidden_messages", {})) for s in students}
+    results = {}
+    for student in students:
+        try:
+            report = GradeReport.from_json(json.loads(result_path(output, student).read_text()))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        results[student] = _with_hidden_messages(report, details[student].get("hidden_messages", {}))
+    return results
 
 
 def _with_hidden_messages(report: GradeReport, messages: dict[str, str]) -> GradeReport:
@@ -42,21 +76,41 @@ def load_details(output: Path, students: Sequence[str]) -> dict[str, dict[str, A
     return details
 
 
-def gradebook(results: dict[str, GradeReport], exercises: Sequence[str]) -> pd.DataFrame:
-    """One row per student: the points of each exercise, the total, and whether it could be graded."""
-    import pandas as pd
-
+def book_rows(intake: Intake, results: dict[str, GradeReport], assignment: Assignment) -> list[BookRow]:
+    """The gradebook's rows: every student of the batch, then every roster student with nothing."""
     rows = []
-    for student, report in results.items():
-        row: dict[str, Any] = {"student": student}
-        for exercise in exercises:
-            row[exercise] = sum(c.points for c in report.checks if c.exercise == exercise)
-        row["total"] = report.score
-        row["max_score"] = report.max_score
-        row["status"] = report.status
-        rows.append(row)
-    columns = ["student", *exercises, "total", "max_score", "status"]
-    return pd.DataFrame(rows, columns=columns)
+    for entry in intake.entries:
+        report = results.get(entry.student)
+        if report is None:
+            rows.append(BookRow(entry.student, entry.name, {}, None, assignment.max_score, NOT_SAVED,
+                                "its files could not be written; run the batch again"))
+        elif report.status != "graded":
+            rows.append(BookRow(entry.student, entry.name, {}, None, report.max_score, report.status,
+                                one_line(report.message)[:300]))
+        else:
+            points = {e: sum(c.points for c in report.checks if c.exercise == e) for e in assignment.exercises}
+            rows.append(BookRow(entry.student, entry.name, points, report.score, report.max_score, "graded"))
+    rows += [BookRow(a.student, a.name, {}, None, assignment.max_score, MISSING, "no submission in the export")
+             for a in intake.missing]
+    return rows
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell no spreadsheet runs as a formula (OWASP's CSV injection advice: a leading ')."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def gradebook_csv(rows: Sequence[BookRow], exercises: Sequence[str]) -> str:
+    """gradebook.csv: student, name, one column per exercise, total, max_score, status, note."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "name", *exercises, "total", "max_score", "status", "note"])
+    for row in rows:
+        cells = [f"{row.points[e]:g}" if e in row.points else "" for e in exercises]
+        total = "" if row.total is None else f"{row.total:g}"
+        writer.writerow([spreadsheet_safe(row.student), spreadsheet_safe(row.name), *cells, total,
+                         f"{row.max_score:g}", row.status, spreadsheet_safe(row.note)])
+    return buffer.getvalue()
 
 
 def check_table(results: dict[str, GradeReport]) -> pd.DataFrame:
@@ -134,32 +188,37 @@ def exercise_table(checks: pd.DataFrame, exercises: Sequence[str]) -> list[dict[
     return rows
 
 
-def write_class_outputs(output: Path, students: Sequence[str], assignment: Assignment) -> pd.DataFrame:
-    """gradebook.csv and summary.html for these students; the gradebook is returned."""
+def write_class_outputs(output: Path, intake: Intake, assignment: Assignment) -> list[BookRow]:
+    """gradebook.csv and summary.html for the batch's students; the gradebook's rows are returned."""
     from .html_report import render_summary
 
+    students = intake.students
     results = load_results(output, students)
     details = load_details(output, students)
-    book = gradebook(results, assignment.exercises)
-    write_atomic(output / "gradebook.csv", book.to_csv(index=False, float_format="%g"))
-    checks = check_table(results)
+    rows = book_rows(intake, results, assignment)
+    write_atomic(output / "gradebook.csv", gradebook_csv(rows, assignment.exercises))
+    graded = {s: r for s, r in results.items() if r.status == "graded"}
+    checks = check_table(graded)
     summary = {
         "assignment": assignment.name,
         "title": assignment.title,
         "max_score": assignment.max_score,
         "students": [
-            {"id": s, "score": r.score, "max_score": r.max_score, "status": r.status,
-             "limits": details[s].get("limits_hit", []), "sandbox": details[s].get("sandbox", "")}
-            for s, r in results.items()
+            {"id": row.student, "name": row.name, "score": row.total or 0.0, "max_score": row.max_score,
+             "status": row.status, "note": row.note, "limits": details.get(row.student, {}).get("limits_hit", []),
+             "sandbox": details.get(row.student, {}).get("sandbox", ""), "report": row.student in results}
+            for row in rows
         ],
-        "histogram": histogram([r.score for r in results.values()], assignment.max_score),
+        "histogram": histogram([r.score for r in graded.values()], assignment.max_score),
         "exercises": exercise_table(checks, assignment.exercises),
         "pass_rates": pass_rates(checks),
         "failures": common_failures(checks),
         "slowest": slowest(details),
+        "unmatched": list(intake.unmatched),
+        "notes": list(intake.notes),
     }
     write_atomic(output / "summary.html", render_summary(summary))
-    return book
+    return rows
 
 
 def slowest(details: dict[str, dict[str, Any]], top: int = SLOWEST) -> list[dict[str, Any]]:

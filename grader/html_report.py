@@ -127,17 +127,21 @@ def render_student(report: GradeReport, student: str, title: str = "") -> str:
 
 def render_summary(summary: Mapping[str, Any]) -> str:
     """The class summary page (see gradebook.write_class_outputs for what `summary` holds)."""
-    students = summary["students"]
+    students = [{"name": "", "note": "", "report": True, **s} for s in summary["students"]]
     graded = [s for s in students if s["status"] == "graded"]
-    scores = [s["score"] for s in students]
+    scores = [s["score"] for s in graded]
     median = statistics.median(scores) if scores else 0.0
     context = {
+        "unmatched": [], "notes": [],
         **summary,
+        "students": students,
         "count": len(students),
         "graded": len(graded),
-        "mean": f"{sum(scores) / len(scores):.1f}" if scores else "0",
-        "median": f"{median:g}",
-        "full_marks": sum(s["score"] == s["max_score"] for s in students),
+        "graded_students": graded,
+        "ungraded": [s for s in students if s["status"] != "graded"],
+        "mean": f"{sum(scores) / len(scores):.1f}" if scores else "–",
+        "median": f"{median:g}" if scores else "–",
+        "full_marks": sum(s["score"] == s["max_score"] for s in graded),
         "max_score": f"{summary['max_score']:g}",
         "limited": [s for s in students if s["limits"]],
         "unisolated": sorted({s["sandbox"] for s in students if s["sandbox"] and

@@ -115,6 +115,7 @@ class Worker:
     def __init__(self, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str] = ("torch",)) -> None:
         self.sandbox = sandbox
         self.limits = limits
+        self.closed = False
         _sweep_once()
         self.space = ScratchSpace.create(limits.disk_bytes, limits.disk_files)
         _say_once(self.space.why_not)
@@ -227,6 +228,10 @@ class Worker:
         return text.splitlines()[-1] if text else "no message"
 
     def close(self) -> None:
+        """Stop the child and remove its scratch space; closing twice does nothing more."""
+        if self.closed:
+            return
+        self.closed = True
         self.sandbox.stop(self.process)
         self.stderr.close()
         for fd in (self.events_fd, self.out_fd):

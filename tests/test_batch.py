@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from grader.assignments import load_assignment
-from grader.batch import error_report, find_submissions, limits_hit, safe_id
+from grader.intake import read_export, student_id
 from grader.model import CHECK_STATUSES
+from grader.outputs import error_report, limits_hit
 
 from .conftest import ROOT, SUBMISSIONS
 from .test_html_report import _report
@@ -43,14 +44,15 @@ def make_class(folder: Path) -> Path:
     assert spec.solution is not None
     shutil.copy(spec.solution, folder / "reference.ipynb")
     shutil.copy(spec.template, folder / "template.ipynb")
-    for path in SAMPLES.iterdir():
+    for path in (p for p in SAMPLES.iterdir() if p.is_file()):
         shutil.copy(path, folder / path.name)
     for student, files in {"dana": {"work.ipynb": "correct.ipynb"},
                            "erin": {"hw.py": "correct_module.py", "notes.py": "floor_not_ceil.py"},
                            "finn": {"solution.ipynb": "correct.ipynb", "helper.py": "padding_once.py"}}.items():
         (folder / student).mkdir()
-        for name, source in files.items():
+        for age, (name, source) in enumerate(files.items()):
             shutil.copy(CORPUS / source, folder / student / name)
+            os.utime(folder / student / name, (2e9 - age, 2e9 - age))  # the first listed is the latest
     count = len({p.stem for p in folder.glob("*.*")}) + 3
     for i in range(SIZE - count):
         source = CORPUS / QUICK[i % len(QUICK)]
@@ -82,12 +84,14 @@ def outputs(output: Path) -> dict[str, str]:
 
 def test_one_command_grades_forty_mixed_submissions(graded) -> None:
     folder, output, done = graded
-    assert done.returncode == 1, done.stderr  # two submissions cannot be graded at all
-    assert f"{SIZE} submissions: {SIZE} graded now, 0 unchanged, 2 could not be graded" in done.stdout
+    assert done.returncode == 1, done.stderr  # one submission cannot be graded at all
+    assert f"{SIZE} students: {SIZE} graded now, 0 unchanged, 1 could not be graded" in done.stdout
     assert f"[{SIZE}/{SIZE}]" in done.stderr  # the progress, one plain line each when not on a terminal
     students = sorted(p.stem for p in (output / "results").glob("*.json"))
     assert len(students) == SIZE
-    assert sorted(p.stem for p in output.glob("*.html") if p.stem != "summary") == students
+    assert sorted(p.stem for p in (output / "reports").glob("*.html")) == students
+    assert sorted(p.name for p in output.iterdir()) == ["details", "gradebook.csv", "intake.json", "reports",
+                                                         "results", "summary.html"]
     assert sorted(p.stem for p in (output / "details").glob("*.json")) == students
     assert (output / "summary.html").is_file() and (output / "gradebook.csv").is_file()
     assert not list(output.rglob("*.tmp"))
@@ -111,13 +115,15 @@ def test_verdicts_of_the_mixed_class(graded) -> None:
     def result(student: str) -> dict:
         return json.loads((output / "results" / f"{student}.json").read_text())
 
-    for student in ("correct", "reference", "dana", "finn", "student00", "student01"):
+    for student in ("correct", "reference", "dana", "erin", "finn", "student00", "student01"):
         assert result(student)["score"] == result(student)["max_score"] == 46, student
     assert result("template")["score"] == 0
     assert result("finn")["submission"] == "finn/solution.ipynb"
     assert result("not_a_notebook")["status"] == "error"
     assert "not a Jupyter notebook" in result("not_a_notebook")["message"]
-    assert result("erin")["status"] == "error" and "several submissions" in result("erin")["message"]
+    erin = json.loads((output / "details" / "erin.json").read_text())
+    assert result("erin")["submission"] == "erin/hw.py"  # the latest of two; the other is listed, not counted
+    assert [(f["file"], f["counted"]) for f in erin["files"]] == [("erin/hw.py", True), ("erin/notes.py", False)]
     assert 0 < result("floor_not_ceil")["score"] < 46
     details = json.loads((output / "details" / "infinite_loop.json").read_text())
     assert details["limits_hit"] and "call time limit" in details["limits_hit"][0]
@@ -128,11 +134,15 @@ def test_gradebook_matches_the_results(graded) -> None:
     _, output, _ = graded
     book = pd.read_csv(output / "gradebook.csv")
     spec = load_assignment(ASSIGNMENT)
-    assert list(book.columns) == ["student", *spec.exercises, "total", "max_score", "status"]
+    assert list(book.columns) == ["student", "name", *spec.exercises, "total", "max_score", "status", "note"]
     assert len(book) == SIZE and book["student"].is_unique
     for row in book.itertuples(index=False):
         result = json.loads((output / "results" / f"{row.student}.json").read_text())
-        assert row.total == pytest.approx(result["score"]) and row.status == result["status"]
+        assert row.status == result["status"]
+        if row.status != "graded":  # nothing graded: empty cells, not zeros
+            assert pd.isna(row.total) and all(pd.isna(getattr(row, e)) for e in spec.exercises)
+            continue
+        assert row.total == pytest.approx(result["score"])
         for exercise in spec.exercises:
             points = sum(c["points"] for c in result["checks"] if c["exercise"] == exercise)
             assert getattr(row, exercise) == pytest.approx(points)
@@ -198,15 +208,15 @@ def test_a_changed_submission_is_graded_again(graded, tmp_path: Path) -> None:
 def test_help_documents_the_student_id_rule(run_grade) -> None:
     shown = run_grade("batch", "--help", timeout=30)
     assert shown.returncode == 0
-    assert "DIR/alice/hw1.ipynb -> alice" in shown.stdout and "--jobs" in shown.stdout
+    assert "alice/hw1.ipynb ->" in shown.stdout and "--roster" in shown.stdout and "--pick" in shown.stdout
 
 
 def test_demo_writes_html_reports_gradebook_and_summary(run_grade, tmp_path: Path) -> None:
     done = run_grade("demo", "-o", str(tmp_path), "-a", ASSIGNMENT)
     assert done.returncode == 0, done.stderr
     folder = tmp_path / ASSIGNMENT
-    pages = {p.name for p in folder.glob("*.html")}
-    assert {"reference.html", "template.html", "correct.html", "summary.html"} <= pages
+    pages = {p.name for p in (folder / "reports").glob("*.html")}
+    assert {"reference.html", "template.html", "correct.html"} <= pages and (folder / "summary.html").is_file()
     book = pd.read_csv(folder / "gradebook.csv")
     assert dict(zip(book["student"], book["total"], strict=True))["reference"] == 46
     assert f"reports in {folder}/" in done.stdout
@@ -249,12 +259,15 @@ def test_student_ids_from_file_or_folder(tmp_path: Path) -> None:
                  "notes.txt", "o'brien j.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
-    entries = {e.student: e for e in find_submissions(tmp_path)}
-    assert sorted(entries) == ["alice", "bob", "carol", "dave", "eve", "o_brien_j"]
-    assert entries["carol"].path.name == "hw1.ipynb" and not entries["carol"].problem
-    assert "several submissions" in entries["dave"].problem
-    assert entries["eve"].relative(tmp_path) == "eve/sub/deep.py"
-    assert safe_id("../../etc/passwd") == "_.._etc_passwd" and safe_id("...") == "_"
+    os.utime(tmp_path / "dave" / "a.py", (2e9, 2e9))
+    intake = read_export(tmp_path)
+    entries = {e.student: e for e in intake.entries}
+    assert intake.layout == "plain" and sorted(entries) == ["alice", "bob", "carol", "dave", "eve", "o_brien_j"]
+    assert entries["carol"].submission == "carol/hw1.ipynb" and [f.name for f in entries["carol"].others] == [
+        "carol/util.py"]
+    assert entries["dave"].submission == "dave/a.py" and [f.name for f in entries["dave"].others] == ["dave/b.py"]
+    assert entries["eve"].submission == "eve/sub/deep.py"
+    assert student_id("../../etc/passwd") == "_.._etc_passwd" and student_id("...") == "_"
 
 
 class _SilentSandbox:
@@ -274,11 +287,11 @@ class _SilentSandbox:
 
 def test_a_warm_worker_that_hangs_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
 
-    import grader.batch
+    import grader.pool
     from grader.assignments import load_assignment
 
-    monkeypatch.setattr(grader.batch, "WARM_PATIENCE", 0.5)
-    pool = grader.batch.WarmPool(_SilentSandbox(), load_assignment("conv-arithmetic"), ahead=2)
+    monkeypatch.setattr(grader.pool, "WARM_PATIENCE", 0.5)
+    pool = grader.pool.WarmPool(_SilentSandbox(), load_assignment("conv-arithmetic"), ahead=2)
     try:
         assert pool.take(still_to_come=0) is None  # the grading then starts a worker of its own
         assert len(pool.ready) == 0  # nothing more is started when nothing more will come

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -30,7 +31,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("class")
     for name in ("correct.ipynb", "floor_not_ceil.py", "syntax_error_cell.ipynb"):
         shutil.copy(SUBMISSIONS / "conv-arithmetic" / name, folder / name)
-    for path in (ROOT / "tests" / "batch_samples").iterdir():
+    for path in (p for p in (ROOT / "tests" / "batch_samples").iterdir() if p.is_file()):
         shutil.copy(path, folder / path.name)
     shutil.copy(ROOT / "tests" / "batch_samples" / "script_injection.py", folder / ODD_NAME)
     output = tmp_path_factory.mktemp("reports")
@@ -75,28 +76,28 @@ def _not_pwned(driver) -> None:
 def test_student_report_renders(browser, reports: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    errors = _open(browser, reports / "floor_not_ceil.html")
+    errors = _open(browser, reports / "reports" / "floor_not_ceil.html")
     assert errors == []
     assert browser.find_element(By.ID, "score").text.startswith("41")
     rows = browser.find_elements(By.CSS_SELECTOR, "#exercises tbody tr")
     assert len(rows) == 6
     failed = browser.find_elements(By.CSS_SELECTOR, ".check[data-status=failed]")
     assert failed and "floor instead of ceil" in browser.find_element(By.ID, "ex-conv_output_size").text
-    browser.save_screenshot(str(reports / "floor_not_ceil.png"))
+    browser.save_screenshot(str(reports / "reports" / "floor_not_ceil.png"))
 
 
 def test_payload_is_shown_as_text_and_never_runs(browser, reports: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    for page in ("script_injection.html", "_img_src_x_onerror_window.__pwned_5_.html", "not_a_notebook.html"):
-        errors = _open(browser, reports / page)
+    for page in ("script_injection.html", "_img_src_x_onerror_window._pwned_5_.html", "not_a_notebook.html"):
+        errors = _open(browser, reports / "reports" / page)
         assert errors == [], page
         _not_pwned(browser)
-    _open(browser, reports / "script_injection.html")
+    _open(browser, reports / "reports" / "script_injection.html")
     text = browser.find_element(By.TAG_NAME, "body").text
     assert "<script>window.__pwned = 1</script>" in text
     assert '<b id="injected">bold</b>' in text
-    browser.save_screenshot(str(reports / "script_injection.png"))
+    browser.save_screenshot(str(reports / "reports" / "script_injection.png"))
 
 
 def test_summary_renders(browser, reports: Path) -> None:
@@ -105,13 +106,15 @@ def test_summary_renders(browser, reports: Path) -> None:
     errors = _open(browser, reports / "summary.html")
     assert errors == []
     _not_pwned(browser)
-    for element in ("histogram", "exercises", "pass-rates", "failures", "limits", "students", "slowest"):
+    for element in ("histogram", "exercises", "pass-rates", "failures", "limits", "students", "ungraded", "slowest"):
         assert browser.find_element(By.ID, element).is_displayed()
-    links = browser.find_elements(By.CSS_SELECTOR, "#students a")
-    assert len(links) == 7
-    assert all((reports / link.get_attribute("href").rsplit("/", 1)[-1]).is_file() for link in links)
+    graded = browser.find_elements(By.CSS_SELECTOR, "#students a")
+    ungraded = browser.find_elements(By.CSS_SELECTOR, "#ungraded a")
+    assert len(graded) == 5 and len(ungraded) == 2  # the empty file and the file that is no notebook
+    pages = [Path(unquote(urlparse(link.get_attribute("href")).path)) for link in graded + ungraded]
+    assert all(page.is_file() and page.parent == reports / "reports" for page in pages)
     browser.save_screenshot(str(reports / "summary.png"))
-    links[0].click()
+    graded[0].click()
     assert browser.find_element(By.ID, "student").text
 
 

@@ -107,7 +107,7 @@ def test_hostile_corpus_in_one_batch(tmp_path: Path, link_target: Path) -> None:
             problems.append(f"{name}: took {details['timings']['grading']:.1f} s")
         if len(result) > 256 * 1024:
             problems.append(f"{name}: the result has {len(result)} characters")
-        html = (tmp_path / "out" / f"{student}.html").read_text()
+        html = (tmp_path / "out" / "reports" / f"{student}.html").read_text()
         problems += output_problems(name, {"json": result, "html": html, **student_outputs(report)})
     assert (tmp_path / "out" / "summary.html").stat().st_size > 0
     assert problems == []

@@ -83,7 +83,7 @@ def test_summary_escapes_and_links() -> None:
                "failures": [{"ids": ["f/two"], "message": PAYLOAD, "count": 1, "students": ["a"]}],
                "slowest": [{"id": "a", "seconds": 1.5}]}
     html = render_summary(summary)
-    assert "<script" not in html.lower() and 'href="a.html"' in html and 'id="limits"' in html
+    assert "<script" not in html.lower() and 'href="reports/a.html"' in html and 'id="limits"' in html
 
 
 def test_grade_file_report_writes_html_and_says_where(run_grade, tmp_path: Path) -> None:

@@ -1,0 +1,111 @@
+"""A batch's output folder: where each student's files go, when a student counts as done, and
+writing them whole.
+
+    OUT/results/<id>.json    the course's result format (the student's)
+    OUT/reports/<id>.html    the student's report
+    OUT/details/<id>.json    for staff: what was graded (its key), timings, hidden messages,
+                             which files were submitted and which one counted; written last
+    OUT/gradebook.csv, OUT/summary.html, OUT/intake.json   the class's
+
+Students' files live in folders of their own, so no student id can name a class file.
+Every file is written atomically, and `details/<id>.json` last: a student counts as done only
+when all their files are there and were made from the same key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .assignments import Assignment
+from .files import write_atomic
+from .intake import Entry
+from .model import CheckResult, GradeReport
+
+__all__ = ["write_atomic", "result_path", "details_path", "report_path", "is_done", "write_student",
+           "remove_stale", "error_report", "limits_hit"]
+
+
+def result_path(output: Path, student: str) -> Path:
+    return output / "results" / f"{student}.json"
+
+
+def details_path(output: Path, student: str) -> Path:
+    return output / "details" / f"{student}.json"
+
+
+def report_path(output: Path, student: str) -> Path:
+    return output / "reports" / f"{student}.html"
+
+
+def is_done(output: Path, student: str, key: str) -> bool:
+    """True when every file of this student is there and was made from the same key."""
+    try:
+        details = json.loads(details_path(output, student).read_text())
+        json.loads(result_path(output, student).read_text())
+        return bool(details.get("key") == key and report_path(output, student).stat().st_size > 0)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def remove_stale(output: Path, students: set[str]) -> None:
+    """Drop the files of students no longer in the batch, and half-written files of a killed run."""
+    for folder in (output, output / "results", output / "details", output / "reports"):
+        for tmp in folder.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+    for details in (output / "details").glob("*.json"):
+        student = details.stem
+        if student not in students:
+            for path in (result_path(output, student), report_path(output, student), details):
+                path.unlink(missing_ok=True)
+
+
+def error_report(assignment: Assignment, submission: str, problem: str) -> GradeReport:
+    """A report for a submission that could not be graded at all: every check, as an error."""
+    checks = [CheckResult(c.id, c.exercise, "error", 0.0, c.points, c.hidden, problem) for c in assignment.checks]
+    if not assignment.has_reference:
+        checks += [CheckResult(c.id, c.exercise, "skipped", 0.0, c.points, True, "hidden check: runs at grading time")
+                   for c in assignment.listed_hidden]
+    max_score = round(sum(c.max_points for c in checks), 6)
+    return GradeReport(assignment.name, submission, "error", 0.0, max_score, tuple(checks), problem)
+
+
+def limits_hit(report: GradeReport) -> list[str]:
+    """Which of the sandbox's limits this submission ran into, in words."""
+    timeouts = sum(c.status == "timeout" for c in report.checks)
+    counted = f" ({timeouts} check{'s' * (timeouts > 1)})" if timeouts else ""
+    return [name + counted if name == "call time limit" else name for name in report.limits_hit]
+
+
+def _files(entry: Entry, report: GradeReport, scores: dict[str, float]) -> list[dict[str, Any]]:
+    """Every file the student submitted: which one counted, the score of each graded, and why
+    the others did not count."""
+    return [{"file": f.name, "counted": f.name == report.submission, "score": scores.get(f.name), "late": f.late,
+             "problem": f.problem} for f in (*entry.files, *entry.others)]
+
+
+def write_student(entry: Entry, assignment: Assignment, output: Path, report: GradeReport, key: str,
+                  timings: dict[str, float], scores: dict[str, float] | None = None) -> None:
+    """All of one student's files; the details file, which marks the student done, last."""
+    from .html_report import render_student
+
+    started = time.monotonic()
+    write_atomic(result_path(output, entry.student), report.dumps() + "\n")
+    write_atomic(report_path(output, entry.student), render_student(report, entry.student, assignment.title))
+    timings = {**timings, "report": time.monotonic() - started}
+    details = {
+        "key": key,
+        "student": entry.student,
+        "name": entry.name,
+        "submission": report.submission,
+        "files": _files(entry, report, scores or {}),
+        "sandbox": report.sandbox,
+        "limits_hit": limits_hit(report),
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "cells": [{"index": c.index, "status": c.status, "error": c.error[-2000:]} for c in report.cells],
+        "figures": [f.title for f in report.figures],
+        "hidden_messages": {c.id: c.message for c in report.checks if c.hidden},  # staff only
+    }
+    write_atomic(details_path(output, entry.student), json.dumps(details, indent=1) + "\n")
