@@ -439,7 +439,9 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
             args += ["--ro-bind", path, path]
     for entry in ETC_ENTRIES:
         args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
-    args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader"])
+    # the scratch folder may be deeper than /tmp (TMPDIR=/tmp/slurm-123, /var/tmp/x): its
+    # ancestors are opened too, or the student's user could not reach it
+    args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader", str(scratch)])
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
