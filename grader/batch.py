@@ -210,8 +210,12 @@ def summary_line(outcome: BatchOutcome, config: BatchConfig) -> str:
     apart = [f"{outcome.errors} could not be graded"]
     apart += [f"{outcome.unsaved} could not be saved (rerun)"] * bool(outcome.unsaved)
     apart += [f"{outcome.missing} on the roster submitted nothing"] * bool(outcome.missing)
-    apart += [f"{outcome.unmatched} files matched no student (intake.json)"] * bool(outcome.unmatched)
-    return (f"{outcome.total} students: {outcome.graded} graded now, {outcome.unchanged} unchanged, "
+    apart += [f"{_count(outcome.unmatched, 'file')} matched no student (intake.json)"] * bool(outcome.unmatched)
+    return (f"{_count(outcome.total, 'student')}: {outcome.graded} graded now, {outcome.unchanged} unchanged, "
             f"{', '.join(apart)}; mean score of the {len(outcome.scores)} graded {mean:.1f} / "
             f"{config.assignment.max_score:g}; {outcome.seconds:.1f} s; "
             f"reports in {config.output}/ (summary.html, gradebook.csv)")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
