@@ -55,7 +55,9 @@ class Step:
     with `call=True` it calls `args[0](*args[1:], **kwargs)` instead (e.g. a model's forward).
     `observe` says how the result comes back: "value" (plain data, tensors), "module"
     (an nn.Module's layers and parameters as plain data) or, with `call=True` on a module,
-    "trace": {"output": what the call returned, "called": its layers' names in the order they ran}.
+    "trace": {"output": what the call returned, "called": its layers' names in the order they ran};
+    "graph" (with `function=None`, args `(Ref(model), example inputs)`): the model exported in eval
+    mode to a graph of ATen operators and its tensors, which the grader runs (grader/graph.py).
     `forbidden` names what the function must not call (dotted torch paths, or "aten.<op>"):
     watched at run time in the sandbox and read from the submitted source in the grader
     (grader/forbidden.py).
@@ -65,7 +67,7 @@ class Step:
     function: str | None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    observe: Literal["value", "module", "trace"] = "value"
+    observe: Literal["value", "module", "trace", "graph"] = "value"
     timeout: float | None = None
     forbidden: tuple[str, ...] = ()
     call: bool = False

@@ -1,129 +1,130 @@
-"""Checks on models the student builds and trains: make → train → predict, judged here.
+"""Checks on models the student builds and trains: make → train → export, judged and run here.
 
-A `ModelRun` is the chain of steps for one model on one dataset split: the student's
-factory builds it (observed as plain data: layers and parameters), `train` gets the
-training split, `predict` gets the test inputs only. The test labels stay in this process,
-in the judge's closure; accuracy is computed here. Checks that look at the same model share
-the same steps, so each model is built and trained once per grading.
+A `ModelRun` is the chain of steps for one model on one dataset split: the student's factory
+builds it, the model is exported to a graph of ATen operators as built (`initial`), `train` gets
+the training split, the trained model is exported again (`graph`), and `predict` gets public
+inputs only (the training inputs, which the student's code already has). The test split never
+enters the student's process, inputs or labels: the grader runs the exported graph on it
+(grader/graph.py) and computes accuracy here. `predict` is checked against the argmax of the
+graph's logits on the same public inputs. Checks that look at the same model share the same
+steps, so each model is built, exported and trained once per grading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .compare import show
 from .datasets import Split
+from .graph import Graph, GraphError, graph_problem, read_graph, run_graph
 from .model import Check, Evidence, Figure, Observation, Ref, Step, Verdict
 
-CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
 Pictures = Callable[["ModelRun", Evidence, float], tuple[Figure, ...]]
+EXPORT_ROWS = 64  # the example batch a model is exported with; the grader runs it in batches of this size
+AGREEMENT = 0.98  # predict must give the graph's argmax on this share of the public inputs (float ties aside)
+LOSS_DROP = 0.9  # the trained model's loss on the training split, at most this share of the untrained one's
 
 
 @dataclass(frozen=True)
 class ModelRun:
-    """The steps that build, train and query one model on one split (shared between checks)."""
+    """The steps that build, export, train, export again and query one model on one split."""
 
     key: str
     label: str
     split: Split
     make: Step
+    initial: Step
     train: Step
+    graph: Step
     predict: Step
-    grid: Step | None = None
-    extent: tuple[float, float, float, float] | None = None
 
     @property
     def steps(self) -> tuple[Step, ...]:
-        return (self.make, self.train, self.predict)
+        return (self.make, self.initial, self.train, self.graph, self.predict)
+
+    @property
+    def public_inputs(self) -> Any:
+        return self.predict.args[1]
+
+
+def graph_step(name: str, make: Step, example: Any) -> Step:
+    """The model `make` returned (as it is when this step runs), exported on `example` inputs."""
+    return Step(name, None, (Ref(make.name), example), observe="graph")
+
+
+def example_inputs(rows: int, *shape: int, seed: int = 0) -> Any:
+    """Public example inputs of `shape` for exporting a model no split goes with."""
+    import torch
+
+    return torch.randn((rows, *shape), generator=torch.Generator().manual_seed(seed))
 
 
 def model_run(key: str, factory: str, args: tuple[Any, ...], split: Split, label: str,
-              train_timeout: float | None = None, with_grid: bool = False) -> ModelRun:
-    """make → train → predict for `factory(*args)` on `split`; the model is named after the key's last part."""
-    from .datasets import grid
-
-    make = Step(key, factory, args, observe="module")
+              train_timeout: float | None = None, kwargs: dict[str, Any] | None = None) -> ModelRun:
+    """make → export → train → export → predict for `factory(*args)` on `split`."""
+    make = Step(key, factory, args, kwargs or {})
+    example = split.X_train[:EXPORT_ROWS]
+    initial = graph_step(f"{key}.initial", make, example)
     train = Step(f"{key}.train", "train", (Ref(make.name), split.X_train, split.y_train), timeout=train_timeout)
-    predict = Step(f"{key}.predict", "predict", (Ref(make.name), split.X_test))
-    if not with_grid:
-        return ModelRun(key, label, split, make, train, predict)
-    points, extent = grid(split.X_test)
-    on_grid = Step(f"{key}.grid", "predict", (Ref(make.name), points))
-    return ModelRun(key, label, split, make, train, predict, on_grid, extent)
+    graph = graph_step(f"{key}.graph", make, example)
+    predict = Step(f"{key}.predict", "predict", (Ref(make.name), split.X_train))
+    return ModelRun(key, label, split, make, initial, train, graph, predict)
 
 
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    shape: tuple[int, ...]
-    requires_grad: bool
-    numel: int
+# -- the graph, checked and run ---------------------------------------------------------------------
+
+_GRAPHS: dict[int, tuple[Observation, Graph | str]] = {}
 
 
-@dataclass(frozen=True)
-class ModuleFacts:
-    """An nn.Module as the probe described it: its layers in registration order and its parameters."""
-
-    type: str
-    layers: tuple[tuple[str, str, str], ...]
-    parameters: tuple[Parameter, ...]
-    state: Mapping[str, Any]
-
-    @property
-    def total(self) -> int:
-        return sum(p.numel for p in self.parameters)
-
-    @property
-    def trainable(self) -> int:
-        return sum(p.numel for p in self.parameters if p.requires_grad)
-
-    @property
-    def frozen(self) -> tuple[Parameter, ...]:
-        return tuple(p for p in self.parameters if not p.requires_grad)
-
-    def torch_layers(self) -> list[tuple[str, str]]:
-        """(name, type) of each torch.nn layer that is not a container, in registration order."""
-        return [(name, kind) for name, kind, module in self.layers
-                if module.startswith("torch.nn.") and kind not in CONTAINERS]
-
-    def count(self, kind: str) -> int:
-        return sum(1 for _, k in self.torch_layers() if k == kind)
-
-    def layer_params(self, layer: str) -> int:
-        return sum(p.numel for p in self.parameters if p.name.startswith(layer + "."))
-
-    def layer_text(self, name: str, kind: str) -> str:
-        """One layer as a student would write it: "Linear(2→32)", "Conv2d(1→16, 3×3)", "ReLU"."""
-        weight = next((p for p in self.parameters if p.name == f"{name}.weight"), None)
-        if kind == "Linear" and weight is not None and len(weight.shape) == 2:
-            return f"Linear({weight.shape[1]}→{weight.shape[0]})"
-        if kind == "Conv2d" and weight is not None and len(weight.shape) == 4:
-            return f"Conv2d({weight.shape[1]}→{weight.shape[0]}, {weight.shape[2]}×{weight.shape[3]})"
-        return kind
-
-    def outline(self) -> str:
-        """The layers in order: "Linear(2→32) → ReLU → Linear(32→2)"."""
-        parts = [self.layer_text(name, kind) for name, kind in self.torch_layers()]
-        return " → ".join(parts) or "no torch.nn layers"
+def checked_graph(observed: Observation) -> Graph | str:
+    """The graph an export step returned, allowed to run, or why not (the same answer for each check)."""
+    known = _GRAPHS.get(id(observed))
+    if known is not None and known[0] is observed:
+        return known[1]
+    graph = read_graph(observed.value)
+    if not isinstance(graph, str):
+        graph = graph_problem(graph) or graph
+    if len(_GRAPHS) > 256:
+        _GRAPHS.clear()
+    _GRAPHS[id(observed)] = (observed, graph)
+    return graph
 
 
-def module_facts(observed: Observation) -> ModuleFacts | str:
-    """The facts of an observed module, or why the observation is not a module."""
-    value = observed.value
-    if not isinstance(value, dict) or observed.type_name == "dict" or "parameters" not in value:
-        return f"returned {show(value)} ({observed.type_name or 'unknown type'}), not a torch.nn.Module"
+_LOGITS: dict[tuple[int, int], tuple[Graph, Any, Any]] = {}
+
+
+def logits(graph: Graph, inputs: Any) -> Any:
+    """The graph's output on `inputs`, computed once per graph and inputs; raises GraphError."""
+    key = (id(graph), id(inputs))
+    known = _LOGITS.get(key)
+    if known is not None and known[0] is graph and known[1] is inputs:
+        return known[2]
+    output = run_graph(graph, inputs)
+    if len(_LOGITS) > 256:
+        _LOGITS.clear()
+    _LOGITS[key] = (graph, inputs, output)
+    return output
+
+
+def trained_predictions(run: ModelRun, evidence: Evidence, inputs: Any) -> Any:
+    """The classes the trained model gives `inputs`, run by the grader; a str says why there are none."""
+    graph = checked_graph(evidence[run.graph.name])
+    if isinstance(graph, str):
+        return graph
+    initial = checked_graph(evidence[run.initial.name])
+    if not isinstance(initial, str) and initial.layers() != graph.layers():
+        return (f"train changed what the model computes: built as {initial.outline()}, "
+                f"trained as {graph.outline()}")
     try:
-        layers = tuple((str(x["name"]), str(x["type"]), str(x["module"])) for x in value["layers"])
-        parameters = tuple(
-            Parameter(str(p["name"]), tuple(int(d) for d in p["shape"]), bool(p["requires_grad"]), int(p["numel"]))
-            for p in value["parameters"]
-        )
-        state = dict(value["state"])
-    except (KeyError, TypeError, ValueError):
-        return "the module's description could not be read"
-    return ModuleFacts(str(value.get("type", "")), layers, parameters, state)
+        output = logits(graph, inputs)
+    except GraphError as error:
+        return str(error)
+    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+        return (f"the model returns shape {tuple(output.shape)} for {len(inputs)} inputs; "
+                f"expected logits ({len(inputs)}, {run.split.n_classes})")
+    return output.argmax(dim=1)
 
 
 def classes_problem(value: Any, n_rows: int, n_classes: int) -> str | None:
@@ -169,14 +170,14 @@ def accuracy_check(
     hidden: bool = False,
     pictures: Pictures | None = None,
 ) -> Check:
-    """The model of `run`, trained by the student's `train`, must reach `threshold` accuracy on the test split."""
+    """The model of `run`, trained by the student's `train`, must reach `threshold` accuracy on the test split,
+    run by the grader from its exported graph."""
     split = run.split
 
     def judge(evidence: Evidence) -> Verdict:
-        predicted = evidence[run.predict.name].value
-        problem = classes_problem(predicted, len(split.y_test), split.n_classes)
-        if problem:
-            return Verdict(False, f"called {run.predict.call_text()}\n{problem}")
+        predicted = trained_predictions(run, evidence, split.X_test)
+        if isinstance(predicted, str):
+            return Verdict(False, f"{run.make.call_text()}, trained by train:\n{predicted}")
         score = accuracy(predicted, split.y_test)
         verdict = f"test accuracy on {run.label}: {_percent(score)} (threshold {_percent(threshold)})"
         pics = pictures(run, evidence, score) if pictures else ()
@@ -184,9 +185,8 @@ def accuracy_check(
             return Verdict(True, verdict, pics)
         return Verdict(False, verdict + _loss_note(evidence[run.train.name]), pics)
 
-    return Check(id=id, exercise=exercise, steps=run.steps, judge=judge, points=points, hidden=hidden,
-                 description=f"reaches {_percent(threshold)} test accuracy on {run.label}",
-                 extra_steps=(run.grid,) if run.grid else ())
+    return Check(id=id, exercise=exercise, steps=run.steps[:4], judge=judge, points=points, hidden=hidden,
+                 description=f"reaches {_percent(threshold)} test accuracy on {run.label}")
 
 
 def _loss_note(trained: Observation) -> str:
@@ -196,28 +196,94 @@ def _loss_note(trained: Observation) -> str:
     return f"\ntrain's loss went from {losses[0]:.4g} to {losses[-1]:.4g} over {len(losses)} epoch(s)"
 
 
+def predict_check(id: str, run: ModelRun) -> Check:
+    """predict(model, X) on public inputs: a LongTensor (N,) that is the argmax of the model's logits."""
+
+    def judge(evidence: Evidence) -> Verdict:
+        value = evidence[run.predict.name].value
+        rows = len(run.public_inputs)
+        problem = classes_problem(value, rows, run.split.n_classes)
+        if problem:
+            return Verdict(False, f"called {run.predict.call_text()}\n{problem}")
+        expected = trained_predictions(run, evidence, run.public_inputs)
+        if isinstance(expected, str):
+            return Verdict(False, f"predict cannot be checked against the model's own logits:\n{expected}")
+        agree = accuracy(value, expected)
+        text = (f"{run.predict.call_text()} returned an int64 tensor of shape {tuple(value.shape)}, the argmax of "
+                f"the model's logits on {_percent(agree)} of the inputs")
+        if agree >= AGREEMENT:
+            return Verdict(True, text)
+        return Verdict(False, f"{text}\npredict must answer with the model: the argmax of model(X) over the classes, "
+                              f"in eval mode (at least {_percent(AGREEMENT)} of the inputs)")
+
+    return Check(id, "predict", run.steps, judge, description="predict returns the argmax of the model's logits")
+
+
+def loss_check(id: str, run: ModelRun) -> Check:
+    """The losses train returns go down, and the grader sees the model's own loss on the training split drop."""
+
+    def judge(evidence: Evidence) -> Verdict:
+        losses = evidence[run.train.name].value
+        problem = losses_problem(losses)
+        if problem:
+            return Verdict(False, f"called {run.train.call_text()}\n{problem}")
+        text = f"{run.train.call_text()}: loss {losses[0]:.4g} → {losses[-1]:.4g} over {len(losses)} epoch(s)"
+        if len(losses) < 2 or losses[-1] > 0.9 * losses[0]:
+            return Verdict(False, text + "\nexpected the last epoch's loss at least 10% below the first's "
+                                         "(does train step the optimizer? is the loss recorded each epoch?)")
+        measured = _measured_losses(run, evidence)
+        if isinstance(measured, str):
+            return Verdict(False, f"{text}\nthe grader could not measure the model's loss: {measured}")
+        before, after = measured
+        text += f"\nthe model's loss on the training split, run by the grader: {before:.4g} → {after:.4g}"
+        if after <= LOSS_DROP * before:
+            return Verdict(True, text)
+        return Verdict(False, f"{text}\nexpected the trained model's own loss at least 10% below the untrained "
+                              "one's: train must train the model it is given (does train step the optimizer?)")
+
+    return Check(id, "train", run.steps[:4], judge, description="the training loss goes down")
+
+
+def _measured_losses(run: ModelRun, evidence: Evidence) -> tuple[float, float] | str:
+    """Cross-entropy on the training split of the model as built and as trained, computed here."""
+    import torch
+
+    values = []
+    for step in (run.initial, run.graph):
+        graph = checked_graph(evidence[step.name])
+        if isinstance(graph, str):
+            return graph
+        try:
+            output = logits(graph, run.split.X_train)
+        except GraphError as error:
+            return str(error)
+        if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+            return f"the model returns shape {tuple(output.shape)}, not logits (N, {run.split.n_classes})"
+        values.append(float(torch.nn.functional.cross_entropy(output.double(), run.split.y_train)))
+    return values[0], values[1]
+
+
 def boundary_picture(run: ModelRun, evidence: Evidence, score: float, threshold: float,
                      caption: str = "", show_data: bool = True) -> tuple[Figure, ...]:
-    """The decision boundary of `run`'s model, from its predictions on the grid (none if they are unusable).
+    """The decision boundary of `run`'s trained model on a grid the grader runs it on (none if unusable).
 
     `show_data=False` (hidden checks) leaves out the test points: with their true classes they
     would tell a student the hidden split's labels.
     """
+    from .datasets import grid
     from .figures import decision_boundary
 
     split = run.split
-    grid_classes = None
-    if run.grid is not None and run.extent is not None:
-        observed = evidence.observations.get(run.grid.name)
-        value = observed.value if observed is not None and observed.status == "returned" else None
-        if classes_problem(value, int(run.grid.args[1].shape[0]), split.n_classes) is None:
-            grid_classes = value
-    assert run.extent is not None
+    points, extent = grid(split.X_test)
+    grid_classes = trained_predictions(run, evidence, points)
+    predicted = trained_predictions(run, evidence, split.X_test)
+    if isinstance(grid_classes, str) or isinstance(predicted, str):
+        return ()
     caption = caption or f"accuracy {_percent(score)} · threshold {_percent(threshold)}"
     if not show_data:
         caption += " · test points not shown"
-    return (decision_boundary(run.label, caption, grid_classes, run.extent, split.X_test if show_data else None,
-                              split.y_test, evidence[run.predict.name].value, split.n_classes),)
+    return (decision_boundary(run.label, caption, grid_classes, extent, split.X_test if show_data else None,
+                              split.y_test, predicted, split.n_classes),)
 
 
 def with_threshold(threshold: float, show_data: bool = True) -> Pictures:
@@ -226,12 +292,23 @@ def with_threshold(threshold: float, show_data: bool = True) -> Pictures:
 
 
 def trained_accuracies(runs: Sequence[ModelRun], evidence: Evidence) -> list[float] | str:
-    """The test accuracy of each run, or the first reason one cannot be measured."""
+    """The test accuracy of each run's trained model, run by the grader, or the first reason one cannot be measured."""
     scores = []
     for run in runs:
-        predicted = evidence[run.predict.name].value
-        problem = classes_problem(predicted, len(run.split.y_test), run.split.n_classes)
-        if problem:
-            return f"called {run.predict.call_text()}\n{problem}"
+        predicted = trained_predictions(run, evidence, run.split.X_test)
+        if isinstance(predicted, str):
+            return f"{run.make.call_text()}, trained by train:\n{predicted}"
         scores.append(accuracy(predicted, run.split.y_test))
     return scores
+
+
+def made_graph(evidence: Evidence, make: Step, initial: Step) -> Graph | Verdict:
+    """The graph of a model as built, or the failing verdict that says why there is none."""
+    graph = checked_graph(evidence[initial.name])
+    if isinstance(graph, str):
+        return Verdict(False, f"called {make.call_text()}\n{graph}")
+    return graph
+
+
+def numel(tensors: Sequence[Any]) -> int:
+    return sum(int(t.value.numel()) for t in tensors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grader.assignments import load_assignment
 from grader.grading import grade_file
+from grader.model import Observation
 
 
 def _without_times(report: dict) -> dict:
@@ -27,47 +28,62 @@ def test_the_reference_gets_the_same_report_twice_with_its_pictures() -> None:
     assert "threshold 94.0%" in confusion.caption and "accuracy" in confusion.caption
 
 
-def _cnn_layers(order: list[tuple[str, str]]) -> dict:
-    modules = {"Conv2d": "torch.nn.modules.conv", "MaxPool2d": "torch.nn.modules.pooling",
-               "Linear": "torch.nn.modules.linear", "ReLU": "torch.nn.modules.activation"}
-    return {"type": "Net", "layers": [{"name": n, "type": t, "module": modules[t]} for n, t in order],
-            "parameters": [{"name": "conv.weight", "shape": [4, 1, 3, 3], "requires_grad": True, "numel": 36}],
-            "state": {}}
+def _graph_of(model: object, images: object) -> Observation:
+    from grader.export import graph_of
+
+    return Observation("g", "returned", graph_of(model, images), "dict")
 
 
-def test_architecture_is_judged_in_the_order_the_layers_ran() -> None:
+def test_architecture_is_judged_in_the_order_the_operators_run() -> None:
+    import torch
+    from torch import nn
+
     from grader.assignments import public_checks
     from grader.judge import judge_check
-    from grader.model import Observation
 
     cnn = public_checks("cnn-digits")
     run = cnn.digits_run(cnn.PUBLIC_SPLIT_SEED, "public")
-    forward = cnn.forward_step(run.make, run.split.X_test[:2])
-    check = cnn.architecture_check("make_cnn/architecture", run.make, forward)
-    declared = [("fc", "Linear"), ("conv", "Conv2d"), ("pool", "MaxPool2d")]
-    made = Observation(run.make.name, "returned", _cnn_layers(declared), "__main__.Net")
+    check = cnn.architecture_check("make_cnn/architecture", run.make, run.initial)
+    images = run.split.X_train[:8]
+    made = Observation(run.make.name, "returned", None, "__main__.Net")
 
-    def verdict(called: list[str]):
-        traced = Observation(forward.name, "returned", {"output": None, "called": called}, "dict")
-        return judge_check(check, {run.make.name: made, forward.name: traced})[0]
+    class Declared(nn.Module):
+        """Layers declared fc first; forward runs conv, pooling by function, then fc."""
 
-    assert verdict(["conv", "pool", "fc"]).status == "passed"  # declared fc first, but it runs last
-    assert verdict(["fc", "conv", "pool"]).status == "failed"
-    no_pool = verdict(["conv", "fc"])  # pooling done with a function inside forward
-    assert no_pool.status == "failed" and "no pooling layer runs" in no_pool.message
+        def __init__(self, pool: bool = True, conv_first: bool = True) -> None:
+            super().__init__()
+            self.fc, self.conv = nn.Linear(4 * 4 * 4 if pool else 4 * 8 * 8, 10), nn.Conv2d(1, 4, 3, padding=1)
+            self.pool, self.conv_first = pool, conv_first
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not self.conv_first:
+                return self.conv(self.fc(x.flatten(1)).view(-1, 1, 2, 5)).flatten(1)[:, :10]
+            x = torch.relu(self.conv(x))
+            x = nn.functional.max_pool2d(x, 2) if self.pool else x
+            return self.fc(x.flatten(1))
+
+    def verdict(model: nn.Module):  # type: ignore[no-untyped-def]
+        observed = {run.make.name: made, run.initial.name: _graph_of(model, images)}
+        return judge_check(check, observed)[0]
+
+    assert verdict(Declared()).status == "passed"  # declared fc first, but it runs last; pooling by function
+    no_pool = verdict(Declared(pool=False))
+    assert no_pool.status == "failed" and "no pooling" in no_pool.message
+    mlp = verdict(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
+    assert mlp.status == "failed" and "no convolution (nn.Conv2d) runs before" in mlp.message
 
 
 def test_train_past_its_budget_is_a_timeout_with_a_plain_message() -> None:
     from grader.assignments import public_checks
     from grader.judge import judge_check
-    from grader.model import Observation
 
     cnn = public_checks("cnn-digits")
     run = cnn.digits_run(cnn.PUBLIC_SPLIT_SEED, "public")
     check = cnn.time_budget_check("train/time-budget", run)
-    made = Observation(run.make.name, "returned", _cnn_layers([("conv", "Conv2d")]), "__main__.Net")
+    made = {run.make.name: Observation(run.make.name, "returned", None, "__main__.Net"),
+            run.initial.name: Observation(run.initial.name, "returned", {}, "dict")}
     late = Observation(run.train.name, "timeout", error_message="no answer after 60 s")
-    result = judge_check(check, {run.make.name: made, run.train.name: late})[0]
+    result = judge_check(check, {**made, run.train.name: late})[0]
     assert result.status == "timeout" and "no answer after 60 s" in result.message
     slow = Observation(run.train.name, "returned", [1.0, 0.5], seconds=61.0)
-    assert judge_check(check, {run.make.name: made, run.train.name: slow})[0].status == "failed"
+    assert judge_check(check, {**made, run.train.name: slow})[0].status == "failed"

@@ -11,11 +11,13 @@ from grader import protocol
 from .conftest import ROOT, SUBMISSIONS
 
 CHILD_SIDE = {"grader", "grader.child", "grader.probe", "grader.protocol", "grader.codec",
-              "grader.errors", "grader.model"}  # the last two: plain value types the package exports
+              "grader.errors", "grader.model",  # the last two: plain value types the package exports
+              "grader.export", "grader.families"}  # imported when a step needs them: standard library at the top
 
 
 def test_the_child_side_imports_only_the_wire_and_value_types() -> None:
-    code = "import sys, grader.child, grader.probe; print(sorted(m for m in sys.modules if m.startswith('grader')))"
+    code = ("import sys, grader.child, grader.probe, grader.export, grader.families; "
+            "print(sorted(m for m in sys.modules if m.startswith('grader')))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert set(eval(done.stdout)) == CHILD_SIDE  # noqa: S307 - our own output
 

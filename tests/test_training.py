@@ -5,33 +5,52 @@ from __future__ import annotations
 import torch
 
 from grader.datasets import toy2d
+from grader.export import graph_of
 from grader.model import Evidence, Observation
-from grader.training import accuracy_check, classes_problem, losses_problem, model_run, module_facts, with_threshold
+from grader.training import (
+    accuracy_check,
+    classes_problem,
+    loss_check,
+    losses_problem,
+    model_run,
+    predict_check,
+    with_threshold,
+)
 
 
-def _module(frozen: bool = False) -> dict:
-    return {
-        "type": "Sequential",
-        "layers": [{"name": "0", "type": "Linear", "module": "torch.nn.modules.linear"},
-                   {"name": "1", "type": "ReLU", "module": "torch.nn.modules.activation"},
-                   {"name": "2", "type": "Linear", "module": "torch.nn.modules.linear"}],
-        "parameters": [{"name": "0.weight", "shape": [4, 2], "requires_grad": not frozen, "numel": 8},
-                       {"name": "0.bias", "shape": [4], "requires_grad": not frozen, "numel": 4},
-                       {"name": "2.weight", "shape": [3, 4], "requires_grad": True, "numel": 12},
-                       {"name": "2.bias", "shape": [3], "requires_grad": True, "numel": 3}],
-        "state": {},
-    }
+def _oracle(split_X: torch.Tensor, split_y: torch.Tensor, n_classes: int) -> torch.nn.Module:
+    """A "model" that knows the answers: a lookup of the given points (refused by the allowlist)."""
+
+    class Lookup(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("points", split_X)
+            self.register_buffer("labels", split_y)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.one_hot(self.labels[torch.cdist(x, self.points).argmin(1)], n_classes).float()
+
+    return Lookup()
 
 
-def test_module_facts_outline_and_counts() -> None:
-    facts = module_facts(Observation("m", "returned", _module(frozen=True), "torch.nn.modules.container.Sequential"))
-    assert not isinstance(facts, str)
-    assert facts.outline() == "Linear(2→4) → ReLU → Linear(4→3)"
-    assert (facts.total, facts.trainable, facts.count("Linear")) == (27, 15, 2)
+def _trained_linear(X: torch.Tensor, y: torch.Tensor, n_classes: int, steps: int = 200) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 32), torch.nn.ReLU(), torch.nn.Linear(32, n_classes))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), y).backward()
+        optimizer.step()
+    return model
 
 
-def test_a_plain_dict_is_not_taken_for_a_module() -> None:
-    assert isinstance(module_facts(Observation("m", "returned", _module(), "dict")), str)
+def _observations(run, before, after, losses, predicted) -> dict[str, Observation]:  # type: ignore[no-untyped-def]
+    example = run.split.X_train[:64]
+    return {run.make.name: Observation(run.make.name, "returned", None, "__main__.Net"),
+            run.initial.name: Observation(run.initial.name, "returned", graph_of(before, example), "dict"),
+            run.train.name: Observation(run.train.name, "returned", losses, "list"),
+            run.graph.name: Observation(run.graph.name, "returned", graph_of(after, example), "dict"),
+            run.predict.name: Observation(run.predict.name, "returned", predicted, "torch.Tensor")}
 
 
 def test_classes_problem_names_probabilities_and_shapes() -> None:
@@ -48,16 +67,45 @@ def test_losses_must_be_plain_numbers() -> None:
     assert losses_problem([]) is not None
 
 
-def test_accuracy_is_measured_against_labels_the_student_never_sees() -> None:
+def test_accuracy_is_measured_by_the_grader_on_data_the_student_never_sees() -> None:
     split = toy2d("moons", 0)
-    run = model_run("t/moons.mlp", "make_mlp", (2, 8, 2), split, "moons", with_grid=True)
+    run = model_run("t/moons.mlp", "make_mlp", (2, 32, 2), split, "moons")
     check = accuracy_check("make_mlp/moons", "make_mlp", run, 0.9, pictures=with_threshold(0.9))
-    assert all(split.y_test is not arg for step in check.steps for arg in step.args)
-    observed = {run.predict.name: Observation(run.predict.name, "returned", split.y_test.clone()),
-                run.train.name: Observation(run.train.name, "returned", [0.7, 0.1])}
+    sent = [arg for step in run.steps for arg in step.args]
+    assert all(split.X_test is not arg and split.y_test is not arg for arg in sent)
+    assert not any(isinstance(a, torch.Tensor) and len(a) == len(split.X_test) and torch.equal(a, split.X_test)
+                   for a in sent)
+    untrained = _trained_linear(split.X_train, split.y_train, 2, steps=0)
+    trained = _trained_linear(split.X_train, split.y_train, 2)
+    observed = _observations(run, untrained, trained, [0.7, 0.1], split.y_train.clone())
     verdict = check.judge(Evidence(observed))
-    assert verdict.passed and "100.0%" in verdict.message and len(verdict.figures) == 1
-    wrong = 1 - split.y_test
-    observed[run.predict.name] = Observation(run.predict.name, "returned", wrong)
+    assert verdict.passed and "test accuracy on moons" in verdict.message and len(verdict.figures) == 1
+    observed = _observations(run, untrained, _trained_linear(split.X_train, split.y_train, 2, steps=0), [0.7, 0.1],
+                             split.y_train.clone())
     verdict = check.judge(Evidence(observed))
     assert not verdict.passed and "0.7 to 0.1" in verdict.message
+
+
+def test_what_train_and_predict_say_is_checked_against_the_model() -> None:
+    """Invented losses and answers that do not come from the model lose train's and predict's marks."""
+    split = toy2d("blobs", 0)
+    run = model_run("t/blobs.mlp", "make_mlp", (2, 32, 3), split, "blobs")
+    untrained = _trained_linear(split.X_train, split.y_train, 3, steps=0)
+    invented = _observations(run, untrained, untrained, [2.0, 1.0, 0.5], split.y_train.clone())
+    loss = loss_check("train/loss", run).judge(Evidence(invented))
+    assert not loss.passed and "run by the grader" in loss.message
+    predict = predict_check("predict/classes", run).judge(Evidence(invented))
+    assert not predict.passed and "the argmax of model(X)" in predict.message
+    trained = _trained_linear(split.X_train, split.y_train, 3)
+    honest = _observations(run, untrained, trained, [1.0, 0.2], trained(split.X_train).argmax(1))
+    assert loss_check("train/loss", run).judge(Evidence(honest)).passed
+    assert predict_check("predict/classes", run).judge(Evidence(honest)).passed
+
+
+def test_a_lookup_model_gets_no_accuracy() -> None:
+    split = toy2d("blobs", 0)
+    run = model_run("t/blobs.mlp", "make_mlp", (2, 32, 3), split, "blobs")
+    lookup = _oracle(split.X_train, split.y_train, 3)
+    observed = _observations(run, lookup, lookup, [1.0, 0.2], split.y_train.clone())
+    verdict = accuracy_check("make_mlp/blobs", "make_mlp", run, 0.9).judge(Evidence(observed))
+    assert not verdict.passed and "aten.cdist" in verdict.message

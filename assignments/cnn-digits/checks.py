@@ -1,10 +1,14 @@
 """Public checks of cnn-digits. Students may read this file.
 
 The grader splits scikit-learn's 1,797 8×8 digits (shipped with it, no download) from a
-seed: 1,500 images for `train`, the rest for `predict`, whose labels stay in the grader.
-The architecture is read from the module's structure (its layers as plain data), not from
-anything the student's code says about itself. The accuracy threshold was calibrated on
-the reference over many seeds (reference/cnn-digits/CALIBRATION.md).
+seed: 1,500 images for `train`, the rest for testing, which never enter the student's process
+(nor does scikit-learn's digits file: the grader passes the data to `train`). After `train`, the
+model is exported to a graph of operators and the grader runs that graph itself on the test
+images (grader/training.py, grader/graph.py). The architecture is read from the same graph, the
+order in which convolution, pooling and linear operators run, not from anything the student's
+code says about itself; `F.max_pool2d` in forward is pooling as much as `nn.MaxPool2d` is. The
+accuracy threshold was calibrated on the reference over many seeds
+(reference/cnn-digits/CALIBRATION.md).
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 from typing import Any
 
 from grader.datasets import Split, digits
-from grader.model import Check, Evidence, Figure, Ref, Step, Verdict
+from grader.graph import GraphError
+from grader.model import Check, Evidence, Figure, Step, Verdict
 from grader.sandbox import Limits
 from grader.training import (
     ModelRun,
-    ModuleFacts,
     accuracy_check,
-    classes_problem,
-    losses_problem,
+    graph_step,
+    logits,
+    loss_check,
+    made_graph,
     model_run,
-    module_facts,
+    numel,
+    predict_check,
+    trained_predictions,
 )
 
 TITLE = "All concepts together: a small CNN on 8×8 handwritten digits"
@@ -33,8 +41,6 @@ PUBLIC_SPLIT_SEED = 2024
 
 THRESHOLD = 0.94
 TRAIN_SECONDS = 60.0
-POOLING = frozenset({"MaxPool2d", "AvgPool2d", "AdaptiveMaxPool2d", "AdaptiveAvgPool2d", "LPPool2d",
-                     "FractionalMaxPool2d"})
 MISCLASSIFIED_SHOWN = 16
 
 
@@ -55,7 +61,9 @@ def digits_pictures(run: ModelRun, evidence: Evidence, score: float, show_data: 
     from grader.figures import confusion_matrix, image_grid
 
     split: Split = run.split
-    predicted = evidence[run.predict.name].value
+    predicted = trained_predictions(run, evidence, split.X_test)
+    if isinstance(predicted, str):
+        return ()
     caption = f"accuracy {_percent(score)} · threshold {_percent(THRESHOLD)}"
     wrong = (predicted != split.y_test).nonzero().flatten()[:MISCLASSIFIED_SHOWN].tolist()
     pictures = [confusion_matrix(f"confusion matrix, {run.label}", caption, split.y_test, predicted, 10)]
@@ -68,37 +76,22 @@ def digits_pictures(run: ModelRun, evidence: Evidence, score: float, show_data: 
     return tuple(pictures)
 
 
-def forward_step(make: Step, images: Any) -> Step:
-    """The model called on a few images, with the order in which its layers ran."""
-    return Step(f"{make.name}.forward", None, (Ref(make.name), images), observe="trace", call=True)
-
-
-def _layers_in_run_order(facts: ModuleFacts, traced: Any) -> list[str]:
-    """The torch.nn layers (types) in the order the forward pass ran them."""
-    kinds = dict(facts.torch_layers())
-    called = traced.get("called") if isinstance(traced, dict) else None
-    if not isinstance(called, list):
-        return []
-    return [kinds[name] for name in called if isinstance(name, str) and name in kinds]
-
-
-def architecture_check(id: str, make: Step, forward: Step, hidden: bool = False) -> Check:
-    """Conv2d and pooling run before the fully connected part: read from the module's layers and a traced call."""
+def architecture_check(id: str, make: Step, initial: Step, hidden: bool = False) -> Check:
+    """A convolution and a pooling run before the first linear operator: read from the model's graph."""
 
     def judge(evidence: Evidence) -> Verdict:
-        facts = module_facts(evidence[make.name])
-        if isinstance(facts, str):
-            return Verdict(False, f"called {make.call_text()}\n{facts}")
-        kinds = _layers_in_run_order(facts, evidence[forward.name].value)
-        first_fc = kinds.index("Linear") if "Linear" in kinds else None
-        before = kinds[:first_fc] if first_fc is not None else kinds
-        text = f"{make.call_text()}: {facts.outline()}\nlayers in the order they ran: {' → '.join(kinds) or 'none'}"
+        graph = made_graph(evidence, make, initial)
+        if isinstance(graph, Verdict):
+            return graph
+        layers = graph.layers()
+        first_fc = layers.index("linear") if "linear" in layers else None
+        before = layers[:first_fc] if first_fc is not None else layers
+        text = f"{make.call_text()}: {graph.outline()} (the operators that run, in order)"
         problems = []
-        if "Conv2d" not in before:
-            problems.append("no nn.Conv2d layer runs before the fully connected part")
-        if not POOLING & set(before):
-            problems.append("no pooling layer runs before the fully connected part (use a module such as "
-                            "nn.MaxPool2d: pooling done with a function inside forward is not part of the structure)")
+        if "convolution" not in before:
+            problems.append("no convolution (nn.Conv2d) runs before the fully connected part")
+        if "pooling" not in before:
+            problems.append("no pooling (nn.MaxPool2d or F.max_pool2d) runs before the fully connected part")
         if first_fc is None:
             problems.append("no fully connected part (nn.Linear) after the convolutions")
         if problems:
@@ -106,44 +99,52 @@ def architecture_check(id: str, make: Step, forward: Step, hidden: bool = False)
                                              "expected Conv2d + ReLU + pooling (repeated), then Linear layers"]))
         return Verdict(True, text)
 
-    return Check(id, "make_cnn", (make, forward), judge, points=2.0, hidden=hidden,
-                 description="Conv2d and pooling before the fully connected layers")
+    return Check(id, "make_cnn", (make, initial), judge, points=2.0, hidden=hidden,
+                 description="convolution and pooling before the fully connected layers")
 
 
-def output_shape_check(id: str, make: Step, forward: Step, n_classes: int, hidden: bool = False) -> Check:
-    """The model's forward on a batch of N images gives logits (N, n_classes)."""
-    rows = int(forward.args[1].shape[0])
+def output_shape_check(id: str, make: Step, initial: Step, n_classes: int, hidden: bool = False) -> Check:
+    """The model, run by the grader on a batch of N public images, gives logits (N, n_classes)."""
+    images = initial.args[1]
+    rows = int(images.shape[0])
 
     def judge(evidence: Evidence) -> Verdict:
-        import torch
+        graph = made_graph(evidence, make, initial)
+        if isinstance(graph, Verdict):
+            return graph
+        try:
+            value = logits(graph, images)
+        except GraphError as error:
+            return Verdict(False, f"called {make.call_text()}\n{error}")
+        shape = tuple(value.shape)
+        if shape == (rows, n_classes):
+            return Verdict(True, f"{make.call_text()}, run on {rows} images, returned logits of shape {shape}")
+        return Verdict(False, f"called {make.call_text()}\nrun on {rows} images, the model returned shape {shape}; "
+                              f"expected float logits of shape ({rows}, {n_classes})")
 
-        traced = evidence[forward.name].value
-        value = traced.get("output") if isinstance(traced, dict) else None
-        shape = tuple(value.shape) if type(value) is torch.Tensor else None
-        if shape == (rows, n_classes) and value is not None and value.is_floating_point():
-            return Verdict(True, f"{forward.call_text()} returned logits of shape {shape}")
-        got = f"shape {shape}" if shape is not None else f"{type(value).__name__}"
-        return Verdict(False, f"called {forward.call_text()}\nreturned {got}; expected float logits of shape "
-                              f"({rows}, {n_classes})")
-
-    return Check(id, "make_cnn", (make, forward), judge, hidden=hidden,
+    return Check(id, "make_cnn", (make, initial), judge, hidden=hidden,
                  description=f"the model's output has shape (N, {n_classes})")
 
 
-def parameter_count_check(id: str, make: Step) -> Check:
+def parameter_count_check(id: str, make: Step, initial: Step) -> Check:
     """Reports the parameters of each layer (what conv-arithmetic's formulas give); it needs some to train."""
 
     def judge(evidence: Evidence) -> Verdict:
-        facts = module_facts(evidence[make.name])
-        if isinstance(facts, str):
-            return Verdict(False, f"called {make.call_text()}\n{facts}")
-        per_layer = [f"{facts.layer_text(name, kind)} {facts.layer_params(name):,}"
-                     for name, kind in facts.torch_layers() if facts.layer_params(name)]
-        text = f"{facts.total:,} parameters ({facts.trainable:,} trained)" + (
-            ": " + " + ".join(per_layer) if per_layer else "")
-        return Verdict(facts.trainable > 0, text if facts.trainable else text + "\nnothing to train")
+        graph = made_graph(evidence, make, initial)
+        if isinstance(graph, Verdict):
+            return graph
+        per_layer = []
+        for node in graph.used():
+            weight = graph.weight_of(node) if node.family in ("convolution", "linear") else None
+            if weight is not None:
+                layer = weight.target.rsplit(".", 1)[0]
+                count = numel([p for p in graph.parameters if p.target.rsplit(".", 1)[0] == layer])
+                per_layer.append(f"{graph.layer_text(node)} {count:,}")
+        total, trained = numel(graph.parameters), numel([p for p in graph.parameters if p.requires_grad])
+        text = f"{total:,} parameters ({trained:,} trained)" + (": " + " + ".join(per_layer) if per_layer else "")
+        return Verdict(trained > 0, text if trained else text + "\nnothing to train")
 
-    return Check(id, "make_cnn", (make,), judge, description="the parameter count, layer by layer")
+    return Check(id, "make_cnn", (make, initial), judge, description="the parameter count, layer by layer")
 
 
 def time_budget_check(id: str, run: ModelRun) -> Check:
@@ -154,33 +155,7 @@ def time_budget_check(id: str, run: ModelRun) -> Check:
         return Verdict(seconds <= TRAIN_SECONDS, f"train took {seconds:.1f} s on one thread "
                                                  f"(budget {TRAIN_SECONDS:g} s, N = {len(run.split.y_train)})")
 
-    return Check(id, "train", run.steps[:2], judge, description=f"train takes at most {TRAIN_SECONDS:g} s")
-
-
-def loss_goes_down(id: str, run: ModelRun) -> Check:
-    def judge(evidence: Evidence) -> Verdict:
-        losses = evidence[run.train.name].value
-        problem = losses_problem(losses)
-        if problem:
-            return Verdict(False, problem)
-        text = f"loss {losses[0]:.4g} → {losses[-1]:.4g} over {len(losses)} epoch(s)"
-        if len(losses) >= 2 and losses[-1] <= 0.9 * losses[0]:
-            return Verdict(True, text)
-        return Verdict(False, text + "\nexpected the last epoch's loss at least 10% below the first's "
-                                     "(does train step the optimizer?)")
-
-    return Check(id, "train", run.steps[:2], judge, description="the training loss goes down")
-
-
-def predict_returns_classes(id: str, run: ModelRun) -> Check:
-    def judge(evidence: Evidence) -> Verdict:
-        value = evidence[run.predict.name].value
-        problem = classes_problem(value, len(run.split.y_test), 10)
-        if problem:
-            return Verdict(False, f"called {run.predict.call_text()}\n{problem}")
-        return Verdict(True, f"{run.predict.call_text()} returned an int64 tensor of shape {tuple(value.shape)}")
-
-    return Check(id, "predict", run.steps, judge, description="predict returns a LongTensor (N,)")
+    return Check(id, "train", run.steps[:3], judge, description=f"train takes at most {TRAIN_SECONDS:g} s")
 
 
 def digits_accuracy(id: str, run: ModelRun, hidden: bool = False) -> Check:
@@ -190,17 +165,22 @@ def digits_accuracy(id: str, run: ModelRun, hidden: bool = False) -> Check:
     return accuracy_check(id, "make_cnn", run, THRESHOLD, points=3.0, hidden=hidden, pictures=pictures)
 
 
+def made_cnn(name: str, images: Any, **kwargs: Any) -> tuple[Step, Step]:
+    """make_cnn(**kwargs) and its graph as built, exported on public `images`."""
+    make = Step(name, "make_cnn", (), kwargs)
+    return make, graph_step(f"{name}.initial", make, images)
+
+
 def public_checks() -> list[Check]:
     run = digits_run(PUBLIC_SPLIT_SEED, "public")
-    forward = forward_step(run.make, run.split.X_test[:7])
     return [
-        architecture_check("make_cnn/architecture", run.make, forward),
-        output_shape_check("make_cnn/output-shape", run.make, forward, 10),
-        parameter_count_check("make_cnn/parameter-count", run.make),
+        architecture_check("make_cnn/architecture", run.make, run.initial),
+        output_shape_check("make_cnn/output-shape", run.make, run.initial, 10),
+        parameter_count_check("make_cnn/parameter-count", run.make, run.initial),
         digits_accuracy("make_cnn/digits-accuracy", run),
         time_budget_check("train/time-budget", run),
-        loss_goes_down("train/loss-goes-down", run),
-        predict_returns_classes("predict/long-tensor", run),
+        loss_check("train/loss-goes-down", run),
+        predict_check("predict/long-tensor", run),
     ]
 
 

@@ -1,25 +1,33 @@
 """Public checks of toy2d-classifiers. Students may read this file.
 
 The grader makes the toy datasets (grader/datasets.py) from a seed: here the public seed,
-in the hidden checks another one. `train` gets a training split, `predict` only the test
-inputs; accuracy is measured here, in the grader, against test labels the student's code
-never receives. The thresholds were calibrated on the reference solution over many seeds
-(reference/toy2d-classifiers/CALIBRATION.md): the reference never misses them, a linear
-model (or an untrained one) never reaches them.
+in the hidden checks another one. `train` gets a training split; after it, the grader exports
+the model to a graph of operators and runs that graph itself on the test split, whose inputs and
+labels never enter the student's process (grader/training.py, grader/graph.py). `predict` is
+called on the training inputs only and must agree with the model. The structure of a model is
+read from its graph (what runs), so `F.relu` in forward is a ReLU as much as `nn.ReLU()` is. The
+thresholds were calibrated on the reference solution over many seeds
+(reference/toy2d-classifiers/CALIBRATION.md): the reference never misses them, a linear model (or
+an untrained one) never reaches them.
 """
 
 from __future__ import annotations
 
 from grader.datasets import toy2d
-from grader.model import Check, Evidence, Ref, Step, Verdict, hint_lines
+from grader.graph import Graph
+from grader.model import Check, Evidence, Step, Verdict, hint_lines
 from grader.sandbox import Limits
 from grader.training import (
     ModelRun,
     accuracy_check,
-    classes_problem,
-    losses_problem,
+    checked_graph,
+    example_inputs,
+    graph_step,
+    loss_check,
+    made_graph,
     model_run,
-    module_facts,
+    numel,
+    predict_check,
     trained_accuracies,
     with_threshold,
 )
@@ -50,14 +58,14 @@ def runs(seed: int, split: str) -> dict[str, ModelRun]:
     data = {name: toy2d(name, seed) for name in ("blobs", "moons", "circles", "xor", "spiral")}
     made = {
         "logistic-blobs": model_run(f"{split}/blobs.logistic", "make_logistic_regression", (2, 3),
-                                    data["blobs"], _label("blobs", split), with_grid=True),
+                                    data["blobs"], _label("blobs", split)),
     }
     for name in ("moons", "circles", "xor"):
         made[f"mlp-{name}"] = model_run(f"{split}/{name}.mlp", "make_mlp", (2, HIDDEN_WIDTH, 2), data[name],
-                                        _label(name, split), with_grid=True)
+                                        _label(name, split))
     for kind, factory in (("mlp", "make_mlp"), ("random", "make_random_features")):
         made[f"{kind}-spiral"] = model_run(f"{split}/spiral.{kind}", factory, (2, COMPARE_WIDTH, 3), data["spiral"],
-                                           _label("spiral", split) + f", {kind} hidden layer", with_grid=True)
+                                           _label("spiral", split) + f", {kind} hidden layer")
     return made
 
 
@@ -98,126 +106,112 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
                  if abs(mlp - rnd) < 1e-9 else ())
         return Verdict(False, "\n".join([text, *hint_lines(hints)]), pictures, hints)
 
-    return Check(id, "make_random_features", (*trained.steps, *random.steps), judge, points=2.0, hidden=hidden,
-                 description="a trained hidden layer beats a random frozen one of the same width",
-                 extra_steps=tuple(s for s in (trained.grid, random.grid) if s is not None))
+    return Check(id, "make_random_features", (*trained.steps[:4], *random.steps[:4]), judge, points=2.0,
+                 hidden=hidden, description="a trained hidden layer beats a random frozen one of the same width")
 
 
-def logistic_size_check(id: str, make: Step, in_features: int, n_classes: int, hidden: bool = False) -> Check:
+def made_model(id_: str, factory: str, args: tuple[int, ...], in_features: int) -> tuple[Step, Step]:
+    """A model built by `factory(*args)` and its graph as built (on public example inputs)."""
+    make = Step(id_, factory, args)
+    return make, graph_step(f"{id_}.initial", make, example_inputs(8, in_features))
+
+
+def logistic_size_check(id: str, make: Step, initial: Step, in_features: int, n_classes: int,
+                        hidden: bool = False) -> Check:
     """Exactly (in_features+1)*n_classes parameters, all trained: one Linear and nothing else."""
     want = (in_features + 1) * n_classes
 
     def judge(evidence: Evidence) -> Verdict:
-        facts = module_facts(evidence[make.name])
-        if isinstance(facts, str):
-            return Verdict(False, f"called {make.call_text()}\n{facts}")
-        text = f"{make.call_text()}: {facts.outline()}, {facts.total} parameters ({facts.trainable} trained)"
-        if facts.total == want and facts.trainable == want:
+        graph = made_graph(evidence, make, initial)
+        if isinstance(graph, Verdict):
+            return graph
+        total, trained = numel(graph.parameters), numel([p for p in graph.parameters if p.requires_grad])
+        text = f"{make.call_text()}: {graph.outline()}, {total} parameters ({trained} trained)"
+        if total == want and trained == want and graph.layers().count("linear") == 1:
             return Verdict(True, text)
         return Verdict(False, f"{text}\nexpected exactly (in_features+1)*n_classes = {want}, all trained: "
                               f"one nn.Linear({in_features}, {n_classes}) with its bias, and nothing else")
 
-    return Check(id, "make_logistic_regression", (make,), judge, hidden=hidden,
+    return Check(id, "make_logistic_regression", (make, initial), judge, hidden=hidden,
                  description="one Linear layer: (in_features+1)*n_classes parameters")
 
 
-def mlp_shape_check(id: str, make: Step, in_features: int, width: int, n_classes: int, frozen_first: bool,
-                    hidden: bool = False) -> Check:
-    """Linear → ReLU → Linear; all trained (make_mlp) or the first Linear frozen (make_random_features)."""
+def _mlp_problems(graph: Graph, in_features: int, width: int, n_classes: int, frozen_first: bool) -> list[str]:
     first, last = (in_features + 1) * width, (width + 1) * n_classes
+    layers = [layer for layer in graph.layers() if layer != "pooling"]
+    problems = []
+    if layers.count("linear") != 2 or numel(graph.parameters) != first + last:
+        problems.append(f"expected Linear({in_features}→{width}) → ReLU → Linear({width}→{n_classes}): "
+                        f"two Linear layers, {first + last} parameters")
+    elif "relu" not in layers[layers.index("linear") + 1:layers.index("linear", layers.index("linear") + 1)]:
+        problems.append("expected a ReLU between the two Linear layers")
+    frozen = numel([p for p in graph.parameters if not p.requires_grad])
+    if not problems and frozen != (first if frozen_first else 0):
+        problems.append(f"expected the first Linear's {first} parameters frozen (requires_grad=False) "
+                        "and the last layer trained" if frozen_first else "expected every parameter trained")
+    return problems
+
+
+def mlp_shape_check(id: str, make: Step, initial: Step, in_features: int, width: int, n_classes: int,
+                    frozen_first: bool, hidden: bool = False) -> Check:
+    """Linear → ReLU → Linear as the graph runs it; all trained (make_mlp) or the first Linear frozen
+    (make_random_features)."""
     exercise = "make_random_features" if frozen_first else "make_mlp"
 
     def judge(evidence: Evidence) -> Verdict:
-        facts = module_facts(evidence[make.name])
-        if isinstance(facts, str):
-            return Verdict(False, f"called {make.call_text()}\n{facts}")
-        frozen = sum(p.numel for p in facts.frozen)
-        text = f"{make.call_text()}: {facts.outline()}, {facts.total} parameters, {frozen} frozen"
-        problems = []
-        if facts.count("Linear") != 2 or facts.total != first + last:
-            problems.append(f"expected Linear({in_features}→{width}) → ReLU → Linear({width}→{n_classes}): "
-                            f"two Linear layers, {first + last} parameters")
-        if facts.count("ReLU") < 1:
-            problems.append("expected a ReLU between the two Linear layers")
-        want_frozen = first if frozen_first else 0
-        if not problems and frozen != want_frozen:
-            problems.append(f"expected the first Linear's {first} parameters frozen (requires_grad=False) "
-                            "and the last layer trained" if frozen_first else "expected every parameter trained")
+        graph = made_graph(evidence, make, initial)
+        if isinstance(graph, Verdict):
+            return graph
+        frozen = numel([p for p in graph.parameters if not p.requires_grad])
+        text = f"{make.call_text()}: {graph.outline()}, {numel(graph.parameters)} parameters, {frozen} frozen"
+        problems = _mlp_problems(graph, in_features, width, n_classes, frozen_first)
         if problems:
             return Verdict(False, "\n".join([text, *problems]))
         return Verdict(True, text)
 
-    return Check(id, exercise, (make,), judge, hidden=hidden,
+    return Check(id, exercise, (make, initial), judge, hidden=hidden,
                  description="Linear → ReLU → Linear" + (", the first Linear frozen" if frozen_first else ""))
 
 
 def random_layer_unchanged(id: str, run: ModelRun, hidden: bool = False) -> Check:
-    """The frozen parameters are bit-for-bit what they were before `train`."""
-    after = Step(f"{run.key}.after-train", None, (Ref(run.make.name),), observe="module")
+    """The frozen parameters of the graph after `train` are bit-for-bit those of the graph before it."""
 
     def judge(evidence: Evidence) -> Verdict:
-        before, now = module_facts(evidence[run.make.name]), module_facts(evidence[after.name])
+        before, now = checked_graph(evidence[run.initial.name]), checked_graph(evidence[run.graph.name])
         if isinstance(before, str) or isinstance(now, str):
             return Verdict(False, before if isinstance(before, str) else str(now))
-        if not before.frozen:
+        frozen = [p for p in before.parameters if not p.requires_grad]
+        if not frozen:
             return Verdict(False, f"{run.make.call_text()} has no frozen parameter (requires_grad=False), "
                                   "so nothing stays random")
-        changed = [p.name for p in before.frozen
-                   if p.name not in now.state or not bool((now.state[p.name] == before.state[p.name]).all())]
-        names = ", ".join(p.name for p in before.frozen)
+        after = {p.target: p.value for p in now.parameters}
+        changed = [p.target for p in frozen if p.target not in after or after[p.target].shape != p.value.shape
+                   or not bool((after[p.target] == p.value).all())]
+        names = ", ".join(p.target for p in frozen)
         if changed:
             return Verdict(False, f"train changed the frozen parameter(s) {', '.join(changed)}: "
                                   "the random layer must stay as it was")
-        return Verdict(True, f"the frozen parameters ({names}) are unchanged by train")
+        return Verdict(True, f"the frozen parameters ({names}) of the model the grader runs are unchanged by train")
 
-    return Check(id, "make_random_features", (*run.steps[:2], after), judge, hidden=hidden,
+    return Check(id, "make_random_features", run.steps[:4], judge, hidden=hidden,
                  description="train leaves the random layer unchanged")
-
-
-def loss_goes_down(id: str, run: ModelRun) -> Check:
-    """The losses `train` returns: one per epoch, the last clearly below the first."""
-
-    def judge(evidence: Evidence) -> Verdict:
-        losses = evidence[run.train.name].value
-        problem = losses_problem(losses)
-        if problem:
-            return Verdict(False, f"called {run.train.call_text()}\n{problem}")
-        text = f"{run.train.call_text()}: loss {losses[0]:.4g} → {losses[-1]:.4g} over {len(losses)} epoch(s)"
-        if len(losses) >= 2 and losses[-1] <= 0.9 * losses[0]:
-            return Verdict(True, text)
-        return Verdict(False, text + "\nexpected the last epoch's loss at least 10% below the first's "
-                                     "(does train step the optimizer? is the loss recorded each epoch?)")
-
-    return Check(id, "train", run.steps[:2], judge, description="the training loss goes down")
-
-
-def predict_returns_classes(id: str, run: ModelRun) -> Check:
-    """predict(model, X) is a LongTensor (N,) of class indices."""
-
-    def judge(evidence: Evidence) -> Verdict:
-        value = evidence[run.predict.name].value
-        problem = classes_problem(value, len(run.split.y_test), run.split.n_classes)
-        if problem:
-            return Verdict(False, f"called {run.predict.call_text()}\n{problem}")
-        return Verdict(True, f"{run.predict.call_text()} returned an int64 tensor of shape {tuple(value.shape)}")
-
-    return Check(id, "predict", run.steps, judge, description="predict returns a LongTensor (N,)")
 
 
 def public_checks() -> list[Check]:
     made = runs(PUBLIC_SPLIT_SEED, "public")
     blobs, *mlps, beats = accuracy_checks(made)
+    logistic, moons, spiral = made["logistic-blobs"], made["mlp-moons"], made["random-spiral"]
     return [
-        logistic_size_check("make_logistic_regression/parameter-count", made["logistic-blobs"].make, 2, 3),
+        logistic_size_check("make_logistic_regression/parameter-count", logistic.make, logistic.initial, 2, 3),
         blobs,
-        mlp_shape_check("make_mlp/structure", made["mlp-moons"].make, 2, HIDDEN_WIDTH, 2, frozen_first=False),
+        mlp_shape_check("make_mlp/structure", moons.make, moons.initial, 2, HIDDEN_WIDTH, 2, frozen_first=False),
         *mlps,
         beats,
-        mlp_shape_check("make_random_features/frozen", made["random-spiral"].make, 2, COMPARE_WIDTH, 3,
+        mlp_shape_check("make_random_features/frozen", spiral.make, spiral.initial, 2, COMPARE_WIDTH, 3,
                         frozen_first=True),
-        random_layer_unchanged("make_random_features/unchanged-by-train", made["random-spiral"]),
-        loss_goes_down("train/loss-goes-down", made["mlp-moons"]),
-        predict_returns_classes("predict/long-tensor", made["mlp-moons"]),
+        random_layer_unchanged("make_random_features/unchanged-by-train", spiral),
+        loss_check("train/loss-goes-down", moons),
+        predict_check("predict/long-tensor", moons),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from grader.assignments import public_checks
 from grader.checks import hide
-from grader.model import Check, Step
+from grader.model import Check
 
 CNN = public_checks("cnn-digits")
 SEED = 0
@@ -12,14 +12,13 @@ HIDDEN_SPLIT_SEED = 0x2F8D_71A4_C06B_E395_5D12_8B7E_F4A0_39C6  # 128 bits: not g
 def checks_for(split_seed: int) -> list[Check]:
     """Every hidden check, on the split made from `split_seed` (calibrate.py grades many)."""
     run = CNN.digits_run(split_seed, "hidden")
-    three = Step("hidden/3-classes.cnn", "make_cnn", (), {"n_classes": 3}, observe="module")
+    three = CNN.made_cnn("hidden/3-classes.cnn", run.split.X_train[:5], n_classes=3)
     return hide([
-        CNN.output_shape_check("make_cnn/output-shape-3-classes", three,
-                               CNN.forward_step(three, run.split.X_test[:5]), 3),
+        CNN.output_shape_check("make_cnn/output-shape-3-classes", *three, 3),
         CNN.digits_accuracy("make_cnn/digits-accuracy-hidden-split", run, hidden=True),
         CNN.time_budget_check("train/time-budget-hidden-split", run),
-        CNN.loss_goes_down("train/loss-goes-down-hidden-split", run),
-        CNN.predict_returns_classes("predict/long-tensor-hidden-split", run),
+        CNN.loss_check("train/loss-goes-down-hidden-split", run),
+        CNN.predict_check("predict/long-tensor-hidden-split", run),
     ])
 
 

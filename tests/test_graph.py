@@ -1,0 +1,165 @@
+"""The model as the grader runs it: exported here (grader/export.py, as the probe does in the
+sandbox), carried through the real codec, checked against the allowlist and run by grader/graph.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from grader.codec import Decoder, Encoder
+from grader.export import graph_of
+from grader.graph import Graph, GraphError, graph_problem, read_graph, run_graph
+
+
+class FunctionalMLP(nn.Module):
+    """A correct MLP whose forward applies F.relu: no nn.ReLU module anywhere."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first, self.last = nn.Linear(2, 8), nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(F.relu(self.first(x)))
+
+
+class FunctionalCNN(nn.Module):
+    """Pooling by function, a view that bakes in the batch size, dropout and batch norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.norm = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.fc, self.drop = nn.Linear(4 * 4 * 4, 10), nn.Dropout(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.norm(self.conv(x))), 2)
+        return F.log_softmax(self.fc(self.drop(x.view(x.size(0), -1))), dim=1)
+
+
+class NearestNeighbour(nn.Module):
+    """The training split kept in a buffer, answered by distance: a lookup, not a network."""
+
+    def __init__(self, points: torch.Tensor, labels: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("points", points)
+        self.register_buffer("labels", labels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nearest = torch.cdist(x, self.points).argmin(dim=1)
+        return F.one_hot(self.labels[nearest], 3).float()
+
+
+class TableInABuffer(nn.Module):
+    """A large table of data used with allowed operators only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("table", torch.randn(3, 5000))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=1, keepdim=True) * self.table.sum(dim=1)
+
+
+def through_the_codec(value: object, tmp_path: Path) -> object:
+    """What the grader decodes of `value` written by the probe's encoder."""
+    encoded = Encoder(tmp_path, prefix="r1").encode(value)
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return Decoder(folder).decode(encoded)
+    finally:
+        os.close(folder)
+
+
+def exported(model: nn.Module, example: torch.Tensor, tmp_path: Path) -> Graph | str:
+    graph = read_graph(through_the_codec(graph_of(model, example), tmp_path))
+    return graph if isinstance(graph, str) else graph_problem(graph) or graph
+
+
+def test_the_grader_runs_the_model_as_the_student_does(tmp_path: Path) -> None:
+    model = FunctionalCNN().eval()
+    graph = exported(model, torch.randn(16, 1, 8, 8), tmp_path)
+    assert isinstance(graph, Graph)
+    images = torch.randn(37, 1, 8, 8)  # not a multiple of the exported batch
+    assert torch.allclose(run_graph(graph, images), model(images), atol=1e-5)
+    assert graph.layers() == ("convolution", "relu", "pooling", "linear")
+    assert model.training is False
+
+
+def test_structure_is_read_from_what_runs(tmp_path: Path) -> None:
+    """The false fail of issue 13: F.relu in forward is a ReLU."""
+    graph = exported(FunctionalMLP(), torch.randn(8, 2), tmp_path)
+    assert isinstance(graph, Graph)
+    assert graph.outline() == "linear(2→8) → relu → linear(8→3)"
+    assert sum(p.value.numel() for p in graph.parameters) == 3 * 8 + 9 * 3
+
+
+def test_export_keeps_the_training_mode_and_frozen_flags(tmp_path: Path) -> None:
+    model = FunctionalMLP().train()
+    model.first.requires_grad_(False)
+    graph = exported(model, torch.randn(4, 2), tmp_path)
+    assert isinstance(graph, Graph) and model.training
+    assert {p.target: p.requires_grad for p in graph.parameters} == {
+        "first.weight": False, "first.bias": False, "last.weight": True, "last.bias": True}
+
+
+def test_a_lookup_of_the_data_fails_the_allowlist_naming_the_operator(tmp_path: Path) -> None:
+    problem = exported(NearestNeighbour(torch.randn(50, 2), torch.randint(0, 3, (50,))), torch.randn(8, 2), tmp_path)
+    assert isinstance(problem, str) and "aten.cdist" in problem and "looks data up" in problem
+    assert "nn.Linear" in problem  # what to use instead
+
+
+def test_a_table_in_a_buffer_fails_the_allowlist(tmp_path: Path) -> None:
+    problem = exported(TableInABuffer(), torch.randn(8, 2), tmp_path)
+    assert isinstance(problem, str) and "buffer table of 15,000 values" in problem
+
+
+def test_a_model_that_cannot_be_exported_is_told_why(tmp_path: Path) -> None:
+    class DataDependent(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x if x.sum() > 0 else -x
+
+    problem = exported(DataDependent(), torch.randn(4, 2), tmp_path)
+    assert isinstance(problem, str) and "could not be exported" in problem
+    assert "not a torch.nn.Module" in str(exported([1, 2], torch.randn(4, 2), tmp_path))  # type: ignore[arg-type]
+
+
+def test_dropout_forced_on_is_refused(tmp_path: Path) -> None:
+    class AlwaysDropping(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.dropout(x, 0.5, training=True)
+
+    problem = exported(AlwaysDropping(), torch.randn(4, 2), tmp_path)
+    assert isinstance(problem, str) and "dropout in eval mode" in problem
+
+
+@pytest.mark.parametrize("op", ["aten.index.Tensor", "aten.embedding.default", "builtins.eval", "call_module",
+                                "aten.add.out"])
+def test_operators_outside_the_allowlist_are_named(op: str) -> None:
+    value = {"inputs": ["x"], "input_shape": [2, 2], "tensors": [], "outputs": [{"node": "y"}],
+             "nodes": [{"name": "y", "op": op, "args": [{"node": "x"}], "kwargs": {}}]}
+    graph = read_graph(value)
+    assert isinstance(graph, Graph)
+    assert op in (graph_problem(graph) or "")
+
+
+def test_malformed_graphs_are_reasons_not_exceptions() -> None:
+    for value in (None, {"inputs": "x"}, {"inputs": ["x", "y"], "nodes": []}, [1]):
+        assert isinstance(read_graph(value), str)
+    odd = read_graph({"inputs": ["x"], "input_shape": [2, 2], "tensors": [], "outputs": [{"node": "y"}],
+                      "nodes": [{"name": "y", "op": "aten.relu.default", "args": [{"other": "x"}], "kwargs": {}}]})
+    assert isinstance(odd, Graph) and "cannot be read" in (graph_problem(odd) or "")
+
+
+def test_a_graph_that_fails_on_the_grader_inputs_says_where() -> None:
+    graph = read_graph({"inputs": ["x"], "input_shape": [2, 3], "tensors": [], "outputs": [{"node": "y"}],
+                        "nodes": [{"name": "y", "op": "aten.view.default", "args": [{"node": "x"}, [5, 7]],
+                                   "kwargs": {}}]})
+    assert isinstance(graph, Graph) and graph_problem(graph) is None
+    with pytest.raises(GraphError, match="failed at aten.view.default"):
+        run_graph(graph, torch.randn(4, 3))
+    with pytest.raises(GraphError, match="exported for inputs of shape"):
+        run_graph(graph, torch.randn(4, 2))
