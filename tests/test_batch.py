@@ -199,9 +199,9 @@ def test_a_changed_submission_is_graded_again(graded, tmp_path: Path) -> None:
     shutil.copy(CORPUS / "correct_module.py", changed / "floor_not_ceil.py")
     (changed / "empty.py").unlink()
     done = batch(changed, output)
-    assert f"{SIZE - 1} submissions: 1 graded now, {SIZE - 2} unchanged" in done.stdout, done.stdout
+    assert f"{SIZE - 1} students: 1 graded now, {SIZE - 2} unchanged" in done.stdout, done.stdout
     assert json.loads((output / "results" / "floor_not_ceil.json").read_text())["score"] == 46
-    assert not (output / "empty.html").exists() and not (output / "results" / "empty.json").exists()
+    assert not (output / "reports" / "empty.html").exists() and not (output / "results" / "empty.json").exists()
     assert len(pd.read_csv(output / "gradebook.csv")) == SIZE - 1
 
 

@@ -110,7 +110,7 @@ def test_summary_renders(browser, reports: Path) -> None:
         assert browser.find_element(By.ID, element).is_displayed()
     graded = browser.find_elements(By.CSS_SELECTOR, "#students a")
     ungraded = browser.find_elements(By.CSS_SELECTOR, "#ungraded a")
-    assert len(graded) == 5 and len(ungraded) == 2  # the empty file and the file that is no notebook
+    assert len(graded) == 6 and len(ungraded) == 1  # the file that is no notebook
     pages = [Path(unquote(urlparse(link.get_attribute("href")).path)) for link in graded + ungraded]
     assert all(page.is_file() and page.parent == reports / "reports" for page in pages)
     browser.save_screenshot(str(reports / "summary.png"))
