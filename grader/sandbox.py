@@ -8,7 +8,9 @@ submission started.
                  and Python read-only, the scratch folder the only writable place (/tmp is its
                  tmp/); the course, `reference/`, the reports and the home are not there at all;
                  a system-call filter (grader/syscall_filter.py) refuses what student code never
-                 needs (namespaces, mounts, ptrace, keyctl, bpf, perf_event_open, io_uring, ...)
+                 needs (namespaces, mounts, ptrace, keyctl, bpf, perf_event_open, io_uring, ...);
+                 the data the grader owns (scikit-learn's digits, `HIDDEN_DATA`) is a notice
+                 saying the grader passes the data to `train`
     subprocess   a resource-limited child in its own session: limits, but no isolation
     none         a plain child in its own session (`--sandbox none`)
 
@@ -67,6 +69,8 @@ TMPFS_BYTES = 64 * 2**20  # /tmp and /dev/shm inside bwrap live in memory: keep 
 INSIDE_LIB = "/opt/coursegrade"  # where bwrap shows the grader package (and nothing else)
 SETPRIV = shutil.which("setpriv")  # util-linux: drops root to the student user inside bwrap
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+HIDDEN_DATA = (("sklearn", "datasets/data/digits.csv.gz"),)  # test images: the grader's, never the student's
+HIDDEN_NOTICE = b"load_digits is hidden while grading: the grader passes the data to train(model; X; y)\n"
 ETC_ENTRIES = (
     "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
     "nsswitch.conf", "hosts", "host.conf", "fonts", "matplotlibrc", "mime.types", "protocols",
@@ -424,6 +428,41 @@ def bwrap_command(bwrap: str, scratch: Path, argv: list[str], uid: int | None,
     return [bwrap, *caps, *options, "--", *drop, *argv]
 
 
+def hidden_data_files() -> list[str]:
+    """The files of `HIDDEN_DATA` in this Python environment (found without importing their packages)."""
+    import importlib.util
+
+    found = []
+    for package, inside in HIDDEN_DATA:
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            if (Path(folder) / inside).is_file():
+                found.append(str(Path(folder) / inside))
+    return found
+
+
+@functools.cache
+def _notice_file() -> str:
+    """A gzip file, the grader's own and readable by the student user, whose only line is `HIDDEN_NOTICE`:
+    scikit-learn's loader then fails with that sentence (numpy cannot read it as numbers)."""
+    import atexit
+    import gzip
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="coursegrade-hidden-")
+    os.chmod(folder, 0o755)
+    path = Path(folder) / "notice.csv.gz"
+    path.write_bytes(gzip.compress(HIDDEN_NOTICE, mtime=0))
+    path.chmod(0o644)
+    atexit.register(shutil.rmtree, folder, True)
+    return str(path)
+
+
+def hidden_data_arguments() -> list[str]:
+    """bwrap's arguments that put the notice over each file of the grader's data."""
+    return [arg for target in hidden_data_files() for arg in ("--ro-bind", _notice_file(), target)]
+
+
 def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -445,6 +484,7 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     for root in _python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
+    args += hidden_data_arguments()
     args += ["--bind", str(scratch), str(scratch)]
     args += ["--chdir", str(scratch / "work"), "--remount-ro", "/", "--"]
     return args
