@@ -53,12 +53,11 @@ class Step:
 
     `function=None` calls nothing and observes `args[0]` (an inspection of an earlier result);
     with `call=True` it calls `args[0](*args[1:], **kwargs)` instead (e.g. a model's forward).
-    `observe` says how the result comes back: "value" (plain data, tensors), "module"
-    (an nn.Module's layers and parameters as plain data) or, with `call=True` on a module,
-    "trace": {"output": what the call returned, "called": its layers' names in the order they ran};
+    `observe` says how the result comes back: "value" (plain data, tensors), or
     "graph" (with `function=None`, args `(Ref(model), example inputs)`): the model exported in eval
     mode to a graph of ATen operators and its tensors, which the grader runs (grader/graph.py).
-    `forbidden` names what the function must not call (dotted torch paths, or "aten.<op>"):
+    `forbidden` names what the function must not call (dotted torch paths, "aten.<op>", or a whole
+    family, "family.convolution": grader/families.py):
     watched at run time in the sandbox and read from the submitted source in the grader
     (grader/forbidden.py).
     """
@@ -67,7 +66,7 @@ class Step:
     function: str | None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    observe: Literal["value", "module", "trace", "graph"] = "value"
+    observe: Literal["value", "graph"] = "value"
     timeout: float | None = None
     forbidden: tuple[str, ...] = ()
     call: bool = False

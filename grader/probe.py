@@ -87,26 +87,6 @@ def _seed(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def _describe_module(module: Any) -> dict[str, Any]:
-    """An nn.Module as plain data: its layers in order and its parameters."""
-    layers = [
-        {"name": name, "type": type(sub).__name__, "module": type(sub).__module__}
-        for name, sub in module.named_modules()
-        if name
-    ]
-    parameters = [
-        {
-            "name": name,
-            "shape": list(p.shape),
-            "requires_grad": bool(p.requires_grad),
-            "numel": int(p.numel()),
-        }
-        for name, p in module.named_parameters()
-    ]
-    state = {name: p.detach().clone() for name, p in module.named_parameters()}
-    return {"type": type(module).__name__, "layers": layers, "parameters": parameters, "state": state}
-
-
 def _forbidden_target(name: str) -> Any:
     """The object a forbidden name denotes here: a torch function or class, or an aten operator."""
     torch = sys.modules["torch"]
@@ -282,7 +262,7 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
             with guard:
                 result = target(*args, **kwargs) if function is not None else _inspect(step, args, kwargs)
             kept[name] = result
-            outcome = _returned(result, step.get("observe", "value"), encoder)
+            outcome = _returned(result, encoder)
     except StepTimeout:
         outcome = {"status": "timeout", "error_message": f"stopped: used {step.get('timeout'):g} s of CPU, its limit"}
     except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
@@ -303,23 +283,7 @@ def _inspect(step: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> A
         return graph_of(args[0], args[1])
     if not step.get("call"):
         return args[0]
-    if step.get("observe") == "trace":
-        return _traced_call(args[0], args[1:], kwargs)
     return args[0](*args[1:], **kwargs)
-
-
-def _traced_call(target: Any, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Call a module, noting the order in which its layers ran (forward hooks); output and order."""
-    called: list[str] = []
-    torch = sys.modules.get("torch")
-    modules = list(target.named_modules()) if torch and isinstance(target, torch.nn.Module) else []
-    handles = [m.register_forward_hook(lambda *_, name=name: called.append(name)) for name, m in modules if name]
-    try:
-        output = target(*args, **kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return {"output": output, "called": called}
 
 
 def _refs(step: dict[str, Any]) -> list[str]:
@@ -339,15 +303,12 @@ def _refs(step: dict[str, Any]) -> list[str]:
     return found
 
 
-def _returned(result: Any, observe: str, encoder: Encoder) -> dict[str, Any]:
+def _returned(result: Any, encoder: Encoder) -> dict[str, Any]:
     kind = type(result)
-    described = result
-    if observe == "module" and "torch" in sys.modules and isinstance(result, sys.modules["torch"].nn.Module):
-        described = _describe_module(result)
     return {
         "status": "returned",
         "type": f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins."),
-        "value": encoder.encode(described),
+        "value": encoder.encode(result),
     }
 
 
