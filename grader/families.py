@@ -13,7 +13,7 @@ import re
 
 FAMILY_PREFIX = "family."  # a forbidden name "family.convolution" stands for the whole family
 
-_CONVOLUTION = r"(^|_)conv(olution|_|\d|$)|convolution|im2col|col2im"
+_CONVOLUTION = r"conv(?!ert)|im2col|col2im"  # conv2d, mkldnn_convolution, ConvTranspose2d, LazyConv2d; not convert
 _POOLING = r"pool"
 OPERATORS: dict[str, re.Pattern[str]] = {  # matched against an ATen operator's name ("mkldnn_convolution")
     "convolution": re.compile(_CONVOLUTION),
@@ -25,6 +25,10 @@ ARRAY_ROUTINES: dict[str, re.Pattern[str]] = {  # matched against the last part 
 }
 ARRAY_LIBRARIES = ("numpy", "scipy", "skimage")
 PYTHON_NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.grad", "torch.Tensor")
+PYTHON_EXTRAS = {  # im2col and col2im under other names (Tensor.unfold, a view, stays the student's)
+    "convolution": ("torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.Unfold", "torch.nn.Fold"),
+    "pooling": (),
+}
 
 
 def family_of(name: str) -> str | None:

@@ -29,6 +29,7 @@ from typing import Any
 from .families import (
     FAMILY_PREFIX,
     OPERATORS,
+    PYTHON_EXTRAS,
     PYTHON_NAMESPACES,
     array_routine_family,
     family_of,
@@ -95,7 +96,7 @@ def _forbidden_objects(names: Sequence[str]) -> dict[int, str]:
 @functools.lru_cache(maxsize=8)
 def family_names(families: frozenset[str]) -> tuple[str, ...]:
     """torch's public functions and classes of `families`, by name, in every namespace that has them."""
-    found: list[str] = []
+    found = [name for family in sorted(families) for name in PYTHON_EXTRAS[family]]
     for namespace in PYTHON_NAMESPACES:
         value = _lookup(namespace)
         for attribute in dir(value) if value is not None else ():

@@ -40,6 +40,8 @@ CAUGHT = {
     "numpy-convolve": "import numpy as np\ndef f(x, k):\n    return np.convolve(x, k)",
     "scipy-correlate2d": "from scipy import signal\ndef f(x, k):\n    return signal.correlate2d(x, k)",
     "scipy-ndimage": "from scipy.ndimage import correlate as c\ndef f(x, k):\n    return c(x, k)",
+    "lazy-conv": "import torch\ndef f(x, k):\n    return torch.nn.LazyConv2d(1, 3)(x)",
+    "fold": "import torch.nn.functional as F\ndef f(x, k):\n    return F.fold(x, (4, 4), 2)",
 }
 CAUGHT_POOL = {
     "mkldnn-max-pool": "import torch\ndef f(x):\n    return torch.mkldnn_max_pool2d(x.to_mkldnn(), [2, 2])",
