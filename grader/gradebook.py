@@ -49,10 +49,12 @@ class BookRow:
 def load_results(output: Path, students: Sequence[str]) -> dict[str, GradeReport]:
     """Each student's report, read back from results/<id>.json, with the hidden checks' messages
     (which the result, a student's file, does not hold) from details/<id>.json, for the staff.
-    A student whose files are not there (they could not be written) is left out."""
+    A student whose files are not all there (they could not be written) is left out."""
     details = load_details(output, students)
     results = {}
     for student in students:
+        if not details[student]:  # written last: without it, the student's files are not whole
+            continue
         try:
             report = GradeReport.from_json(json.loads(result_path(output, student).read_text()))
         except (OSError, ValueError, KeyError, TypeError):

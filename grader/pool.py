@@ -27,7 +27,7 @@ from .assignments import Assignment
 from .errors import GraderError
 from .intake import Entry, SubmittedFile
 from .model import GradeReport
-from .outputs import error_report, write_student
+from .outputs import details_path, error_report, write_student
 from .runner import Worker
 from .sandbox import Sandbox, get_sandbox
 from .textsafe import one_line
@@ -150,6 +150,8 @@ def grade_entry(entry: Entry, key: str, config: PoolConfig, sandbox: Sandbox, po
     try:
         write_student(entry, config.assignment, config.output, best, key, timings, scores)
     except OSError as error:  # this student's files only: the batch goes on, a rerun tries again
+        with contextlib.suppress(OSError):  # not done: its files may disagree
+            details_path(config.output, entry.student).unlink(missing_ok=True)
         return Graded(entry.student, "unsaved", best.score, time.monotonic() - started,
                       f"could not write this student's files: {error.strerror or error}")
     return Graded(entry.student, best.status, best.score, time.monotonic() - started)

@@ -121,3 +121,19 @@ def _processes_with_scratch_in(folder: Path) -> list[str]:
         if str(folder).encode() in environ:
             found.append(pid)
     return found
+
+
+def test_a_student_whose_files_cannot_be_written_costs_that_student_only(tmp_path: Path) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in ("ann", "ben"):
+        (folder / f"{student}.py").write_bytes((SUBMISSIONS / ASSIGNMENT / "correct_module.py").read_bytes())
+    out = tmp_path / "out"
+    (out / "reports" / "ben.html").mkdir(parents=True)  # ben's report cannot be written there
+    done = batch(folder, out)
+    assert done.returncode == 1 and "1 could not be saved (rerun)" in done.stdout, done.stdout
+    book = gradebook(out)
+    assert book["ann"]["total"] == str(FULL) and book["ben"]["status"] == "unsaved" and book["ben"]["total"] == ""
+    (out / "reports" / "ben.html").rmdir()
+    again = batch(folder, out)
+    assert "1 graded now, 1 unchanged" in again.stdout and gradebook(out)["ben"]["total"] == str(FULL)
