@@ -19,6 +19,7 @@ from typing import Any
 
 from .files import write_atomic
 from .model import CellLog, CheckResult, GradeReport
+from .text_report import Points, messages_hinting_once
 from .textsafe import visible
 
 MAX_OUTPUT_CHARS = 4000
@@ -66,8 +67,8 @@ def _percent(got: float, out_of: float) -> int:
     return round(100 * got / out_of) if out_of > 0 else 0
 
 
-def _check_view(check: CheckResult) -> dict[str, Any]:
-    message = "" if check.status == "passed" else check.student_message  # a hidden check: verdict and hint only
+def _check_view(check: CheckResult, message: str) -> dict[str, Any]:
+    message = "" if check.status == "passed" else message  # a hidden check: verdict and hint only
     return {"id": check.id, "status": check.status, "label": STATUS_LABELS[check.status], "hidden": check.hidden,
             "points": f"{check.points:g}", "max_points": f"{check.max_points:g}", "message": message,
             "note_only": check.status == "skipped"}
@@ -81,9 +82,12 @@ def _exercise_views(report: GradeReport) -> list[dict[str, Any]]:
         ran = [c for c in checks if c.status != "skipped"]
         got, out_of = sum(c.points for c in ran), sum(c.max_points for c in ran)
         state = "none" if not ran else ("full" if got == out_of else ("part" if got > 0 else "zero"))
+        messages = messages_hinting_once(ran)
+        waiting = [c for c in checks if c.status == "skipped"]
         views.append({"name": exercise, "points": f"{got:g}", "max_points": f"{out_of:g}",
-                      "percent": _percent(got, out_of), "state": state, "checks": [_check_view(c) for c in checks],
-                      "skipped": len(checks) - len(ran)})
+                      "percent": _percent(got, out_of), "state": state,
+                      "checks": [_check_view(c, messages[c.id]) for c in ran],
+                      "skipped": len(waiting), "skipped_points": f"{sum(c.max_points for c in waiting):g}"})
     return views
 
 
@@ -97,6 +101,7 @@ def student_context(report: GradeReport, student: str, title: str = "") -> dict[
     """What the student's page shows, as plain values."""
     passed = sum(c.status == "passed" for c in report.checks)
     ran = sum(c.status != "skipped" for c in report.checks)
+    points = Points.of(report)
     return {
         "title": title or report.assignment,
         "assignment": report.assignment,
@@ -104,8 +109,10 @@ def student_context(report: GradeReport, student: str, title: str = "") -> dict[
         "submission": report.submission,
         "status": report.status,
         "score": f"{report.score:g}",
-        "max_score": f"{report.max_score:g}",
-        "percent": _percent(report.score, report.max_score),
+        "max_score": f"{points.ran_max:g}",
+        "waiting_checks": points.waiting_checks,
+        "waiting_points": f"{points.waiting_points:g}",
+        "percent": _percent(report.score, points.ran_max),
         "passed": passed,
         "ran": ran,
         "message": report.message,

@@ -7,9 +7,10 @@ the terminal raw.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import groupby
 
-from .model import CheckResult, GradeReport
+from .model import CheckResult, GradeReport, hint_lines
 from .textsafe import visible
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "·"}
@@ -17,6 +18,45 @@ MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skip
 
 def _points(value: float) -> str:
     return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Points:
+    """A report's points as a student reads them: those that ran, and the hidden ones still to
+    run at grading time (a self-check's score is not a failing grade)."""
+
+    score: float
+    ran_max: float
+    waiting_checks: int
+    waiting_points: float
+
+    @classmethod
+    def of(cls, report: GradeReport) -> Points:
+        waiting = [c for c in report.checks if c.status == "skipped"]
+        ran_max = sum(c.max_points for c in report.checks if c.status != "skipped")
+        return cls(report.score, ran_max, len(waiting), sum(c.max_points for c in waiting))
+
+    def line(self) -> str:
+        """"21 / 21 public points · 35 hidden points at grading time", or "score 40 / 46"."""
+        if not self.waiting_checks:
+            return f"score {_points(self.score)} / {_points(self.ran_max)}"
+        hidden = f"{_points(self.waiting_points)} hidden point{'s' * (self.waiting_points != 1)}"
+        return f"{_points(self.score)} / {_points(self.ran_max)} public points · {hidden} at grading time"
+
+
+def messages_hinting_once(results: list[CheckResult]) -> dict[str, str]:
+    """Each check's student message, where a hint already shown under an earlier check of the
+    same exercise is not repeated (it says "same hint as above" instead)."""
+    shown: set[tuple[str, ...]] = set()
+    messages = {}
+    for result in results:
+        message = result.student_message
+        lines = hint_lines(result.hints)
+        if result.hints and result.hints in shown and message.endswith("\n".join(lines)):
+            message = message[: len(message) - len("\n".join(lines))] + "hint: the same as above"
+        shown.add(result.hints)
+        messages[result.id] = message
+    return messages
 
 
 def _exercise_line(exercise: str, results: list[CheckResult]) -> str:
@@ -29,26 +69,27 @@ def _exercise_line(exercise: str, results: list[CheckResult]) -> str:
     return f"  {mark} {exercise:<28} {_points(got):>5} / {_points(out_of)}{hidden}"
 
 
-def _failure_lines(result: CheckResult) -> list[str]:
+def _failure_lines(result: CheckResult, message: str) -> list[str]:
     label = "hidden check " if result.hidden else ""
     lines = [f"      {MARKS[result.status]} {label}{result.id} ({result.status})"]
-    lines += [f"          {line}" for line in visible(result.student_message).splitlines()]
+    lines += [f"          {line}" for line in visible(message).splitlines()]
     return lines
 
 
 def render(report: GradeReport, verbose: bool = False) -> str:
     """The report as text: a line per exercise, and what went wrong under each failure."""
     title = f"{report.assignment} · {report.submission}"
-    lines = [f"{title}   score {_points(report.score)} / {_points(report.max_score)}"]
+    lines = [f"{title}   {Points.of(report).line()}"]
     if report.status == "error":
         lines.append(f"  nothing could be graded: {report.message}")
     by_exercise = groupby(sorted(report.checks, key=lambda r: _order(report, r)), key=lambda r: r.exercise)
     for exercise, group in by_exercise:
         results = list(group)
         lines.append(_exercise_line(exercise, results))
+        messages = messages_hinting_once(results)
         for result in results:
             if result.status not in ("passed", "skipped"):
-                lines += _failure_lines(result)
+                lines += _failure_lines(result, messages[result.id])
     if report.status != "error" and report.message:
         lines.append(f"  note: {report.message}")
     if verbose:

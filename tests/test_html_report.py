@@ -57,13 +57,14 @@ def test_hidden_checks_show_name_and_verdict_only() -> None:
     html = render_student(_report(), "alice", "Demo")
     assert "g/secret" in html and "123456789" not in html and "returned 0" not in html
     assert "hidden check: failed\nhint: off by one" in html
-    assert "runs at grading time" in html
+    assert "1 hidden check (1 point) run at grading time" in html and "g/later" not in html  # one line, no row
+    assert 'id="waiting"' in html and "1 hidden points" not in html
     assert "stopped: no answer after 2 s" in html  # a public check's message is shown
 
 
 def test_scores_at_a_glance_and_output_truncated() -> None:
     html = render_student(_report(), "alice", "Demo")
-    assert 'id="score">1 <small>/ 6</small>' in html
+    assert 'id="score">1 <small>/ 5</small>' in html  # the public points; 1 hidden point waits
     assert "more characters not shown" in html
     assert len(html) < 3 * MAX_OUTPUT_CHARS * 6 + 40_000
     assert truncate("abcdef", 3).startswith("abc\n…")
@@ -139,3 +140,18 @@ def test_summary_shows_hostile_text_escaped() -> None:
     assert not raw_controls(html), raw_controls(html)
     assert SHOWN in html
 
+
+
+def test_a_self_check_reads_as_public_points_and_a_hint_is_said_once() -> None:
+    from grader.model import CheckResult
+    from grader.text_report import render
+
+    report = _report()
+    assert render(report).splitlines()[0].endswith("1 / 5 public points · 1 hidden point at grading time")
+    hinted = tuple(CheckResult(f"f/{n}", "f", "failed", 0.0, 1.0, False, f"called f({n})\nhint: bias forgotten",
+                               ("bias forgotten",)) for n in range(3))
+    text = render(_report(checks=hinted, score=0.0, max_score=3.0))
+    assert text.count("hint: bias forgotten") == 1 and text.count("hint: the same as above") == 2
+    assert text.splitlines()[0].endswith("score 0 / 3")
+    html = render_student(_report(checks=hinted, score=0.0, max_score=3.0), "alice")
+    assert html.count("hint: bias forgotten") == 1
