@@ -48,6 +48,10 @@ UNCHECKABLE_PATHS = ("importlib", "sys.modules", "builtins", "ctypes",  # and wh
                      "_thread", "_posixsubprocess", "threading._")  # a thread or process out of the watch
 COMPUTED_ACCESS = ("operator.attrgetter", "operator.methodcaller")
 
+# The student's own self-check cell (`import grader; grader.check()`, grader/notebook.py): it runs
+# public checks in their kernel and does nothing while the notebook is graded; it is not tampering.
+SELF_CHECK = frozenset({"grader.check"})
+
 
 @functools.lru_cache(maxsize=64)
 def violations(cells: tuple[str, ...], function: str, forbidden: tuple[str, ...]) -> tuple[str, ...]:
@@ -259,7 +263,7 @@ class _Source:
                         if path.split(".")[0] == "grader" or _dispatch_switch(path):
                             found.setdefault(path, _text(node))
         outermost = [p for p in found if not any(other.startswith(f"{p}.") for other in found)]
-        return [f"`{found[p]}`" + (f" ({p})" if p != found[p] else "") for p in outermost]
+        return [f"`{found[p]}`" + (f" ({p})" if p != found[p] else "") for p in outermost if p not in SELF_CHECK]
 
     def reachable(self, function: str) -> list[tuple[ast.AST, Scope]]:
         """Every node `function` can reach through top-level names, with its local scope."""
