@@ -214,13 +214,16 @@ def _configure_release(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", metavar="NAME", help="the assignment to release")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
                         help="a new (or empty) folder for the release")
+    parser.add_argument("--grader-spec", metavar="SPEC",
+                        help="the pip requirement the release's requirements.txt installs the grader from, e.g. "
+                             "'coursegrade @ git+https://host/coursegrade@v0.1.0' (default: coursegrade==VERSION)")
 
 
 def _run_release(args: argparse.Namespace) -> int:
     from .assignments import load_assignment
     from .release import build_release
 
-    written = build_release(load_assignment(args.assignment), args.output)
+    written = build_release(load_assignment(args.assignment), args.output, args.grader_spec)
     for path in written:
         print(path)
     print(f"released {args.assignment}: {len(written)} files in {args.output} (no reference material)")

@@ -6,6 +6,8 @@
     DIR/assignments/<name>/hidden.json  the hidden checks' ids and points (no inputs)
     DIR/assignments/<name>/template.ipynb
     DIR/.github/workflows/grade.yml     CI: grades the notebook on every push (assignments/ci/)
+    DIR/requirements.txt                the grader, pinned, and torch's CPU build (CI and students)
+    DIR/.gitignore                      reports and results are not committed
 """
 
 from __future__ import annotations
@@ -15,8 +17,28 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .assignments import Assignment
 from .errors import UsageError
+
+TORCH = "2.13.0"
+CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
+REQUIREMENTS = """\
+# What `grade` needs: `python -m pip install -r requirements.txt` (CI does the same).
+# torch's CPU build: the default Linux build pulls several GB of CUDA libraries no check uses.
+--extra-index-url {cpu_wheels}
+torch=={torch}+cpu ; sys_platform != "darwin"
+torch=={torch} ; sys_platform == "darwin"
+{grader}
+"""
+GITIGNORE = """\
+# written by `grade` and its CI: not part of your work
+grade-results/
+*.html
+__pycache__/
+.ipynb_checkpoints/
+.venv/
+"""
 
 STUDENT_README = """\
 # {title} (`{name}`)
@@ -26,11 +48,15 @@ function names and signatures exactly as they are — the grader calls them by n
 
 ## Check your work
 
-Install the grader once (your instructor tells you from where), then, in this folder:
+Install the grader once, in this folder (a virtual environment is a good idea):
 
 ```
+python -m pip install -r requirements.txt
 grade {name}.ipynb
 ```
+
+Or, inside the notebook, in a cell of its own: `import grader; grader.check()` (all the public
+checks, in about a second) or `grader.check("{first}")` (one exercise).
 
 It runs your notebook in a separate process, calls your functions on the public checks'
 inputs and prints, for each exercise, your points and, for each check that did not pass,
@@ -55,7 +81,12 @@ def clean_notebook(path: Path) -> dict[str, Any]:
     return notebook
 
 
-def build_release(assignment: Assignment, output: Path) -> list[Path]:
+def grader_requirement(spec: str | None) -> str:
+    """The pip requirement the release installs the grader from: `spec`, else this version."""
+    return spec or f"coursegrade=={__version__}"
+
+
+def build_release(assignment: Assignment, output: Path, grader_spec: str | None = None) -> list[Path]:
     """Write the student release of `assignment` into `output`; the files written."""
     if output.exists() and any(output.iterdir()):
         raise UsageError(f"{output} is not empty; give a new folder for the release")
@@ -74,6 +105,9 @@ def build_release(assignment: Assignment, output: Path) -> list[Path]:
         (output / ".github" / "workflows" / "grade.yml").write_text(text)
     (output / "README.md").write_text(STUDENT_README.format(
         title=assignment.title, name=assignment.name, hidden=len(assignment.listed_hidden),
-        hidden_points=sum(c.points for c in assignment.listed_hidden),
+        hidden_points=sum(c.points for c in assignment.listed_hidden), first=assignment.exercises[0],
     ))
+    (output / "requirements.txt").write_text(REQUIREMENTS.format(
+        cpu_wheels=CPU_WHEELS, torch=TORCH, grader=grader_requirement(grader_spec)))
+    (output / ".gitignore").write_text(GITIGNORE)
     return sorted(p for p in output.rglob("*") if p.is_file())

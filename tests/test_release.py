@@ -127,3 +127,28 @@ def test_the_ci_workflow_grades_a_sample_assignment_repository(tmp_path: Path) -
     solved = run_step()
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert json.loads((repo / "grade-results" / "result.json").read_text())["status"] == "graded"
+
+
+def test_a_release_is_a_ready_repository(tmp_path: Path) -> None:
+    """The workflow as hosted runners run it: pip's cache keyed on a requirements file that
+    exists, the grader pinned, torch's CPU build from PyTorch's CPU index, results not committed."""
+    import yaml
+    from packaging.requirements import Requirement
+
+    repo = tmp_path / "repo"
+    spec = "coursegrade @ git+https://git.example.edu/dnn/coursegrade@v0.1.0"
+    build_release(load_assignment("conv-pooling"), repo, grader_spec=spec)
+    steps = yaml.safe_load((repo / ".github" / "workflows" / "grade.yml").read_text())["jobs"]["grade"]["steps"]
+    python = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
+    assert python["with"]["cache"] == "pip" and (repo / python["with"]["cache-dependency-path"]).is_file()
+    install = next(s for s in steps if s.get("name") == "Install the grader")["run"]
+    assert "-r requirements.txt" in install and "COURSEGRADE_SPEC" not in install
+    lines = [line for line in (repo / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    requirements = [Requirement(line) for line in lines if not line.startswith("--")]
+    torch = {str(r.marker): str(r.specifier) for r in requirements if r.name == "torch"}
+    assert torch == {'sys_platform != "darwin"': "==2.13.0+cpu", 'sys_platform == "darwin"': "==2.13.0"}
+    assert [str(r) for r in requirements if r.name == "coursegrade"] == [spec]
+    ignored = (repo / ".gitignore").read_text().splitlines()
+    assert "grade-results/" in ignored and "*.html" in ignored
+    assert "grader.check()" in (repo / "README.md").read_text()
