@@ -127,6 +127,9 @@ def _run_list(args: argparse.Namespace) -> int:
     from .assignments import course_root, known_assignments
 
     root = course_root()
+    if not known_assignments(root):
+        raise UsageError(f"no assignments here: looked for {root / 'assignments'}/<name>/checks.py (run it in a "
+                         "course or a release folder, or set COURSEGRADE_ROOT)")
     for name in known_assignments(root):
         hidden = "with hidden checks" if (root / "reference" / name).is_dir() else "public checks only"
         print(f"{name:<22} {hidden}")
@@ -287,6 +290,7 @@ def _parser(command: Command | None) -> argparse.ArgumentParser:
     if command is None:
         parser = argparse.ArgumentParser(
             prog="grade", description=DESCRIPTION,
+            usage=f"grade [options] FILE\n       grade {{{','.join(COMMANDS)}}} ...   (grade COMMAND --help)",
             epilog=f"{_command_help()}\n{EXIT_CODES}\n{EXAMPLES}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )

@@ -11,6 +11,19 @@ A student's failure is never an exception here: it is data, a `CheckResult`.
 
 from __future__ import annotations
 
+import difflib
+from pathlib import Path
+
+
+def did_you_mean(wanted: str, choices: list[str]) -> str:
+    """"; did you mean 'x'?" for the closest choice (case, - and _ forgiven), else ""."""
+    def key(text: str) -> str:
+        return text.casefold().replace("_", "-")
+
+    by_key = {key(c): c for c in choices}
+    close = difflib.get_close_matches(key(wanted), list(by_key), n=1, cutoff=0.75)
+    return f"; did you mean {by_key[close[0]]!r}?" if close else ""
+
 
 class GraderError(Exception):
     """Something the grader itself cannot do."""
@@ -25,7 +38,12 @@ class SubmissionError(UsageError):
 
     @classmethod
     def missing(cls, path: object) -> SubmissionError:
-        return cls(f"no such file: {path}")
+        where = Path(str(path))
+        try:
+            near = [p.name for p in where.parent.iterdir() if p.suffix in (".ipynb", ".py")]
+        except OSError:
+            near = []
+        return cls(f"no such file: {path}{did_you_mean(where.name, near)}")
 
     @classmethod
     def not_a_notebook(cls, path: object, reason: str) -> SubmissionError:
@@ -41,7 +59,8 @@ class AssignmentError(UsageError):
 
     @classmethod
     def unknown(cls, name: str, known: list[str]) -> AssignmentError:
-        return cls(f"unknown assignment {name!r}; the assignments are: {', '.join(known)}")
+        return cls(f"unknown assignment {name!r}{did_you_mean(name, known) or ';'} the assignments are: "
+                   f"{', '.join(known)}")
 
     @classmethod
     def undetected(cls, path: object, known: list[str]) -> AssignmentError:

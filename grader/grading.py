@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .assignments import Assignment, course_root, detect_assignment, load_assignment
+from .cell_errors import cell_problem
 from .errors import AssignmentError
 from .judge import judge_all, skipped_hidden, total
 from .model import Check, GradeReport, Step
@@ -36,17 +37,9 @@ def hidden_only_steps(checks: Sequence[Check]) -> frozenset[str]:
     return frozenset(names(True) - names(False))
 
 
-def _summary(outcome: RunOutcome) -> str:
-    broken = [c for c in outcome.cells if c.status != "ok"]
-    parts = []
-    if broken:
-        first = broken[0]
-        reason = first.error.strip().splitlines()[-1] if first.error.strip() else first.status
-        where = f"code cell {first.index + 1} ({first.source_head.strip()})"
-        parts.append(f"{len(broken)} code cell(s) failed; the first is {where}: {reason}")
-    if outcome.problem:
-        parts.append(outcome.problem)
-    return "; ".join(parts)
+def _summary(outcome: RunOutcome, sources: Sequence[str]) -> str:
+    """What went wrong with the notebook itself, cause first: its first failed cell, then the run."""
+    return "; ".join(p for p in (cell_problem(outcome.cells, sources), outcome.problem) if p)
 
 
 def grade_submission(
@@ -79,7 +72,7 @@ def grade_submission(
         score=score,
         max_score=max_score,
         checks=tuple(results),
-        message=_summary(outcome),
+        message=_summary(outcome, submission.cells),
         cells=outcome.cells,
         figures=tuple(figures),
         timings=timings,

@@ -82,6 +82,8 @@ def render(report: GradeReport, verbose: bool = False) -> str:
     lines = [f"{title}   {Points.of(report).line()}"]
     if report.status == "error":
         lines.append(f"  nothing could be graded: {report.message}")
+    elif report.message:  # the cause first: a broken cell explains the checks that fail below
+        lines.append(f"  ! {report.message}")
     by_exercise = groupby(sorted(report.checks, key=lambda r: _order(report, r)), key=lambda r: r.exercise)
     for exercise, group in by_exercise:
         results = list(group)
@@ -90,8 +92,6 @@ def render(report: GradeReport, verbose: bool = False) -> str:
         for result in results:
             if result.status not in ("passed", "skipped"):
                 lines += _failure_lines(result, messages[result.id])
-    if report.status != "error" and report.message:
-        lines.append(f"  note: {report.message}")
     if verbose:
         lines.append(_timing_line(report))
     if "NOT ISOLATED" in report.sandbox:  # a fallback is said every time, not only with --verbose

@@ -28,7 +28,14 @@ def test_not_a_tensor_is_named() -> None:
 
 def test_dtype_and_shape_are_reported_together_before_values() -> None:
     why = _why(torch.zeros(1, 2, 2, dtype=torch.float64))
-    assert why == "dtype is torch.float64, expected torch.float32; shape is (1, 2, 2), expected (2, 2)"
+    assert why == ("dtype is torch.float64, expected torch.float32; shape is (1, 2, 2), expected (2, 2) "
+                   "(convert with .float(), or create it as torch.float32)")
+
+
+def test_right_values_in_the_wrong_dtype_are_told_how_to_fix() -> None:
+    assert str(_why(EXPECTED.double())).endswith(
+        "the values are right: convert with .float() (or create the tensor as torch.float32)")
+    assert "values are right" not in _why(torch.zeros(2, 2, dtype=torch.float64))
 
 
 def test_differing_values_say_where_and_how_much_with_the_tolerance() -> None:
