@@ -203,13 +203,34 @@ def _version(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _exercise_names(root: Path, name: str) -> set[str]:
-    """EXERCISES of a checks.py, read without running it (it may import torch)."""
+def _assigned(root: Path, name: str, variable: str) -> ast.expr | None:
+    """The expression a checks.py assigns to `variable`, read without running it (it may import torch)."""
     tree = ast.parse((root / "assignments" / name / "checks.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "EXERCISES" for t in node.targets):
-            return set(ast.literal_eval(node.value))
-    return set()
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == variable for t in node.targets):
+            return node.value
+    return None
+
+
+def _exercise_names(root: Path, name: str) -> set[str]:
+    """EXERCISES of a checks.py, read without running it."""
+    value = _assigned(root, name, "EXERCISES")
+    return set(ast.literal_eval(value)) if value is not None else set()
+
+
+def sandbox_settings(root: Path, name: str) -> tuple[Limits, tuple[str, ...]] | None:
+    """LIMITS and WARM_IMPORTS of a checks.py, read without running it, so that the student's
+    sandbox can start while the checks load; None when they are not written as plain literals
+    (`Limits(call_seconds=2, ...)` and a tuple of names)."""
+    try:
+        limits, warm = _assigned(root, name, "LIMITS"), _assigned(root, name, "WARM_IMPORTS")
+        if not isinstance(limits, ast.Call) or getattr(limits.func, "id", "") != "Limits" or limits.args:
+            return None
+        values = {k.arg: ast.literal_eval(k.value) for k in limits.keywords if k.arg is not None}
+        imports = tuple(ast.literal_eval(warm)) if warm is not None else ("torch",)
+        return Limits(**values), imports
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return None
 
 
 def detect_assignment(submission: Submission, root: Path | None = None) -> str:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .assignments import Assignment, course_root, detect_assignment, load_assignment
+from .assignments import Assignment, course_root, detect_assignment, load_assignment, sandbox_settings
 from .cell_errors import cell_problem
-from .errors import AssignmentError
+from .errors import AssignmentError, GraderError
 from .judge import judge_all, skipped_hidden, total
 from .model import Check, GradeReport, Step
 from .runner import RunOutcome, Worker, run_steps
@@ -81,6 +81,18 @@ def grade_submission(
     )
 
 
+def _early_worker(sandbox: Sandbox, root: Path, name: str) -> Worker | None:
+    """A sandboxed child started before the assignment's checks are loaded (both import torch:
+    on two cores, at once), when its settings can be read without loading them."""
+    settings = sandbox_settings(root, name)
+    if settings is None:
+        return None
+    try:
+        return Worker(sandbox, *settings)
+    except (GraderError, OSError):  # the grading starts its own and says what is wrong
+        return None
+
+
 def grade_file(
     path: Path,
     assignment_name: str | None = None,
@@ -93,8 +105,18 @@ def grade_file(
     submission = load_submission(path)
     root = root or course_root(path.parent)
     name = assignment_name or detect_assignment(submission, root)
-    assignment = load_assignment(name, root, include_hidden)
+    sandbox = sandbox or get_sandbox()
+    worker = _early_worker(sandbox, root, name)  # its kernel starts while the checks load
+    try:
+        assignment = load_assignment(name, root, include_hidden)
+    except BaseException:
+        if worker is not None:
+            worker.close()
+        raise
+    if worker is not None and (worker.limits, worker.warm_imports) != (assignment.limits, assignment.warm_imports):
+        worker.close()  # the checks set it up otherwise than they read: start as they say
+        worker = None
     loaded = time.monotonic()
-    report = grade_submission(submission, assignment, sandbox or get_sandbox())
+    report = grade_submission(submission, assignment, sandbox, worker)
     timings = {"loading": loaded - started, **report.timings, "total": time.monotonic() - started}
     return replace(report, submission=str(path), timings=timings)

@@ -115,6 +115,7 @@ class Worker:
     def __init__(self, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str] = ("torch",)) -> None:
         self.sandbox = sandbox
         self.limits = limits
+        self.warm_imports = tuple(warm_imports)
         self.closed = False
         _sweep_once()
         self.space = ScratchSpace.create(limits.disk_bytes, limits.disk_files)

@@ -44,3 +44,12 @@ def test_student_view_has_no_hidden_checks_but_lists_them() -> None:
         student = load_assignment(name, include_hidden=False)
         assert not student.has_reference and not any(c.hidden for c in student.checks)
         assert student.max_score == load_assignment(name).max_score
+
+
+def test_sandbox_settings_are_read_without_loading_the_checks() -> None:
+    from grader.assignments import course_root, known_assignments, load_assignment, sandbox_settings
+
+    for name in known_assignments():
+        settings = sandbox_settings(course_root(), name)
+        spec = load_assignment(name, include_hidden=False)
+        assert settings == (spec.limits, spec.warm_imports), name
