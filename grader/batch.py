@@ -17,10 +17,11 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .archive import opened_export
 from .assignments import Assignment
@@ -31,6 +32,11 @@ from .outputs import is_done, remove_stale
 from .pool import Graded, PoolConfig, run_pool
 from .roster import Roster
 from .textsafe import visible
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .course import StudentTerms
 
 __all__ = ["STUDENT_ID_RULE", "BatchConfig", "BatchOutcome", "default_jobs", "run_batch", "summary_line"]
 
@@ -51,9 +57,11 @@ class BatchConfig:
     roster: Roster | None = None
     pick: str = "latest"
     deadline: datetime | None = None
+    db: str | None = None  # the course database's URL (course_db.py); None: nothing recorded, no penalties
+    terms: Mapping[str, StudentTerms] = field(default_factory=dict)  # per student, from course.toml and the db
 
     def pool(self) -> PoolConfig:
-        return PoolConfig(self.assignment, self.output, self.jobs, self.sandbox_name, self.warm_ahead)
+        return PoolConfig(self.assignment, self.output, self.jobs, self.sandbox_name, self.warm_ahead, self.terms)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class BatchOutcome:
     unmatched: int = 0
     seconds: float = 0.0
     scores: list[float] = field(default_factory=list)
+    recorded: str = ""  # what the course database got, in words
 
 
 def default_jobs() -> int:
@@ -97,6 +106,8 @@ def grading_key(entry: Entry, config: BatchConfig) -> str:
     files = [f"{f.name}\0{f.late}\0{f.problem}\0{'' if f.problem else _digest(f.path)}" for f in entry.files]
     parts = [FORMAT_VERSION, config.assignment.version, str(config.assignment.has_reference), _templates_digest(),
              config.pick, entry.problem, *files, "others", *(f"{f.name}\0{f.late}" for f in entry.others)]
+    if entry.student in config.terms:  # a new override, deadline or extension: the student's files are redone
+        parts += ["terms", config.terms[entry.student].digest()]
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -157,8 +168,10 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     from .gradebook import write_class_outputs
 
     started = time.monotonic()
+    engine = _open_course_db(config)
     with opened_export(config.folder) as folder:
         intake = read_intake(config, folder)
+        config = _with_terms(config, intake, engine)
         config.output.mkdir(parents=True, exist_ok=True)
         remove_stale(config.output, set(intake.students))
         keyed = [(e, grading_key(e, config)) for e in intake.entries]
@@ -170,8 +183,41 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     book = write_class_outputs(config.output, intake, config.assignment)
     outcome.errors = sum(row.status == "error" for row in book)
     outcome.scores = [row.total for row in book if row.total is not None]
+    if engine is not None:
+        outcome.recorded = _record(engine, config, intake)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _open_course_db(config: BatchConfig) -> Engine | None:
+    from .course_db import open_db
+
+    return open_db(config.db) if config.db else None
+
+
+def _with_terms(config: BatchConfig, intake: Intake, engine: Engine | None) -> BatchConfig:
+    """The config with each student's deadline, extension and overrides (none without a database)."""
+    from .course import load_course
+    from .course_book import batch_terms
+
+    if engine is None:
+        return config
+    course = load_course(config.assignment.folder.parent.parent)
+    return replace(config, terms=batch_terms(engine, course, config.assignment.name, intake, config.roster))
+
+
+def _record(engine: Engine, config: BatchConfig, intake: Intake) -> str:
+    """Reconcile the course database with the batch's files: every grading counted once."""
+    from .course import load_course
+    from .course_book import reconcile
+
+    canvas = load_course(config.assignment.folder.parent.parent).terms_of(config.assignment.name).canvas
+    try:
+        done = reconcile(engine, config.output, intake, config.assignment, config.roster, canvas)
+    except Exception as error:  # e.g. a database locked too long: the files stand, a rerun records them
+        raise UsageError(f"the files are written but the course database could not record them ({error}); "
+                         "run the same command again to record them") from None
+    return f"{_count(done.gradings, 'grading')} recorded, {done.moved} score{'s' * (done.moved != 1)} moved"
 
 
 def _grade_all(config: BatchConfig, todo: list[tuple[Entry, str]], outcome: BatchOutcome,
@@ -214,7 +260,8 @@ def summary_line(outcome: BatchOutcome, config: BatchConfig) -> str:
     return (f"{_count(outcome.total, 'student')}: {outcome.graded} graded now, {outcome.unchanged} unchanged, "
             f"{', '.join(apart)}; mean score of the {len(outcome.scores)} graded {mean:.1f} / "
             f"{config.assignment.max_score:g}; {outcome.seconds:.1f} s; "
-            f"reports in {config.output}/ (summary.html, gradebook.csv)")
+            f"reports in {config.output}/ (summary.html, gradebook.csv)"
+            + (f"; course database: {outcome.recorded}" if outcome.recorded else ""))
 
 
 def _count(number: int, noun: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .errors import GraderError, UsageError
 from .textsafe import one_line, visible
@@ -183,6 +184,10 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=_deadline, metavar="WHEN",
                         help="ISO date and time (2026-12-01T23:59); with --pick latest-before-deadline, "
                              "files newer than it are late (Canvas: its late tag)")
+    parser.add_argument("--db", metavar="URL",
+                        help="the course database (a SQLAlchemy URL or a file; default: course.sqlite beside OUT, "
+                             "i.e. reports/course.sqlite, or $COURSEGRADE_DB); course.toml's deadlines and the "
+                             "overrides apply, and every grading is recorded")
     _add_sandbox_option(parser)
 
 
@@ -205,9 +210,12 @@ def _run_batch(args: argparse.Namespace) -> int:
         print("grade batch: no --deadline: only Canvas's late tags tell which files are late", file=sys.stderr)
     roster = read_roster(args.roster) if args.roster else None
     assignment = load_assignment(args.assignment, include_hidden=not args.no_hidden)
+    from .course_db import database_url
+
     output = args.output or Path("reports") / assignment.name
     config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox, layout=args.layout,
-                         roster=roster, pick=args.pick, deadline=args.deadline)
+                         roster=roster, pick=args.pick, deadline=args.deadline,
+                         db=database_url(args.db, output.parent / "course.sqlite"))
     outcome = run_batch(config)
     print(summary_line(outcome, config))
     return EXIT_FAILED if outcome.errors or outcome.unsaved else EXIT_PASSED
@@ -267,6 +275,129 @@ def _run_validate(args: argparse.Namespace) -> int:
     return EXIT_PASSED
 
 
+# ---------------------------------------------------------------- the course database
+
+
+def _add_db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL",
+                        help="the course database: a SQLAlchemy URL (postgresql://...) or a file "
+                             "(default: $COURSEGRADE_DB, else reports/course.sqlite)")
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from .course_db import database_url, open_db
+
+    return open_db(database_url(args.db))
+
+
+def _configure_override(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("Give a student points by hand for one check, or an exercise's total. The override is\n"
+                          "applied on top of every later grading, shown in the student's report as an instructor's\n"
+                          "adjustment with its reason (after the next grade batch), and kept in the history.")
+    parser.add_argument("student", nargs="?", metavar="STUDENT", help="any identifier the roster holds: "
+                        "login, SIS id, email, LMS id, or the id of the student's files")
+    parser.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    parser.add_argument("target", nargs="?", metavar="CHECK|EXERCISE", help="a check id or an exercise name")
+    parser.add_argument("points", nargs="?", type=float, metavar="POINTS",
+                        help="the check's points, or the exercise's total")
+    parser.add_argument("--reason", metavar="TEXT", help="why (the student sees it)")
+    parser.add_argument("--from-csv", type=Path, metavar="CSV",
+                        help="many at once: columns student, assignment, target, points, reason")
+    parser.add_argument("--list", action="store_true", help="list every override")
+    _add_db_option(parser)
+
+
+def _override_requests(args: argparse.Namespace) -> list[Any]:
+    import csv
+
+    from .course_book import OverrideRequest
+
+    if args.from_csv:
+        try:
+            with open(args.from_csv, newline="", encoding="utf-8-sig") as f:
+                rows = list(csv.DictReader(f))
+            return [OverrideRequest(r["student"], r["assignment"], r["target"], float(r["points"]),
+                                    r.get("reason") or "") for r in rows]
+        except (OSError, KeyError, ValueError) as error:
+            raise UsageError(f"cannot read overrides from {args.from_csv}: {error} (columns: student, assignment, "
+                             "target, points, reason)") from None
+    if args.points is None:
+        raise UsageError("grade override STUDENT ASSIGNMENT CHECK|EXERCISE POINTS --reason TEXT "
+                         "(or --from-csv CSV, or --list)")
+    return [OverrideRequest(args.student, args.assignment, args.target, args.points, args.reason or "")]
+
+
+def _run_override(args: argparse.Namespace) -> int:
+    import getpass
+
+    from .course_book import add_override, list_overrides
+
+    engine = _engine(args)
+    if args.list:
+        for line in list_overrides(engine):
+            print(visible(line))
+        return EXIT_PASSED
+    for request in _override_requests(args):
+        print(visible(add_override(engine, request, getpass.getuser())))
+    print("the students' reports show it after the next grade batch of the assignment")
+    return EXIT_PASSED
+
+
+def _configure_changes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="ASSIGNMENT")
+    _add_db_option(parser)
+
+
+def _run_changes(args: argparse.Namespace) -> int:
+    from .course_book import changes
+
+    moved = changes(_engine(args), args.assignment)
+    for change in moved:
+        old = "–" if change.old is None else f"{change.old:g}"
+        new = "–" if change.new is None else f"{change.new:g}"
+        checks = f"  {change.checks}" if change.checks else ""
+        print(visible(f"{change.student} ({change.name}): {old} → {new}{checks}"))
+    print(f"{len(moved)} student{'s' * (len(moved) != 1)} moved in the latest regrade of {args.assignment}")
+    return EXIT_PASSED
+
+
+def _configure_export(parser: argparse.ArgumentParser) -> None:
+    from .lms_export import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, required=True,
+                        help="canvas: gradebook import CSV; moodle: one assignment's grading worksheet; "
+                             "csv: one row per student, a column per assignment, totals")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    parser.add_argument("-a", "--assignment", action="append", metavar="NAME",
+                        help="only this assignment (repeatable; default: all)")
+    _add_db_option(parser)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .course_book import course_table
+    from .files import write_atomic
+    from .lms_export import render_export
+
+    assignments, students = course_table(_engine(args), args.assignment or ())
+    write_atomic(args.output, render_export(args.format, assignments, students))
+    print(f"wrote {visible(str(args.output))}: {len(students)} students, "
+          f"{', '.join(a.name for a in assignments)}")
+    return EXIT_PASSED
+
+
+def _configure_history(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("student", metavar="STUDENT", help="any identifier the roster holds")
+    _add_db_option(parser)
+
+
+def _run_history(args: argparse.Namespace) -> int:
+    from .course_book import history
+
+    for line in history(_engine(args), args.student):
+        print(visible(line))
+    return EXIT_PASSED
+
+
 COMMANDS: dict[str, Command] = {
     "batch": Command("batch", "grade a folder of submissions in parallel: reports, gradebook, class summary",
                      _configure_batch, _run_batch),
@@ -277,6 +408,14 @@ COMMANDS: dict[str, Command] = {
                        _configure_release, _run_release),
     "validate": Command("validate", "check an assignment: reference full marks, template zero, samples as expected",
                         _configure_validate, _run_validate),
+    "override": Command("override", "give a student points by hand (kept through regrades); --list shows them",
+                        _configure_override, _run_override),
+    "changes": Command("changes", "after a regrade: whose score moved, from what to what, which checks",
+                       _configure_changes, _run_changes),
+    "export": Command("export", "the course gradebook for Canvas, Moodle or as a CSV", _configure_export,
+                      _run_export),
+    "history": Command("history", "every grading, penalty and override of a student", _configure_history,
+                       _run_history),
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .assignments import Assignment
+from .course import Scored
 from .files import write_atomic
 from .intake import FORMULA_STARTS, Intake
 from .model import GradeReport
@@ -44,6 +45,12 @@ class BookRow:
     max_score: float
     status: str  # graded, error, unsaved, missing
     note: str = ""
+    adjusted: Scored | None = None  # the instructor's overrides and the late penalty, when any
+
+    @property
+    def final(self) -> float | None:
+        """The score that counts: the total with the adjustments."""
+        return self.adjusted.final if self.adjusted is not None else self.total
 
 
 def load_results(output: Path, students: Sequence[str]) -> dict[str, GradeReport]:
@@ -78,23 +85,35 @@ def load_details(output: Path, students: Sequence[str]) -> dict[str, dict[str, A
     return details
 
 
-def book_rows(intake: Intake, results: dict[str, GradeReport], assignment: Assignment) -> list[BookRow]:
-    """The gradebook's rows: every student of the batch, then every roster student with nothing."""
+def book_rows(intake: Intake, results: dict[str, GradeReport], assignment: Assignment,
+              details: dict[str, dict[str, Any]] | None = None) -> list[BookRow]:
+    """The gradebook's rows: every student of the batch, then every roster student with nothing.
+    A student's adjustments (overrides, late penalty) come from their details file."""
     rows = []
     for entry in intake.entries:
         report = results.get(entry.student)
+        adjusted = _adjusted((details or {}).get(entry.student, {}))
         if report is None:
             rows.append(BookRow(entry.student, entry.name, {}, None, assignment.max_score, NOT_SAVED,
                                 "its files could not be written; run the batch again"))
         elif report.status != "graded":
             rows.append(BookRow(entry.student, entry.name, {}, None, report.max_score, report.status,
-                                one_line(report.message)[:300]))
+                                one_line(report.message)[:300], adjusted if adjusted and adjusted.overrides else None))
         else:
             points = {e: sum(c.points for c in report.checks if c.exercise == e) for e in assignment.exercises}
-            rows.append(BookRow(entry.student, entry.name, points, report.score, report.max_score, "graded"))
+            rows.append(BookRow(entry.student, entry.name, points, report.score, report.max_score, "graded",
+                                adjusted.reasons() if adjusted else "", adjusted))
     rows += [BookRow(a.student, a.name, {}, None, assignment.max_score, MISSING, "no submission in the export")
              for a in intake.missing]
     return rows
+
+
+def _adjusted(details: dict[str, Any]) -> Scored | None:
+    try:
+        adjusted = Scored.from_json(details["adjusted"]) if details.get("adjusted") else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return adjusted if adjusted and (adjusted.overrides or adjusted.penalty) else None
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -103,16 +122,24 @@ def spreadsheet_safe(text: str) -> str:
 
 
 def gradebook_csv(rows: Sequence[BookRow], exercises: Sequence[str]) -> str:
-    """gradebook.csv: student, name, one column per exercise, total, max_score, status, note."""
+    """gradebook.csv: student, name, one column per exercise, total (as graded), the instructor's
+    adjustment, the late penalty (points), final (what counts), max_score, status, note (why)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "name", *exercises, "total", "max_score", "status", "note"])
+    writer.writerow(["student", "name", *exercises, "total", "adjustment", "late_penalty", "final", "max_score",
+                     "status", "note"])
     for row in rows:
         cells = [f"{row.points[e]:g}" if e in row.points else "" for e in exercises]
-        total = "" if row.total is None else f"{row.total:g}"
-        writer.writerow([spreadsheet_safe(row.student), spreadsheet_safe(row.name), *cells, total,
-                         f"{row.max_score:g}", row.status, spreadsheet_safe(row.note)])
+        adjustment = f"{row.adjusted.adjustment:g}" if row.adjusted and row.adjusted.overrides else ""
+        penalty = f"{row.adjusted.penalty_points:g}" if row.adjusted and row.adjusted.penalty else ""
+        writer.writerow([spreadsheet_safe(row.student), spreadsheet_safe(row.name), *cells, _number(row.total),
+                         adjustment, penalty, _number(row.final), f"{row.max_score:g}", row.status,
+                         spreadsheet_safe(row.note)])
     return buffer.getvalue()
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def check_table(results: dict[str, GradeReport]) -> pd.DataFrame:
@@ -197,7 +224,7 @@ def write_class_outputs(output: Path, intake: Intake, assignment: Assignment) ->
     students = intake.students
     results = load_results(output, students)
     details = load_details(output, students)
-    rows = book_rows(intake, results, assignment)
+    rows = book_rows(intake, results, assignment, details)
     write_atomic(output / "gradebook.csv", gradebook_csv(rows, assignment.exercises))
     graded = {s: r for s, r in results.items() if r.status == "graded"}
     checks = check_table(graded)

@@ -17,6 +17,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from .course import Scored
 from .files import write_atomic
 from .model import CellLog, CheckResult, GradeReport
 from .text_report import Points, messages_hinting_once
@@ -97,7 +98,20 @@ def _cell_views(cells: tuple[CellLog, ...]) -> list[dict[str, Any]]:
             for c in cells if c.status != "ok" or c.output.strip()]
 
 
-def student_context(report: GradeReport, student: str, title: str = "") -> dict[str, Any]:
+def adjustment_context(adjusted: Scored | None) -> dict[str, Any]:
+    """The instructor's adjustments and the late penalty, as the report shows them (none: empty)."""
+    if adjusted is None or not (adjusted.overrides or adjusted.penalty):
+        return {"adjustments": [], "penalty": None, "final": ""}
+    overrides = [{"target": a.target, "was": f"{a.was:g}", "now": f"{a.now:g}", "reason": a.reason}
+                 for a in adjusted.overrides]
+    penalty = adjusted.penalty and {"percent": f"{adjusted.penalty.percent:g}", "reason": adjusted.penalty.reason,
+                                    "points": f"{adjusted.penalty_points:g}", "submitted": adjusted.submitted_at}
+    return {"adjustments": overrides, "penalty": penalty, "final": f"{adjusted.final:g}",
+            "graded": f"{adjusted.graded:g}", "adjusted": f"{adjusted.adjusted:g}"}
+
+
+def student_context(report: GradeReport, student: str, title: str = "",
+                    adjusted: Scored | None = None) -> dict[str, Any]:
     """What the student's page shows, as plain values."""
     passed = sum(c.status == "passed" for c in report.checks)
     ran = sum(c.status != "skipped" for c in report.checks)
@@ -124,12 +138,14 @@ def student_context(report: GradeReport, student: str, title: str = "") -> dict[
                     for f in report.figures],
         "cells": _cell_views(report.cells),
         "cells_failed": sum(c.status != "ok" for c in report.cells),
+        **adjustment_context(adjusted),
     }
 
 
-def render_student(report: GradeReport, student: str, title: str = "") -> str:
+def render_student(report: GradeReport, student: str, title: str = "", adjusted: Scored | None = None) -> str:
     """The student's report as one HTML page that opens offline."""
-    return str(_environment().get_template("student.html.j2").render(**student_context(report, student, title)))
+    context = student_context(report, student, title, adjusted)
+    return str(_environment().get_template("student.html.j2").render(**context))
 
 
 def render_summary(summary: Mapping[str, Any]) -> str:

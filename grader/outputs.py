@@ -14,12 +14,16 @@ when all their files are there and were made from the same key.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import socket
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment
+from .course import Scored, StudentTerms, adjust
 from .files import write_atomic
 from .intake import Entry
 from .model import CheckResult, GradeReport
@@ -80,20 +84,48 @@ def limits_hit(report: GradeReport) -> list[str]:
 
 
 def _files(entry: Entry, report: GradeReport, scores: dict[str, float]) -> list[dict[str, Any]]:
-    """Every file the student submitted: which one counted, the score of each graded, and why
-    the others did not count."""
+    """Every file the student submitted: which one counted, the score of each graded, why the
+    others did not count, and (for the course database) its hash and time."""
     return [{"file": f.name, "counted": f.name == report.submission, "score": scores.get(f.name), "late": f.late,
-             "problem": f.problem} for f in (*entry.files, *entry.others)]
+             "problem": f.problem, "sha256": _sha256(f.path), "time": _time(f.path)}
+            for f in (*entry.files, *entry.others)]
+
+
+def _sha256(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return ""
+
+
+def _time(path: Path) -> str:
+    """The file's time as the export gives it (its modification time), local, to the second."""
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+    except (OSError, ValueError):
+        return ""
+
+
+def scored(entry: Entry, report: GradeReport, terms: StudentTerms) -> Scored:
+    """The report's score with the student's overrides and late penalty (by the counted file's time)."""
+    counted = next((f for f in (*entry.files, *entry.others) if f.name == report.submission), None)
+    when = _time(counted.path) if counted else ""
+    return adjust(report, datetime.fromisoformat(when) if when else None, terms)
 
 
 def write_student(entry: Entry, assignment: Assignment, output: Path, report: GradeReport, key: str,
-                  timings: dict[str, float], scores: dict[str, float] | None = None) -> None:
-    """All of one student's files; the details file, which marks the student done, last."""
+                  timings: dict[str, float], scores: dict[str, float] | None = None,
+                  terms: StudentTerms | None = None) -> None:
+    """All of one student's files; the details file, which marks the student done, last. With
+    the course's `terms`, the report and the details show the overrides and late penalty."""
     from .html_report import render_student
 
     started = time.monotonic()
+    adjusted = scored(entry, report, terms) if terms is not None else None
     write_atomic(result_path(output, entry.student), report.dumps() + "\n")
-    write_atomic(report_path(output, entry.student), render_student(report, entry.student, assignment.title))
+    write_atomic(report_path(output, entry.student),
+                 render_student(report, entry.student, assignment.title, adjusted))
     timings = {**timings, "report": time.monotonic() - started}
     details = {
         "key": key,
@@ -107,5 +139,8 @@ def write_student(entry: Entry, assignment: Assignment, output: Path, report: Gr
         "cells": [{"index": c.index, "status": c.status, "error": c.error[-2000:]} for c in report.cells],
         "figures": [f.title for f in report.figures],
         "hidden_messages": {c.id: c.message for c in report.checks if c.hidden},  # staff only
+        "graded_at": datetime.now().isoformat(timespec="seconds"),
+        "machine": socket.gethostname(),
+        "adjusted": adjusted.to_json() if adjusted else None,
     }
     write_atomic(details_path(output, entry.student), json.dumps(details, indent=1) + "\n")

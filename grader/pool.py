@@ -17,13 +17,14 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment
+from .course import StudentTerms
 from .errors import GraderError
 from .intake import Entry, SubmittedFile
 from .model import GradeReport
@@ -46,6 +47,7 @@ class PoolConfig:
     jobs: int
     sandbox_name: str = "auto"
     warm_ahead: int | None = None  # None: warm_ahead_for(assignment)
+    terms: Mapping[str, StudentTerms] = field(default_factory=dict)  # per student: penalties, overrides
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ def grade_entry(entry: Entry, key: str, config: PoolConfig, sandbox: Sandbox, po
     scores = {r.submission: r.score for r in reports} if len(reports) > 1 else {}
     timings = {**best.timings, "grading": time.monotonic() - started}
     try:
-        write_student(entry, config.assignment, config.output, best, key, timings, scores)
+        write_student(entry, config.assignment, config.output, best, key, timings, scores,
+                      config.terms.get(entry.student))
     except OSError as error:  # this student's files only: the batch goes on, a rerun tries again
         with contextlib.suppress(OSError):  # not done: its files may disagree
             details_path(config.output, entry.student).unlink(missing_ok=True)

@@ -134,7 +134,8 @@ def test_gradebook_matches_the_results(graded) -> None:
     _, output, _ = graded
     book = pd.read_csv(output / "gradebook.csv")
     spec = load_assignment(ASSIGNMENT)
-    assert list(book.columns) == ["student", "name", *spec.exercises, "total", "max_score", "status", "note"]
+    assert list(book.columns) == ["student", "name", *spec.exercises, "total", "adjustment", "late_penalty", "final",
+                                 "max_score", "status", "note"]
     assert len(book) == SIZE and book["student"].is_unique
     for row in book.itertuples(index=False):
         result = json.loads((output / "results" / f"{row.student}.json").read_text())

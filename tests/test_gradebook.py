@@ -54,8 +54,8 @@ def test_gradebook_rows_leave_ungraded_students_empty_and_cells_safe() -> None:
     assert rows["c"].points == {} and rows["c"].total is None and rows["c"].note == "not a Jupyter notebook"
     assert rows["gone"].status == "unsaved" and rows["zoe"].status == "missing"
     lines = gradebook_csv(list(rows.values()), ["f", "g"]).splitlines()
-    assert lines[0] == "student,name,f,g,total,max_score,status,note"
-    assert lines[1] == "a,Ann,1,0,1,6,graded,"
+    assert lines[0] == "student,name,f,g,total,adjustment,late_penalty,final,max_score,status,note"
+    assert lines[1] == "a,Ann,1,0,1,,,1,6,graded,"
     assert lines[2].startswith("'=cmd,'@SUM(A1),")
-    assert lines[3] == "c,,,,,6,error,not a Jupyter notebook"
-    assert lines[5] == "zoe,Zoë Ng,,,,6,missing,no submission in the export"
+    assert lines[3] == "c,,,,,,,,6,error,not a Jupyter notebook"
+    assert lines[5] == "zoe,Zoë Ng,,,,,,,6,missing,no submission in the export"
