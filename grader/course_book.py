@@ -96,16 +96,20 @@ def reconcile(engine: Engine, output: Path, intake: Intake, assignment: Assignme
         students = _student_rows(db, intake, roster)
         run: Run | None = None
         new = moved = 0
+        currents = {g.student_id: g for g in db.scalars(select(Grading).where(Grading.assignment_id == row.id,
+                                                                             Grading.current))}
         for entry in intake.entries:
             files = _read_files(output, entry.student)
             if files is None:
                 continue  # not whole (unsaved, or killed mid-write): the next batch grades it
             details, report = files
             student = students[entry.student]
-            current = _current(db, student.id, row.id)
+            current = currents.get(student.id)
             if current is not None and current.key == details.get("key"):
                 continue
             run = run or _run(db, row, output)
+            if current is not None:
+                current.current = False
             grading = _grading(db, student, row, run, details, report, assignment.version)
             new += 1
             moved += _changed(db, current, grading, "grading", _checks_changed(current, grading))
@@ -173,9 +177,6 @@ def _grading(db: Session, student: Student, assignment: AssignmentRow, run: Run,
     adjusted = Scored.from_json(details["adjusted"]) if details.get("adjusted") else None
     penalty = adjusted.penalty if adjusted else None
     final = adjusted.final if adjusted else report.score
-    for old in db.scalars(select(Grading).where(Grading.student_id == student.id,
-                                                Grading.assignment_id == assignment.id, Grading.current)):
-        old.current = False
     grading = Grading(
         student_id=student.id, assignment_id=assignment.id, run_id=run.id, submission_id=submission,
         key=str(details["key"]), status=report.status, score=report.score, max_score=report.max_score,
