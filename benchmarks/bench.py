@@ -16,6 +16,13 @@ worker process, all of the above, also as a ratio to `python -c "import torch"` 
 run. First line: what each sandbox's kernel-held limits cost (its control group, its scratch
 space, its system-call filter). Other processes on the machine change every figure: the load
 average is printed with each row.
+
+    python benchmarks/bench.py --student [-n 5]
+
+The student's loop instead: `grade FILE --no-hidden` of a correct conv-pooling and
+toy2d-classifiers notebook (the whole command, as a student waits for it), and
+`grader.check()` inside a running Jupyter kernel for conv-pooling; medians of n, each also as a
+ratio to `python -c "import torch"`.
 """
 
 from __future__ import annotations
@@ -117,6 +124,53 @@ def _row(label: str, figures: dict[str, float], cold: bool, torch_seconds: float
             f"{ratio:.2f}x import torch   load {load:.1f}")
 
 
+STUDENT_GRADES = ("conv-pooling", "toy2d-classifiers")
+
+
+def _timed(action: Callable[[], None], n: int) -> float:
+    times = []
+    for _ in range(n):
+        started = time.monotonic()
+        action()
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
+def _grade_command(notebook: Path) -> Callable[[], None]:
+    def grade() -> None:
+        subprocess.run([sys.executable, "-m", "grader", str(notebook), "--no-hidden"], check=True,
+                       capture_output=True)
+    return grade
+
+
+def _check_in_kernel(notebook: Path, n: int) -> float:
+    """The median time of `grader.check()` in a live kernel that has run the notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    timing = (f"import grader, time, statistics\ntimes = []\nfor _ in range({n}):\n    t = time.monotonic()\n"
+              "    grader.check()\n    times.append(time.monotonic() - t)\nprint(statistics.median(times))")
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [*cells, timing]])
+    NotebookClient(book, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(course_root())}}).execute()
+    return float(book.cells[-1].outputs[-1]["text"].split()[-1])
+
+
+def student_loop(n: int, torch_seconds: float) -> None:
+    for name in STUDENT_GRADES:
+        solution = load_assignment(name).solution
+        assert solution is not None
+        seconds = _timed(_grade_command(solution), n)
+        print(f"  grade {name} notebook (public checks): {seconds:.2f} s = {seconds / torch_seconds:.2f}x "
+              f"import torch   load {os.getloadavg()[0]:.1f}", flush=True)
+    solution = load_assignment("conv-pooling").solution
+    assert solution is not None
+    seconds = _check_in_kernel(solution, n)
+    print(f"  grader.check() in a running kernel, conv-pooling: {seconds:.3f} s = {seconds / torch_seconds:.2f}x "
+          f"import torch   load {os.getloadavg()[0]:.1f}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=20, help="copies of each reference (default 20)")
@@ -125,7 +179,13 @@ def main() -> int:
     parser.add_argument("--no-cold", action="store_true", help="skip the row without warm workers")
     parser.add_argument("--warm", type=int, help="warm workers ahead in each worker process (default: as grade batch)")
     parser.add_argument("--sandbox", default="auto")
+    parser.add_argument("--student", action="store_true", help="time the student's loop instead (see above)")
     args = parser.parse_args()
+    if args.student:
+        torch_seconds = _timed(lambda: import_torch_seconds() and None, 3)
+        print(f"python -c 'import torch': {torch_seconds:.2f} s (median of 3); medians of {args.n}:")
+        student_loop(args.n, torch_seconds)
+        return 0
     names = args.assignment or [a for a in known_assignments() if (course_root() / "reference" / a).is_dir()]
     header = " ".join(f"{h:>9}" for h in HEADERS)
     print(sandbox_costs())
