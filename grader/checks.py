@@ -76,6 +76,7 @@ def returns(
         lines = [f"called {call}", f"returned {show(observed.value)}", f"expected {show(expected)}"]
         if why:
             lines.append(f"({why})")
+        lines += [step.reproduce()] if step.reproduce() else []
         hints = tuple(m.hint for m in mistakes if m.explains(observed.value, args, kwargs, tolerance))
         return Verdict(False, "\n".join([*lines, *hint_lines(hints)]), hints=hints)
 

@@ -98,7 +98,8 @@ def _tensor_mismatch(got: Any, expected: Any, tol: Tolerance, where: str) -> str
     if tuple(got.shape) != tuple(expected.shape):
         wrong.append(f"shape is {tuple(got.shape)}, expected {tuple(expected.shape)}")
     if wrong:
-        return where + "; ".join(wrong) + _dtype_fix(got, expected, tol, only_dtype=len(wrong) == 1)
+        fix = _dtype_fix(got, expected, tol) if got.dtype != expected.dtype else ""
+        return where + "; ".join(wrong) + fix
     if expected.is_floating_point() or expected.is_complex():
         close = torch.isclose(got, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
     else:
@@ -112,13 +113,13 @@ DTYPE_FIXES = {"torch.float32": ".float()", "torch.float64": ".double()", "torch
                "torch.int32": ".int()", "torch.bool": ".bool()"}
 
 
-def _dtype_fix(got: Any, expected: Any, tol: Tolerance, only_dtype: bool) -> str:
+def _dtype_fix(got: Any, expected: Any, tol: Tolerance) -> str:
     """How to fix a dtype mismatch, and whether the values are right once converted."""
     fix = DTYPE_FIXES.get(str(expected.dtype))
     if fix is None:
         return ""
     text = f" (convert with {fix}, or create it as {expected.dtype})"
-    if only_dtype and not got.is_complex():
+    if tuple(got.shape) == tuple(expected.shape) and not got.is_complex():
         converted = got.to(expected.dtype)
         same = (_isclose(converted, expected, tol) if expected.is_floating_point() else converted == expected)
         if bool(same.all()):

@@ -86,6 +86,54 @@ class Step:
         return f"{self.function}({', '.join(parts)})"
 
 
+    def reproduce(self) -> str:
+        """Python a student can paste to make this call again: its tensors written out when they
+        are small, "" when there is nothing to add to `call_text` or a value cannot be written."""
+        if self.function is None:
+            return ""
+        names, lines = [], []
+        for i, value in enumerate([*self.args, *self.kwargs.values()]):
+            code = _as_code(value)
+            if code is None:
+                return ""
+            if code.startswith("torch."):
+                name = f"x{i + 1}"
+                lines.append(f"{name} = {code}")
+                names.append(name)
+            else:
+                names.append(code)
+        if not lines:
+            return ""
+        keys = [f"{k}=" for k in self.kwargs]
+        positional = names[:len(self.args)]
+        keyword = [k + n for k, n in zip(keys, names[len(self.args):], strict=True)]
+        call = f"{self.function}({', '.join(positional + keyword)})"
+        return "\n".join(["to reproduce:", "import torch", *lines, call])
+
+
+MAX_REPRODUCED_ELEMENTS = 256
+
+
+def _as_code(value: Any) -> str | None:
+    """`value` as Python source, or None when it is not one that can be written out."""
+    if type(value) in (int, float, bool, str, type(None)):
+        return repr(value)
+    if type(value) in (tuple, list) and all(type(v) in (int, float, bool, str) for v in value):
+        return repr(value)
+    if type(value).__module__ == "torch" and type(value).__name__ == "Tensor":
+        if value.numel() > MAX_REPRODUCED_ELEMENTS or value.is_complex():
+            return None
+        return f"torch.tensor({_nested(value.tolist())}, dtype={value.dtype})"
+    return None
+
+
+def _nested(value: Any) -> str:
+    """A tensor's values as a Python literal; floats with 9 significant digits (a float32 exactly)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested(v) for v in value) + "]"
+    return f"{value:.9g}" if isinstance(value, float) else repr(value)
+
+
 def _short_repr(value: Any) -> str:
     if isinstance(value, Ref):
         return value.step.rsplit(".", 1)[-1]

@@ -111,3 +111,17 @@ def test_skipped_hidden_checks_count_in_max_score_only() -> None:
     skipped = skipped_hidden([ListedCheck("f/hidden", "f", 2.0)])
     assert skipped[0].status == "skipped" and skipped[0].hidden
     assert total(skipped) == (0.0, 2.0)
+
+
+def test_a_failing_public_check_says_how_to_reproduce_it_exactly() -> None:
+    import torch
+
+    from grader.model import Step
+
+    x = torch.randn(8, 7)
+    step = Step("f/a", "f", (x, 3), {"boundary": "zero"})
+    lines = step.reproduce().splitlines()
+    assert lines[:2] == ["to reproduce:", "import torch"] and lines[-1] == "f(x1, 3, boundary='zero')"
+    assert torch.equal(eval(lines[2].split(" = ", 1)[1]), x)  # float32 values written exactly
+    assert Step("f/b", "f", (torch.zeros(100, 100),)).reproduce() == ""  # too large to paste
+    assert Step("f/c", "f", (3,)).reproduce() == ""  # the call line says it all
