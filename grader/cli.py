@@ -254,7 +254,6 @@ def _run_validate(args: argparse.Namespace) -> int:
     import json
 
     from .assignments import course_root, hidden_listing, load_assignment
-    from .sandbox import get_sandbox
     from .validate import validate
 
     assignment = load_assignment(args.assignment)
@@ -264,7 +263,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         listing = json.dumps(hidden_listing(assignment.checks), indent=1) + "\n"
         (assignment.folder / "hidden.json").write_text(listing)
         assignment = load_assignment(args.assignment)
-    findings = validate(assignment, get_sandbox(args.sandbox), args.samples or course_root() / "tests" / "submissions")
+    findings = validate(assignment, args.sandbox, args.samples or course_root() / "tests" / "submissions")
     for finding in findings:
         print(f"✗ {finding.subject}: {finding.problem}")
     if findings:

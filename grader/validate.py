@@ -8,17 +8,17 @@ loses marks on exactly its exercise). The same expectations drive tests/test_cor
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterator, Mapping
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment, hidden_listing
-from .grading import grade_submission
 from .model import GradeReport
-from .sandbox import Sandbox
-from .submission import load_submission
 
 
 def expectation_problems(report: GradeReport, expected: Mapping[str, Any], n_checks: int) -> list[str]:
@@ -89,16 +89,40 @@ def sample_cases(assignment: Assignment, samples: Path) -> Iterator[tuple[str, P
             yield name, samples / assignment.name / name, expected
 
 
-def validate(assignment: Assignment, sandbox: Sandbox, samples: Path) -> list[Finding]:
+def grade_cases(assignment: Assignment, cases: Iterable[tuple[str, Path]], sandbox_name: str = "auto",
+                jobs: int | None = None) -> dict[str, GradeReport]:
+    """Grade each (name, file) as one `grade batch` does (warm sandboxes, in parallel); each
+    name's report, hidden checks' full messages included."""
+    from .batch import BatchConfig, default_jobs, run_batch
+    from .gradebook import load_results
+
+    with tempfile.TemporaryDirectory(prefix="coursegrade-validate-") as folder:
+        submissions, output = Path(folder) / "class", Path(folder) / "out"
+        submissions.mkdir()
+        names = {}
+        for i, (name, path) in enumerate(cases):
+            names[f"case{i:03d}"] = name
+            shutil.copyfile(path, submissions / f"case{i:03d}{path.suffix}")
+        run_batch(BatchConfig(submissions, assignment, output, jobs or default_jobs(), sandbox_name),
+                  stream=io.StringIO())
+        return {names[student]: report for student, report in load_results(output, list(names)).items()}
+
+
+def validate(assignment: Assignment, sandbox_name: str, samples: Path) -> list[Finding]:
     """Grade the reference, the template and the samples; everything that is not as it must be."""
     findings = []
     listed = [{"id": c.id, "exercise": c.exercise, "points": c.points} for c in assignment.listed_hidden]
     if assignment.has_reference and listed != hidden_listing(assignment.checks):
         findings.append(Finding("hidden.json", "out of date: run `grade validate NAME --write-listing`"))
-    for name, path, expected in sample_cases(assignment, samples):
-        report = grade_submission(load_submission(path), assignment, sandbox)
+    cases = list(sample_cases(assignment, samples))
+    reports = grade_cases(assignment, [(name, path) for name, path, _ in cases], sandbox_name)
+    for name, _, expected in cases:
         subject = SUBJECTS.get(name, name)
-        findings += [Finding(subject, p) for p in expectation_problems(report, expected, len(assignment.checks))]
+        if name not in reports:
+            findings.append(Finding(subject, "was not graded"))
+            continue
+        problems = expectation_problems(reports[name], expected, len(assignment.checks))
+        findings += [Finding(subject, p) for p in problems]
     return findings
 
 
