@@ -441,21 +441,14 @@ def hidden_data_files() -> list[str]:
     return found
 
 
-@functools.cache
-def _notice_file() -> str:
-    """A gzip file, the grader's own and readable by the student user, whose only line is `HIDDEN_NOTICE`:
-    scikit-learn's loader then fails with that sentence (numpy cannot read it as numbers)."""
-    import atexit
-    import gzip
-    import tempfile
+NOTICE_FILE = GRADER_PACKAGE / "hidden_notice.csv.gz"  # gzip of HIDDEN_NOTICE (tests/test_sandbox.py checks)
 
-    folder = tempfile.mkdtemp(prefix="coursegrade-hidden-")
-    os.chmod(folder, 0o755)
-    path = Path(folder) / "notice.csv.gz"
-    path.write_bytes(gzip.compress(HIDDEN_NOTICE, mtime=0))
-    path.chmod(0o644)
-    atexit.register(shutil.rmtree, folder, True)
-    return str(path)
+
+def _notice_file() -> str:
+    """A gzip file of the grader's package, readable by the student user, whose only line is
+    `HIDDEN_NOTICE`: scikit-learn's loader then fails with that sentence (numpy cannot read it
+    as numbers). A file shipped with the grader: nothing to create, nothing to remove."""
+    return str(NOTICE_FILE)
 
 
 def hidden_data_arguments() -> list[str]:

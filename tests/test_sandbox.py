@@ -365,3 +365,11 @@ def test_every_process_of_a_sandbox_is_in_its_own_group(sandbox: Sandbox, scratc
 def test_where_groups_can_be_made_the_sandbox_has_no_note() -> None:
     assert get_sandbox("subprocess").note == ""
     assert bwrap_problem() or get_sandbox("bwrap").note == ""
+
+
+def test_the_hidden_data_notice_ships_with_the_grader() -> None:
+    import gzip
+
+    from grader.sandbox import HIDDEN_NOTICE, NOTICE_FILE
+
+    assert gzip.decompress(NOTICE_FILE.read_bytes()) == HIDDEN_NOTICE
