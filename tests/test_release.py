@@ -35,7 +35,8 @@ def test_release_contains_no_reference_artefact(name: str, tmp_path: Path) -> No
     assignment = load_assignment(name)
     written = build_release(assignment, tmp_path / "release")
     reference = ROOT / "reference" / name
-    secret_lines = _text_lines(reference) - _text_lines(assignment.folder)
+    secret_lines = {line for line in _text_lines(reference) - _text_lines(assignment.folder)
+                    if not line.startswith(("from grader", "import grader"))}  # the grader's own names are public
     released = "\n".join(p.read_text(errors="replace") for p in written)
     leaks = [line for line in secret_lines if line in released]
     assert not leaks, leaks[:5]
