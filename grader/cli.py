@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .errors import GraderError, UsageError
 from .textsafe import one_line, visible
@@ -99,7 +99,9 @@ def _run_grade(args: argparse.Namespace) -> int:
     if len(formats) > 1 and not args.output_dir:
         raise UsageError("several --format need --output-dir (one file each)")
     report = grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
-                        include_hidden=not args.no_hidden)
+                        include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr))
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")  # the progress line goes
     if args.output_dir:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         for fmt in formats or MACHINE_FORMATS:
@@ -118,6 +120,18 @@ def _run_grade(args: argparse.Namespace) -> int:
         machine = bool(formats) and formats[0] != "text" and not args.output_dir
         print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
+
+
+def _progress_line(stream: TextIO) -> Callable[[str], None]:
+    """On a terminal, one line that says what the grading waits for (cleared when it is done);
+    elsewhere (CI logs, pipes) nothing."""
+    if not stream.isatty():
+        return lambda text: None
+
+    def say(text: str) -> None:
+        stream.write(f"\r\033[K{visible(text)}…")
+        stream.flush()
+    return say
 
 
 def _configure_list(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,13 +99,16 @@ def grade_file(
     sandbox: Sandbox | None = None,
     include_hidden: bool = True,
     root: Path | None = None,
+    progress: Callable[[str], None] = lambda text: None,
 ) -> GradeReport:
-    """Grade the notebook or module at `path`; raises UsageError for bad input only."""
+    """Grade the notebook or module at `path`; raises UsageError for bad input only. `progress`
+    is told, in a few words, what the grading is waiting for."""
     started = time.monotonic()
     submission = load_submission(path)
     root = root or course_root(path.parent)
     name = assignment_name or detect_assignment(submission, root)
     sandbox = sandbox or get_sandbox()
+    progress(f"{name}: starting the sandbox and loading the checks")
     worker = _early_worker(sandbox, root, name)  # its kernel starts while the checks load
     try:
         assignment = load_assignment(name, root, include_hidden)
@@ -117,6 +120,8 @@ def grade_file(
         worker.close()  # the checks set it up otherwise than they read: start as they say
         worker = None
     loaded = time.monotonic()
+    progress(f"{name}: running the notebook and the {'' if include_hidden else 'public '}checks "
+             f"({len(assignment.checks)})")
     report = grade_submission(submission, assignment, sandbox, worker)
     timings = {"loading": loaded - started, **report.timings, "total": time.monotonic() - started}
     return replace(report, submission=str(path), timings=timings)

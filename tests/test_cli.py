@@ -118,3 +118,30 @@ def test_output_dir_replaces_links_planted_at_its_file_names(run_grade, tmp_path
     for name in ("result.json", "junit.xml", "results.json"):
         assert (out / name).is_file() and not (out / name).is_symlink()
     assert json.loads((out / "result.json").read_text())["status"] == "graded"
+
+
+def test_on_a_terminal_grade_says_what_it_waits_for(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "grader", str(TEMPLATE), "--no-hidden"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(leader)
+    assert done.returncode == 1
+    assert b"starting the sandbox and loading the checks" in said and b"running the notebook" in said
+    assert b"starting the sandbox" not in done.stdout  # the summary itself stays clean
