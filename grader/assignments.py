@@ -25,9 +25,11 @@ from types import ModuleType
 from typing import Any
 
 from .errors import AssignmentError
+from .limits import Limits
 from .model import Check
-from .sandbox import GRADER_PACKAGE, Limits
 from .submission import Submission
+
+GRADER_PACKAGE = Path(__file__).resolve().parent  # the engine (sandbox.GRADER_PACKAGE: the same)
 
 
 @dataclass(frozen=True)

@@ -10,31 +10,13 @@ from pathlib import Path
 
 from .assignments import Assignment, course_root, detect_assignment, load_assignment, sandbox_settings
 from .cell_errors import cell_problem
-from .errors import AssignmentError, GraderError
+from .errors import GraderError
 from .judge import judge_all, skipped_hidden, total
-from .model import Check, GradeReport, Step
+from .model import GradeReport
+from .plan import hidden_only_steps, plan_steps
 from .runner import RunOutcome, Worker, run_steps
 from .sandbox import Sandbox, get_sandbox
 from .submission import Submission, load_submission
-
-
-def plan_steps(checks: Sequence[Check]) -> list[Step]:
-    """Every step the checks need, once each, in the order they first appear."""
-    steps: dict[str, Step] = {}
-    for check in checks:
-        for step in (*check.steps, *check.extra_steps):
-            known = steps.setdefault(step.name, step)
-            if known is not step and known.call_text() != step.call_text():
-                raise AssignmentError(f"two different steps are both called {step.name!r}")
-    return list(steps.values())
-
-
-def hidden_only_steps(checks: Sequence[Check]) -> frozenset[str]:
-    """Steps that only hidden checks use: their inputs reach the sandbox after all others."""
-    def names(hidden: bool) -> set[str]:
-        return {s.name for c in checks if c.hidden == hidden for s in (*c.steps, *c.extra_steps)}
-
-    return frozenset(names(True) - names(False))
 
 
 def _summary(outcome: RunOutcome, sources: Sequence[str]) -> str:

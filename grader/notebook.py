@@ -28,10 +28,9 @@ from .assignments import Assignment, course_root, known_assignments, load_assign
 from .codec import Decoder, Encoder
 from .conversation import observe
 from .errors import AssignmentError, UsageError
-from .grading import plan_steps
 from .judge import judge_all, skipped_hidden, total
 from .model import GradeReport, Observation
-from .runner import plan_part
+from .plan import plan_part, plan_steps
 
 
 @dataclass(frozen=True)

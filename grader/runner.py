@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import protocol
-from .codec import Decoder, Encoder, encode_input
+from .codec import Decoder
 from .conversation import Conversation, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
+from .plan import plan_part
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_processes
 from .scratchfs import ScratchSpace, sweep_stale
 
@@ -263,26 +264,6 @@ def _proc_cpu(pid: int) -> float:
         return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
     except (OSError, ValueError, IndexError):
         return 0.0
-
-
-def plan_part(steps: Sequence[Step], part: int, seed: int, limits: Limits, more: bool) -> dict[str, Any]:
-    """Part `part` of the plan as the child receives it, tensors included (protocol.PLAN)."""
-    encoder = Encoder(None, prefix=f"in{part}")
-    encoded = [
-        {
-            "name": s.name,
-            "function": s.function,
-            "args": [encode_input(a, encoder) for a in s.args],
-            "kwargs": {"$dict": {k: encode_input(v, encoder) for k, v in s.kwargs.items()}},
-            "observe": s.observe,
-            "call": s.call,
-            "timeout": s.timeout or limits.call_seconds,
-            "forbidden": list(s.forbidden),
-        }
-        for s in steps
-    ]
-    tensors = {name: base64.b64encode(data).decode() for name, data in encoder.files.items()}
-    return {"part": part, "seed": seed, "more": more, "steps": encoded, "tensors": tensors}
 
 
 SIGNAL_TEXTS = {

@@ -54,3 +54,17 @@ def test_a_self_check_cell_is_harmless_when_the_notebook_is_graded(tmp_path: Pat
     report = grade_submission(load_submission(path), load_assignment("conv-pooling"), get_sandbox())
     assert report.score == report.max_score, [c.message for c in report.checks if c.status != "passed"]
     assert all(c.status == "ok" for c in report.cells)
+
+
+def test_the_check_needs_nothing_that_only_linux_has() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (f"exec(open({str(MISTAKE)!r}).read())\nimport grader, sys\nprint(repr(grader.check()))\n"
+            "assert 'grader.sandbox' not in sys.modules and 'resource' not in sys.modules")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "fixtures" / "without_linux")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "✗ convolution2d" in done.stdout and "✓ max_pool2d" in done.stdout

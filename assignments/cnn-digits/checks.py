@@ -17,8 +17,8 @@ from typing import Any
 
 from grader.datasets import Split, digits
 from grader.graph import GraphError
+from grader.limits import Limits
 from grader.model import Check, Evidence, Figure, Step, Verdict
-from grader.sandbox import Limits
 from grader.training import (
     ModelRun,
     accuracy_check,

@@ -7,7 +7,7 @@ equals what that formula gives, the feedback names the mistake in the course's w
 from math import ceil, floor
 
 from grader.checks import Mistake, raises, returns
-from grader.sandbox import Limits
+from grader.limits import Limits
 
 TITLE = "Counting parameters and output sizes"
 EXERCISES = [

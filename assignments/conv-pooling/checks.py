@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from grader.checks import Mistake, forbid, raises, returns
 from grader.compare import Tolerance
-from grader.sandbox import Limits
+from grader.limits import Limits
 
 TITLE = "Convolution, cross-correlation and pooling by hand"
 EXERCISES = ["cross_correlation2d", "convolution2d", "conv_layer", "max_pool2d", "avg_pool2d"]

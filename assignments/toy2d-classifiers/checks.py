@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from grader.datasets import toy2d
 from grader.graph import Graph
+from grader.limits import Limits
 from grader.model import Check, Evidence, Step, Verdict, hint_lines
-from grader.sandbox import Limits
 from grader.training import (
     ModelRun,
     accuracy_check,
