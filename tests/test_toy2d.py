@@ -18,15 +18,19 @@ from grader.submission import load_submission
 NAME = "toy2d-classifiers"
 
 
-def test_reference_full_marks_on_20_hidden_splits_through_the_real_judge() -> None:
-    """The reference (trusted, in this process, through the probe's own path) on hidden seeds 1..20."""
+HIDDEN_SEEDS = (1, 4, 8, 13, 17, 20)  # a spread of 1..20; CALIBRATION.md covers 100 seeds
+
+
+def test_reference_full_marks_on_hidden_splits_through_the_real_judge() -> None:
+    """The reference (trusted, in this process, through the probe's own path) on hidden seeds
+    spread over 1..20 (reference/toy2d-classifiers/calibrate.py runs 100 for the table)."""
     import torch
 
     torch.set_num_threads(1)
     assignment = load_assignment(NAME)
     hidden = hidden_module(NAME)
     reference = dict(assignment.reference or {})
-    for seed in range(1, 21):
+    for seed in HIDDEN_SEEDS:
         checks = hidden.checks_for(seed)
         observations = run_in_process(plan_steps(checks), reference, assignment.limits, seed)
         results, figures = judge_all(checks, observations)
