@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from .errors import UsageError
-from .intake import detect_layout
+from .intake import SUFFIXES, detect_layout
 from .submission import MAX_SUBMISSION_BYTES
 
-SUFFIXES = (".ipynb", ".py")
 MAX_MEMBERS = 100_000
 LINK_TARGET = "(a symbolic link in the archive)"  # never followed: the intake refuses links
 

@@ -12,6 +12,7 @@ resumed batch are the same as one uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -85,7 +86,8 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _templates_digest() -> str:
+@functools.cache
+def _templates_digest() -> str:  # read once a run, not once a student
     digest = hashlib.sha256()
     for path in sorted((Path(__file__).parent / "templates").glob("*.j2")):
         digest.update(path.read_bytes())

@@ -64,10 +64,6 @@ class SubmittedFile:
     late: bool | None = None  # the LMS's late tag, or its time against --deadline; None: unknown
     problem: str = ""  # why it cannot be graded (a link out of the student's folder, ...)
 
-    def describe(self) -> str:
-        late = " (late)" if self.late else ""
-        return f"{self.name}{late}"
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -216,10 +212,15 @@ def _walk(top: Path, folder: Path) -> Iterable[SubmittedFile]:
         if child.is_dir(follow_symlinks=False):
             yield from _walk(path, folder)
         elif child.is_symlink() and path.is_dir():
-            yield SubmittedFile(path, path.relative_to(folder).as_posix(), (0.0,), None,
-                                f"{child.name} is a symbolic link to a folder; submit the files themselves")
+            yield _linked_folder(path, folder)
         elif path.suffix in SUFFIXES:
             yield _file(path, folder, top)
+
+
+def _linked_folder(path: Path, folder: Path) -> SubmittedFile:
+    """A link to a folder where a student's files should be: never entered, an error for them."""
+    return SubmittedFile(path, path.relative_to(folder).as_posix(), (0.0,), None,
+                         f"{path.name} is a symbolic link to a folder; submit the files themselves")
 
 
 def _top(folder: Path) -> list[os.DirEntry[str]]:
@@ -293,8 +294,7 @@ def _plain_owners(folder: Path) -> tuple[list[_Owner], list[str]]:
         elif path.suffix in SUFFIXES:
             owner = _Owner(entry.name, path.stem, files=[_file(path, folder, None)])
         elif entry.is_symlink() and path.is_dir():
-            owner = _Owner(entry.name, entry.name, files=[SubmittedFile(
-                path, entry.name, (0.0,), None, f"{entry.name} is a symbolic link to a folder; submit the files")])
+            owner = _Owner(entry.name, entry.name, files=[_linked_folder(path, folder)])
         else:
             continue
         if owner.files:
