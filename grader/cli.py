@@ -261,6 +261,15 @@ def _configure_validate(parser: argparse.ArgumentParser) -> None:
                         help="the sample submissions' folder (default: tests/submissions of the course)")
     parser.add_argument("--write-listing", action="store_true",
                         help="first rewrite assignments/NAME/hidden.json from the hidden checks")
+    parser.add_argument("--mutants", action="store_true",
+                        help="instead, grade every first-order mutant of the reference (grader/mutants.py): "
+                             "each must lose marks on its own exercise; exit 1 below the assignment's "
+                             "MUTATION_MINIMUM")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="with --mutants: grade a seeded sample of N mutants, 0 for all (default: the "
+                             "assignment's MUTATION_SAMPLE; 25 where calls may be long, as in training; else all)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="with --sample: the sample's seed (default 0)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N at once (default: cores)")
     _add_sandbox_option(parser)
 
 
@@ -273,10 +282,14 @@ def _run_validate(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     if not assignment.has_reference:
         raise UsageError(f"validating {args.assignment} needs its reference folder (instructors only)")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     if args.write_listing:
         listing = json.dumps(hidden_listing(assignment.checks), indent=1) + "\n"
         (assignment.folder / "hidden.json").write_text(listing)
         assignment = load_assignment(args.assignment)
+    if args.mutants:
+        return _run_mutants(assignment, args)
     findings = validate(assignment, args.sandbox, args.samples or course_root() / "tests" / "submissions")
     for finding in findings:
         print(f"✗ {finding.subject}: {finding.problem}")
@@ -286,6 +299,14 @@ def _run_validate(args: argparse.Namespace) -> int:
     print(f"{args.assignment}: valid — the reference scores full marks, the template zero, "
           "and every sample submission meets its expected outcome")
     return EXIT_PASSED
+
+
+def _run_mutants(assignment: Any, args: argparse.Namespace) -> int:
+    from .mutation_report import render, run_mutants
+
+    run = run_mutants(assignment, args.sandbox, args.jobs, args.sample, args.seed)
+    print(render(run))
+    return EXIT_FAILED if run.failed else EXIT_PASSED
 
 
 # ---------------------------------------------------------------- the course database
