@@ -31,6 +31,7 @@ from .model import GradeReport
 from .outputs import details_path, error_report, write_student
 from .runner import Worker
 from .sandbox import Sandbox, get_sandbox
+from .submission import Submission
 from .textsafe import one_line
 
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
@@ -114,41 +115,67 @@ def _ready_soon(worker: Worker) -> bool:
 # ---------------------------------------------------------------- grading one student
 
 
-def grade_file(file: SubmittedFile, config: PoolConfig, sandbox: Sandbox, pool: WarmPool | None,
-               still_to_come: int) -> GradeReport:
-    """Grade one file; whatever goes wrong becomes an error report, never an exception. A warm
-    worker is taken only once the file has loaded, and is closed whatever happens."""
-    from .grading import grade_submission
+def load_file(file: SubmittedFile, assignment: Assignment) -> Submission | GradeReport:
+    """The file's submission, or the error report that says why it cannot be graded."""
     from .submission import load_submission
 
     if file.problem:
-        return error_report(config.assignment, file.name, file.problem)
+        return error_report(assignment, file.name, file.problem)
+    try:
+        return load_submission(file.path)
+    except GraderError as error:
+        return error_report(assignment, file.name, str(error))
+    except Exception as error:  # a grader bug on one submission must not stop the batch
+        return error_report(assignment, file.name, f"the grader failed on this submission: {error!r}")
+
+
+def grade_loaded(name: str, submission: Submission, assignment: Assignment, sandbox: Sandbox,
+                 pool: WarmPool | None, still_to_come: int) -> GradeReport:
+    """Grade a loaded file; whatever goes wrong becomes an error report, never an exception. A warm
+    worker is taken only now, and is closed whatever happens."""
+    from .grading import grade_submission
+
     worker = None
     try:
-        submission = load_submission(file.path)
         worker = pool.take(still_to_come) if pool is not None else None
-        report = grade_submission(submission, config.assignment, sandbox, worker)
+        report = grade_submission(submission, assignment, sandbox, worker)
     except GraderError as error:
-        return error_report(config.assignment, file.name, str(error))
+        return error_report(assignment, name, str(error))
     except Exception as error:  # a grader bug on one submission must not stop the batch
-        return error_report(config.assignment, file.name, f"the grader failed on this submission: {error!r}")
+        return error_report(assignment, name, f"the grader failed on this submission: {error!r}")
     finally:
         if worker is not None:
             worker.close()  # grade_submission closes it too; closing twice is nothing
-    return replace(report, submission=file.name)
+    return replace(report, submission=name)
+
+
+def grade_file(file: SubmittedFile, config: PoolConfig, sandbox: Sandbox, pool: WarmPool | None,
+               still_to_come: int) -> GradeReport:
+    """Grade one file: loaded here, then graded with a warm worker from `pool`."""
+    loaded = load_file(file, config.assignment)
+    if isinstance(loaded, GradeReport):
+        return loaded
+    return grade_loaded(file.name, loaded, config.assignment, sandbox, pool, still_to_come)
 
 
 def grade_entry(entry: Entry, key: str, config: PoolConfig, sandbox: Sandbox, pool: WarmPool | None,
                 still_to_come: int) -> Graded:
-    """Grade a student's file(s) (the best counts when several are graded) and write their files."""
+    """Grade a student's file(s) and write their files."""
     started = time.monotonic()
     if entry.problem:
         reports = [error_report(config.assignment, entry.submission, entry.problem)]
     else:
         reports = [grade_file(f, config, sandbox, pool, still_to_come) for f in entry.files]
+    return save_entry(entry, key, config, reports, time.monotonic() - started)
+
+
+def save_entry(entry: Entry, key: str, config: PoolConfig, reports: Sequence[GradeReport], seconds: float) -> Graded:
+    """Write a student's files from the reports of their file(s), graded in `seconds`: the best
+    counts when several were graded."""
+    started = time.monotonic() - seconds
     best = max(reports, key=lambda r: (r.status == "graded", r.score))  # ties: the first, the latest file
     scores = {r.submission: r.score for r in reports} if len(reports) > 1 else {}
-    timings = {**best.timings, "grading": time.monotonic() - started}
+    timings = {**best.timings, "grading": seconds}
     try:
         write_student(entry, config.assignment, config.output, best, key, timings, scores,
                       config.terms.get(entry.student))
@@ -158,6 +185,17 @@ def grade_entry(entry: Entry, key: str, config: PoolConfig, sandbox: Sandbox, po
         return Graded(entry.student, "unsaved", best.score, time.monotonic() - started,
                       f"could not write this student's files: {error.strerror or error}")
     return Graded(entry.student, best.status, best.score, time.monotonic() - started)
+
+
+def save_lost(entry: Entry, config: PoolConfig, problem: str) -> Graded:
+    """An error result for a student whose grading was lost with its worker process; with no
+    key, so that a rerun grades them again."""
+    report = error_report(config.assignment, entry.submission, problem)
+    try:
+        write_student(entry, config.assignment, config.output, report, "", {})
+    except OSError as error:
+        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {error.strerror}"))
+    return Graded(entry.student, "error", 0.0, 0.0, problem)
 
 
 # ---------------------------------------------------------------- the worker processes
@@ -270,13 +308,8 @@ def _receive(slot: _Slot, config: PoolConfig) -> Graded:
     except (EOFError, OSError):
         pass
     slot.process.join(timeout=5)
-    problem = f"the grader's worker process died while grading this submission (exit {slot.process.exitcode})"
-    report = error_report(config.assignment, entry.submission, problem)
-    try:  # with no key: a rerun grades this student again
-        write_student(entry, config.assignment, config.output, report, "", {})
-    except OSError as error:
-        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {error.strerror}"))
-    return Graded(entry.student, "error", 0.0, 0.0, problem)
+    return save_lost(entry, config, f"the grader's worker process died while grading this submission "
+                                    f"(exit {slot.process.exitcode})")
 
 
 def _send_next(slot: _Slot, queue: deque[tuple[Entry, str]], workers: int) -> None:
