@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ class BatchConfig:
     deadline: datetime | None = None
     db: str | None = None  # the course database's URL (course_db.py); None: nothing recorded, no penalties
     terms: Mapping[str, StudentTerms] = field(default_factory=dict)  # per student, from course.toml and the db
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N; None: this machine's worker processes
 
     def pool(self) -> PoolConfig:
         return PoolConfig(self.assignment, self.output, self.jobs, self.sandbox_name, self.warm_ahead, self.terms)
@@ -225,7 +226,7 @@ def _record(engine: Engine, config: BatchConfig, intake: Intake) -> str:
 def _grade_all(config: BatchConfig, todo: list[tuple[Entry, str]], outcome: BatchOutcome,
                progress: Progress) -> None:
     try:
-        for graded in run_pool(config.pool(), todo):
+        for graded in _graded(config, todo):
             progress.update(graded)
             outcome.graded += 1
             outcome.unsaved += graded.status == "unsaved"
@@ -236,6 +237,18 @@ def _grade_all(config: BatchConfig, todo: list[tuple[Entry, str]], outcome: Batc
         raise
     finally:
         progress.finish()
+
+
+def _graded(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[Graded]:
+    """Each student's outcome: from this machine's worker processes, or from a Dask cluster's."""
+    if config.scheduler is None:
+        return run_pool(config.pool(), todo)
+    try:
+        from .distributed import run_distributed
+    except ImportError as error:
+        raise UsageError(f"--scheduler needs dask.distributed ({error.msg}): "
+                         "pip install 'coursegrade[distributed]'") from None
+    return run_distributed(config.pool(), config.scheduler, todo)
 
 
 def intake_json(intake: Intake, config: BatchConfig) -> str:

@@ -202,6 +202,10 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
                         help="the course database (a SQLAlchemy URL or a file; default: course.sqlite beside OUT, "
                              "i.e. reports/course.sqlite, or $COURSEGRADE_DB); course.toml's deadlines and the "
                              "overrides apply, and every grading is recorded")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="grade on the workers of a Dask cluster: its scheduler's address (tcp://HOST:PORT), "
+                             "or local:N for N worker processes here; the outputs are written here as without it "
+                             "(needs pip install 'coursegrade[distributed]')")
     _add_sandbox_option(parser)
 
 
@@ -229,7 +233,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     output = args.output or Path("reports") / assignment.name
     config = BatchConfig(args.folder, assignment, output, args.jobs, args.sandbox, layout=args.layout,
                          roster=roster, pick=args.pick, deadline=args.deadline,
-                         db=database_url(args.db, output.parent / "course.sqlite"))
+                         db=database_url(args.db, output.parent / "course.sqlite"), scheduler=args.scheduler)
     outcome = run_batch(config)
     print(summary_line(outcome, config))
     return EXIT_FAILED if outcome.errors or outcome.unsaved else EXIT_PASSED
