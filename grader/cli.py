@@ -271,7 +271,7 @@ def _configure_validate(parser: argparse.ArgumentParser) -> None:
                              "MUTATION_MINIMUM")
     parser.add_argument("--sample", type=int, metavar="N",
                         help="with --mutants: grade a seeded sample of N mutants, 0 for all (default: the "
-                             "assignment's MUTATION_SAMPLE; 25 where calls may be long, as in training; else all)")
+                             "assignment's MUTATION_SAMPLE; 25 where an exercise is `train`; else all)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="with --sample: the sample's seed (default 0)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N at once (default: cores)")
     _add_sandbox_option(parser)

@@ -12,8 +12,8 @@ written the same way (it must score full marks, else no mutant can be judged). A
 
 An exercise's score is killed / (mutants - equivalent); the assignment declares its minimum in
 its checks.py (`MUTATION_MINIMUM = 0.95`), met by every exercise or the exit code is 1. Training
-assignments grade a seeded sample (`MUTATION_SAMPLE`, default DEFAULT_SAMPLE where calls may be
-long; `--sample N --seed S` on the command line, 0 for all).
+assignments grade a seeded sample (`MUTATION_SAMPLE`, default DEFAULT_SAMPLE where an exercise is
+`train`; `--sample N --seed S` on the command line, 0 for all).
 """
 
 from __future__ import annotations
@@ -44,12 +44,10 @@ class Settings:
 
 
 def settings(assignment: Assignment) -> Settings:
-    """MUTATION_MINIMUM and MUTATION_SAMPLE of the assignment's checks.py (a sample by default
-    where calls may be long, as in training)."""
-    from .pool import LONG_CALL_SECONDS
-
+    """MUTATION_MINIMUM and MUTATION_SAMPLE of the assignment's checks.py (by default a sample
+    where the student trains a model, an exercise `train`: each mutant then trains)."""
     public = public_checks(assignment.name, assignment.folder.parent.parent)
-    trains = assignment.limits.call_seconds > LONG_CALL_SECONDS
+    trains = "train" in assignment.exercises
     minimum = getattr(public, "MUTATION_MINIMUM", None)
     size = getattr(public, "MUTATION_SAMPLE", DEFAULT_SAMPLE if trains else 0)
     return Settings(None if minimum is None else float(minimum), int(size or 0))
