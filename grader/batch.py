@@ -171,6 +171,8 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     from .gradebook import write_class_outputs
 
     started = time.monotonic()
+    if config.scheduler is not None:
+        _check_scheduler(config.scheduler)
     engine = _open_course_db(config)
     with opened_export(config.folder) as folder:
         intake = read_intake(config, folder)
@@ -243,12 +245,19 @@ def _graded(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[Grad
     """Each student's outcome: from this machine's worker processes, or from a Dask cluster's."""
     if config.scheduler is None:
         return run_pool(config.pool(), todo)
+    from .distributed import run_distributed
+
+    return run_distributed(config.pool(), config.scheduler, todo)
+
+
+def _check_scheduler(scheduler: str) -> None:
+    """Before anything is read: dask.distributed is there, and `local:N` has its N."""
     try:
-        from .distributed import run_distributed
+        from .distributed import local_workers
     except ImportError as error:
         raise UsageError(f"--scheduler needs dask.distributed ({error.msg}): "
                          "pip install 'coursegrade[distributed]'") from None
-    return run_distributed(config.pool(), config.scheduler, todo)
+    local_workers(scheduler)
 
 
 def intake_json(intake: Intake, config: BatchConfig) -> str:
