@@ -23,6 +23,15 @@ The student's loop instead: `grade FILE --no-hidden` of a correct conv-pooling a
 toy2d-classifiers notebook (the whole command, as a student waits for it), and
 `grader.check()` inside a running Jupyter kernel for conv-pooling; medians of n, each also as a
 ratio to `python -c "import torch"`.
+
+    python benchmarks/bench.py --distributed
+
+The cost of grading through Dask (`grade batch --scheduler`): 40 conv-arithmetic and 10
+toy2d-classifiers references with the local pool (-j 2), with `--scheduler local:2` and with
+`--scheduler local:1` on this machine; each batch's wall time (the command's: a local:N
+cluster's start-up included, also printed alone), its throughput, a submission's share of the
+wall time as a ratio to `python -c "import torch"`, the load average; then local:2 against the
+local pool, and 2 workers against 1.
 """
 
 from __future__ import annotations
@@ -59,14 +68,14 @@ def _copies(solution: Path, folder: Path, n: int) -> None:
         (folder / f"student{i:03d}{solution.suffix}").write_bytes(solution.read_bytes())
 
 
-def run(name: str, n: int, jobs: int, warm: int | None, sandbox: str) -> dict[str, float]:
+def run(name: str, n: int, jobs: int, warm: int | None, sandbox: str, scheduler: str | None = None) -> dict[str, float]:
     """One batch of n copies of the reference; the medians and the throughput."""
     assignment = load_assignment(name)
     assert assignment.solution is not None, f"{name} has no reference here"
     with tempfile.TemporaryDirectory(prefix="coursegrade-bench-") as scratch:
         folder, output = Path(scratch) / "class", Path(scratch) / "reports"
         _copies(assignment.solution, folder, n)
-        config = BatchConfig(folder, assignment, output, jobs, sandbox, warm_ahead=warm)
+        config = BatchConfig(folder, assignment, output, jobs, sandbox, warm_ahead=warm, scheduler=scheduler)
         started = time.monotonic()
         with open("/dev/null", "w") as quiet:
             outcome = run_batch(config, stream=quiet)
@@ -171,6 +180,36 @@ def student_loop(n: int, torch_seconds: float) -> None:
           f"import torch   load {os.getloadavg()[0]:.1f}", flush=True)
 
 
+# ---------------------------------------------------------------- --distributed: the cost of Dask
+
+DISTRIBUTED = (("conv-arithmetic", 40), ("toy2d-classifiers", 10))
+WAYS = (("-j 2", 2, None), ("local:2", 2, "local:2"), ("local:1", 1, "local:1"))
+
+
+def cluster_startup(workers: int) -> float:
+    """Seconds from nothing to a client of `local:N` with its N workers (no assignment loaded)."""
+    from grader.distributed import connected
+
+    started = time.monotonic()
+    with connected(f"local:{workers}"):
+        return time.monotonic() - started
+
+
+def distributed_costs(sandbox: str, torch_seconds: float) -> None:
+    print(f"local:2 cluster start-up: {cluster_startup(2):.1f} s   load {os.getloadavg()[0]:.1f}", flush=True)
+    for name, n in DISTRIBUTED:
+        print(f"{name}: {n} copies of the reference", flush=True)
+        walls = {}
+        for label, jobs, scheduler in WAYS:
+            figures = run(name, n, jobs, None, sandbox, scheduler)
+            walls[label] = figures["wall"]
+            share = figures["wall"] / n / torch_seconds
+            print(f"  {label:<8} {figures['wall']:7.1f} s {figures['throughput']:7.2f} /s   a submission "
+                  f"{share:.2f}x import torch   load {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"  throughput of local:2 / local pool -j 2: {walls['-j 2'] / walls['local:2']:.2f}; "
+              f"of 2 Dask workers / 1: {walls['local:1'] / walls['local:2']:.2f}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=20, help="copies of each reference (default 20)")
@@ -180,7 +219,13 @@ def main() -> int:
     parser.add_argument("--warm", type=int, help="warm workers ahead in each worker process (default: as grade batch)")
     parser.add_argument("--sandbox", default="auto")
     parser.add_argument("--student", action="store_true", help="time the student's loop instead (see above)")
+    parser.add_argument("--distributed", action="store_true", help="the cost of grading through Dask (see above)")
     args = parser.parse_args()
+    if args.distributed:
+        torch_seconds = import_torch_seconds()
+        print(f"python -c 'import torch': {torch_seconds:.2f} s; {os.cpu_count()} cores")
+        distributed_costs(args.sandbox, torch_seconds)
+        return 0
     if args.student:
         torch_seconds = _timed(lambda: import_torch_seconds() and None, 3)
         print(f"python -c 'import torch': {torch_seconds:.2f} s (median of 3); medians of {args.n}:")
