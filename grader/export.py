@@ -86,3 +86,48 @@ def _arg(value: Any) -> Any:
     if kind.__name__ == "device":
         return {"device": str(value)}
     return {"other": f"{kind.__module__}.{kind.__name__}"}
+
+
+# -- models the grader specifies, built here from plain data -----------------------------------------
+
+def model_of(spec: dict[str, Any]) -> Any:
+    """A model the grader specifies (grader/given.py), built in the student's process to try `train` or
+    `predict` on: `{"layers": [{"kind": "linear", "weight", "bias", "trainable"}, {"kind": "relu"},
+    {"kind": "flatten"}, {"kind": "still"}]}` as an nn.Sequential."""
+    torch = sys.modules["torch"]
+    return torch.nn.Sequential(*(_layer(torch, layer) for layer in spec["layers"]))
+
+
+def _layer(torch: Any, layer: dict[str, Any]) -> Any:
+    kind = layer["kind"]
+    if kind == "relu":
+        return torch.nn.ReLU()
+    if kind == "flatten":
+        return torch.nn.Flatten()
+    if kind == "still":
+        return _Still.make(torch)
+    if kind != "linear":
+        raise ValueError(f"unknown layer {kind!r}")
+    weight, bias = layer["weight"], layer["bias"]
+    linear = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+    return linear.requires_grad_(bool(layer["trainable"]))
+
+
+class _Still:
+    """A layer that adds 0 × a trainable number: an optimizer has a parameter to hold, backward a
+    gradient (zero) to compute, and the model's output never changes, whatever train does."""
+
+    @staticmethod
+    def make(torch: Any) -> Any:
+        class Still(torch.nn.Module):  # type: ignore[misc, name-defined]
+            def __init__(self) -> None:
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.zeros(()))
+
+            def forward(self, x: Any) -> Any:
+                return x + 0.0 * self.weight
+
+        return Still()

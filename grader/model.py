@@ -55,7 +55,9 @@ class Step:
     with `call=True` it calls `args[0](*args[1:], **kwargs)` instead (e.g. a model's forward).
     `observe` says how the result comes back: "value" (plain data, tensors), or
     "graph" (with `function=None`, args `(Ref(model), example inputs)`): the model exported in eval
-    mode to a graph of ATen operators and its tensors, which the grader runs (grader/graph.py).
+    mode to a graph of ATen operators and its tensors, which the grader runs (grader/graph.py);
+    "model" (with `function=None`, args `(spec,)`): a model the grader specifies, built from plain
+    data in the student's process (grader/export.py `model_of`), to try `train` or `predict` on.
     `forbidden` names what the function must not call (dotted torch paths, "aten.<op>", or a whole
     family, "family.convolution": grader/families.py):
     watched at run time in the sandbox and read from the submitted source in the grader
@@ -66,7 +68,7 @@ class Step:
     function: str | None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    observe: Literal["value", "graph"] = "value"
+    observe: Literal["value", "graph", "model"] = "value"
     timeout: float | None = None
     forbidden: tuple[str, ...] = ()
     call: bool = False

@@ -276,11 +276,16 @@ def _run_step(step: dict[str, Any], namespace: dict[str, Any], kept: dict[str, A
 
 def _inspect(step: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
     """A step without a function: an earlier result itself, or (with "call") what calling it returns, or
-    (observe "graph") the model it names exported on the example inputs (grader/export.py)."""
+    (observe "graph") the model it names exported on the example inputs, or (observe "model") a model
+    the grader specifies, built from its plain data (grader/export.py)."""
     if step.get("observe") == "graph":
         from .export import graph_of
 
         return graph_of(args[0], args[1])
+    if step.get("observe") == "model":
+        from .export import model_of
+
+        return model_of(args[0])
     if not step.get("call"):
         return args[0]
     return args[0](*args[1:], **kwargs)

@@ -20,8 +20,10 @@ from .compare import show
 from .datasets import Split
 from .graph import Graph, GraphError, graph_problem, read_graph, run_graph
 from .model import Check, Evidence, Figure, Observation, Ref, Step, Verdict
+from .trainer import Recipe, grader_trained
 
 Pictures = Callable[["ModelRun", Evidence, float], tuple[Figure, ...]]
+Blamer = Callable[[Evidence], "str | None"]  # why train is at fault on one model, or None
 EXPORT_ROWS = 64  # the example batch a model is exported with; the grader runs it in batches of this size
 AGREEMENT = 0.98  # predict must give the graph's argmax on this share of the public inputs (float ties aside)
 LOSS_DROP = 0.9  # the trained model's loss on the training split, at most this share of the untrained one's
@@ -161,6 +163,61 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def step_problem(evidence: Evidence, step: Step) -> str | None:
+    """Why `step` did not return (raised, timed out, crashed, not run), in a student's words; None if it did."""
+    observed = evidence.observations.get(step.name)
+    if observed is not None and observed.status == "returned":
+        return None
+    if observed is None or observed.status == "not_run":
+        why = observed.error_message if observed is not None else ""
+        return f"{step.call_text()} was not run{': ' + why if why else ''}"
+    if observed.status == "raised":
+        return f"called {step.call_text()}\nraised {observed.error_type}: {observed.error_message}"
+    return f"called {step.call_text()}\n{observed.error_message or observed.status}"
+
+
+def trained_accuracy(run: ModelRun, evidence: Evidence) -> float | str:
+    """The test accuracy of the model the student's train trained, run by the grader; a str says why none."""
+    problem = step_problem(evidence, run.train) or step_problem(evidence, run.graph)
+    if problem:
+        return problem
+    predicted = trained_predictions(run, evidence, run.split.X_test)
+    return predicted if isinstance(predicted, str) else accuracy(predicted, run.split.y_test)
+
+
+def substituted_accuracy(run: ModelRun, evidence: Evidence, recipe: Recipe) -> float | str:
+    """The test accuracy of the student's model as built, trained by the grader's own trainer
+    (grader/trainer.py) instead of the student's train; a str says why there is none."""
+    initial = checked_graph(evidence[run.initial.name])
+    if isinstance(initial, str):
+        return initial
+    trained = grader_trained(initial, run.split, recipe)
+    if isinstance(trained, str):
+        return trained
+    try:
+        output = logits(trained, run.split.X_test)
+    except GraphError as error:
+        return str(error)
+    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+        return f"the model returns shape {tuple(output.shape)}, not logits (N, {run.split.n_classes})"
+    return accuracy(output.argmax(dim=1), run.split.y_test)
+
+
+def _substitution_text(run: ModelRun, recipe: Recipe, theirs: float | str, needed: float) -> str:
+    trainer = f"the grader's own trainer ({recipe.describe()}, no code of yours running)"
+    if isinstance(theirs, str):
+        return f"the grader could not train the model as built with {trainer} either:\n{theirs}"
+    if theirs >= needed:
+        return (f"the same model as built, trained by {trainer} instead of train, reaches {_percent(theirs)}: "
+                f"{run.make.function} is right; train is at fault (see train's checks)")
+    return (f"the same model as built, trained by {trainer}, reaches {_percent(theirs)} (train would be at "
+            f"fault at {_percent(needed)}): the model itself falls short: its layers, their sizes, which of "
+            "them train, or its initial weights")
+
+
+DEFAULT_RECIPE = Recipe()
+
+
 def accuracy_check(
     id: str,
     exercise: str,
@@ -169,24 +226,83 @@ def accuracy_check(
     points: float = 1.0,
     hidden: bool = False,
     pictures: Pictures | None = None,
+    recipe: Recipe = DEFAULT_RECIPE,
 ) -> Check:
     """The model of `run`, trained by the student's `train`, must reach `threshold` accuracy on the test split,
-    run by the grader from its exported graph."""
-    split = run.split
+    run by the grader from its exported graph. When it does not, the factory is at fault only if the grader's
+    own trainer cannot bring the same model (as built) to the threshold either: else train is
+    (`train_blame_check` takes its points), and this check passes, saying so."""
+    needed = threshold + recipe.margin
 
     def judge(evidence: Evidence) -> Verdict:
-        predicted = trained_predictions(run, evidence, split.X_test)
-        if isinstance(predicted, str):
-            return Verdict(False, f"{run.make.call_text()}, trained by train:\n{predicted}")
-        score = accuracy(predicted, split.y_test)
-        verdict = f"test accuracy on {run.label}: {_percent(score)} (threshold {_percent(threshold)})"
-        pics = pictures(run, evidence, score) if pictures else ()
-        if score >= threshold:
-            return Verdict(True, verdict, pics)
-        return Verdict(False, verdict + _loss_note(evidence[run.train.name]), pics)
+        score = trained_accuracy(run, evidence)
+        pics: tuple[Figure, ...] = ()
+        if isinstance(score, str):
+            text = f"{run.make.call_text()}, trained by train:\n{score}"
+        else:
+            text = f"test accuracy on {run.label}: {_percent(score)} (threshold {_percent(threshold)})"
+            pics = pictures(run, evidence, score) if pictures else ()
+            if score >= threshold:
+                return Verdict(True, text, pics)
+            text += _loss_note(evidence[run.train.name])
+        theirs = substituted_accuracy(run, evidence, recipe)
+        blamed_train = not isinstance(theirs, str) and theirs >= needed
+        return Verdict(blamed_train, f"{text}\n{_substitution_text(run, recipe, theirs, needed)}", pics)
 
-    return Check(id=id, exercise=exercise, steps=run.steps[:4], judge=judge, points=points, hidden=hidden,
-                 description=f"reaches {_percent(threshold)} test accuracy on {run.label}")
+    return Check(id=id, exercise=exercise, steps=run.steps[:2], judge=judge, points=points, hidden=hidden,
+                 description=f"reaches {_percent(threshold)} test accuracy on {run.label}",
+                 extra_steps=run.steps[2:4])
+
+
+def accuracy_blame(run: ModelRun, threshold: float, recipe: Recipe = DEFAULT_RECIPE) -> Blamer:
+    """Why train is at fault on `run` (it did not return, or the grader's trainer brings the student's model
+    to the threshold where train does not), or None (train did well, or the model is at fault)."""
+    needed = threshold + recipe.margin
+
+    def fault(evidence: Evidence) -> str | None:
+        if step_problem(evidence, run.make) or step_problem(evidence, run.initial):
+            return None  # no model to train: the factory's checks say why
+        score = trained_accuracy(run, evidence)
+        if not isinstance(score, str) and score >= threshold:
+            return None
+        if isinstance(score, str) and step_problem(evidence, run.train):
+            return score
+        theirs = substituted_accuracy(run, evidence, recipe)
+        if isinstance(theirs, str) or theirs < needed:
+            return None
+        got = score if isinstance(score, str) else f"{_percent(score)} test accuracy"
+        return (f"{run.label}: {run.make.call_text()} trained by {run.train.call_text()}: {got} (threshold "
+                f"{_percent(threshold)}); the same model trained by the grader's own trainer ({recipe.describe()}): "
+                f"{_percent(theirs)}")
+
+    return fault
+
+
+def returns_blame(step: Step) -> Blamer:
+    """train must at least return on a model of the grader's (grader/given.py)."""
+    return lambda evidence: step_problem(evidence, step)
+
+
+TRAIN_HINT = ("train must train the model it is given: an optimizer over the parameters that require grad, and for "
+              "each mini-batch zero_grad(), the loss of the model's logits (nn.CrossEntropyLoss), backward() and "
+              "step(); enough epochs at a learning rate that learns (does train step the optimizer?)")
+
+
+def train_blame_check(id: str, blames: Sequence[Blamer], steps: Sequence[Step], points: float = 1.0,
+                      hidden: bool = False) -> Check:
+    """train trains every model that can learn its task: it loses these points where a model missed its
+    accuracy threshold because of train (cross-substitution, `accuracy_blame`), never because of the model."""
+
+    def judge(evidence: Evidence) -> Verdict:
+        faults = [f for f in (blame(evidence) for blame in blames) if f]
+        if not faults:
+            return Verdict(True, "train trained each model that can learn its task to its threshold")
+        shown = faults[:3] + ([f"… and {len(faults) - 3} more"] if len(faults) > 3 else [])
+        return Verdict(False, "\n".join(["train is at fault here (where a model missed its mark, the grader's own "
+                                         "trainer brings the same model there):", *shown, TRAIN_HINT]))
+
+    return Check(id, "train", (), judge, points=points, hidden=hidden, extra_steps=tuple(steps),
+                 description="train trains the models to their thresholds")
 
 
 def _loss_note(trained: Observation) -> str:

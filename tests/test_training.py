@@ -82,8 +82,12 @@ def test_accuracy_is_measured_by_the_grader_on_data_the_student_never_sees() -> 
     assert verdict.passed and "test accuracy on moons" in verdict.message and len(verdict.figures) == 1
     observed = _observations(run, untrained, _trained_linear(split.X_train, split.y_train, 2, steps=0), [0.7, 0.1],
                              split.y_train.clone())
+    verdict = check.judge(Evidence(observed))  # the model can learn: the grader's own trainer shows it
+    assert verdict.passed and "0.7 to 0.1" in verdict.message and "train is at fault" in verdict.message
+    linear = torch.nn.Sequential(torch.nn.Linear(2, 2))  # no hidden layer: moons are beyond it, whoever trains it
+    observed = _observations(run, linear, linear, [0.7, 0.6], split.y_train.clone())
     verdict = check.judge(Evidence(observed))
-    assert not verdict.passed and "0.7 to 0.1" in verdict.message
+    assert not verdict.passed and "the model itself falls short" in verdict.message
 
 
 def test_what_train_and_predict_say_is_checked_against_the_model() -> None:

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.checks import Mistake
+from grader.compare import DEFAULT_TOLERANCE
 from grader.datasets import Split, digits
+from grader.given import StillRun, given_run, loss_report_check, predict_given_check, still_run
 from grader.graph import GraphError
 from grader.limits import Limits
-from grader.model import Check, Evidence, Figure, Step, Verdict
+from grader.model import Check, Evidence, Figure, Step, Verdict, hint_lines
+from grader.trainer import Recipe
 from grader.training import (
     ModelRun,
+    accuracy_blame,
     accuracy_check,
     graph_step,
     logits,
@@ -28,7 +33,8 @@ from grader.training import (
     made_graph,
     model_run,
     numel,
-    predict_check,
+    returns_blame,
+    train_blame_check,
     trained_predictions,
 )
 
@@ -42,6 +48,8 @@ PUBLIC_SPLIT_SEED = 2024
 THRESHOLD = 0.94
 TRAIN_SECONDS = 60.0
 MISCLASSIFIED_SHOWN = 16
+RECIPE = Recipe(steps=500, lr=0.01, margin=0.02)  # the grader's own trainer, when the accuracy check fails
+MUTATION_MINIMUM = 0.95  # grade validate --mutants: the share of each exercise's mutants its checks catch
 
 
 def _percent(value: float) -> str:
@@ -76,8 +84,34 @@ def digits_pictures(run: ModelRun, evidence: Evidence, score: float, show_data: 
     return tuple(pictures)
 
 
+def _relu_problems(layers: tuple[str, ...]) -> list[str]:
+    """A ReLU must run after each convolution (before the next convolution or linear layer) and between
+    two linear layers; pooling may come before or after it."""
+    problems = []
+    weighted = [i for i, layer in enumerate(layers) if layer in ("convolution", "linear")]
+    for here, after in zip(weighted, [*weighted[1:], len(layers)], strict=True):
+        between = layers[here + 1:after]
+        if layers[here] == "convolution" and "relu" not in between:
+            problems.append(f"no ReLU after convolution {layers[:here + 1].count('convolution')}")
+        elif layers[here] == "linear" and after < len(layers) and "relu" not in between:
+            problems.append(f"no ReLU between fully connected layers {layers[:here + 1].count('linear')} and "
+                            f"{layers[:here + 1].count('linear') + 1}")
+    return problems
+
+
+ARCHITECTURE_MISTAKES = (
+    Mistake("no ReLU after a convolution: without an activation, stacked convolutions compute one larger linear "
+            "filter (max-pooling aside) and the network loses most of its power; Conv2d → ReLU → pooling, each time",
+            lambda problems: any("after convolution" in p for p in problems)),
+    Mistake("no ReLU between the fully connected layers: two Linear layers in a row compute one linear map, so the "
+            "second adds nothing; Linear → ReLU → Linear",
+            lambda problems: any("fully connected" in p for p in problems)),
+)
+
+
 def architecture_check(id: str, make: Step, initial: Step, hidden: bool = False) -> Check:
-    """A convolution and a pooling run before the first linear operator: read from the model's graph."""
+    """A convolution and a pooling run before the first linear operator, a ReLU after each convolution and
+    between linear layers: read from the model's graph."""
 
     def judge(evidence: Evidence) -> Verdict:
         graph = made_graph(evidence, make, initial)
@@ -94,13 +128,17 @@ def architecture_check(id: str, make: Step, initial: Step, hidden: bool = False)
             problems.append("no pooling (nn.MaxPool2d or F.max_pool2d) runs before the fully connected part")
         if first_fc is None:
             problems.append("no fully connected part (nn.Linear) after the convolutions")
+        relu = _relu_problems(layers)
+        problems += relu
         if problems:
-            return Verdict(False, "\n".join([text, *problems,
-                                             "expected Conv2d + ReLU + pooling (repeated), then Linear layers"]))
+            hints = tuple(m.hint for m in ARCHITECTURE_MISTAKES if m.explains(True, (relu,), {}, DEFAULT_TOLERANCE))
+            return Verdict(False, "\n".join([text, *problems, "expected Conv2d + ReLU + pooling (repeated), then "
+                                                              "Linear layers with a ReLU between them",
+                                             *hint_lines(hints)]), hints=hints)
         return Verdict(True, text)
 
     return Check(id, "make_cnn", (make, initial), judge, points=2.0, hidden=hidden,
-                 description="convolution and pooling before the fully connected layers")
+                 description="convolution, ReLU and pooling before the fully connected layers, ReLU between those")
 
 
 def output_shape_check(id: str, make: Step, initial: Step, n_classes: int, hidden: bool = False) -> Check:
@@ -142,9 +180,18 @@ def parameter_count_check(id: str, make: Step, initial: Step) -> Check:
                 per_layer.append(f"{graph.layer_text(node)} {count:,}")
         total, trained = numel(graph.parameters), numel([p for p in graph.parameters if p.requires_grad])
         text = f"{total:,} parameters ({trained:,} trained)" + (": " + " + ".join(per_layer) if per_layer else "")
-        return Verdict(trained > 0, text if trained else text + "\nnothing to train")
+        if trained == total and trained:
+            return Verdict(True, text)
+        frozen = [p.target for p in graph.parameters if not p.requires_grad]
+        why = "nothing to train" if not trained else f"frozen (requires_grad=False): {', '.join(frozen)}"
+        hints = (FROZEN_HINT,) if trained else ()
+        return Verdict(False, "\n".join([text, why, "expected every layer trained", *hint_lines(hints)]), hints=hints)
 
-    return Check(id, "make_cnn", (make, initial), judge, description="the parameter count, layer by layer")
+    return Check(id, "make_cnn", (make, initial), judge, description="the parameter count, layer by layer; all trained")
+
+
+FROZEN_HINT = ("a layer frozen (requires_grad=False): all the layers of a CNN are trained together by "
+               "back-propagation; only a random-features model keeps a layer random")
 
 
 def time_budget_check(id: str, run: ModelRun) -> Check:
@@ -162,7 +209,20 @@ def digits_accuracy(id: str, run: ModelRun, hidden: bool = False) -> Check:
     def pictures(run: ModelRun, evidence: Evidence, score: float) -> tuple[Figure, ...]:
         return digits_pictures(run, evidence, score, show_data=not hidden)
 
-    return accuracy_check(id, "make_cnn", run, THRESHOLD, points=3.0, hidden=hidden, pictures=pictures)
+    return accuracy_check(id, "make_cnn", run, THRESHOLD, points=3.0, hidden=hidden, pictures=pictures, recipe=RECIPE)
+
+
+def still(seed: int) -> StillRun:
+    """The grader's still model for 8×8 images and 10 classes (grader/given.py): what train reports."""
+    return still_run("public/loss", (1, 8, 8), 10, seed, train_timeout=TRAIN_SECONDS)
+
+
+def train_checks(run: ModelRun, reports: StillRun, suffix: str = "", hidden: bool = False) -> Check:
+    """train loses these points where the CNN missed its mark because of train (the grader's own trainer
+    brings the same CNN there), or where train did not return on the grader's still model."""
+    return train_blame_check(f"train/trains-the-model{suffix}",
+                             [accuracy_blame(run, THRESHOLD, RECIPE), returns_blame(reports.train)],
+                             [*run.steps[:4], *reports.steps], points=3.0, hidden=hidden)
 
 
 def made_cnn(name: str, images: Any, **kwargs: Any) -> tuple[Step, Step]:
@@ -173,14 +233,18 @@ def made_cnn(name: str, images: Any, **kwargs: Any) -> tuple[Step, Step]:
 
 def public_checks() -> list[Check]:
     run = digits_run(PUBLIC_SPLIT_SEED, "public")
+    reports = still(PUBLIC_SPLIT_SEED)
+    plain = given_run("public/digits", run.split, PUBLIC_SPLIT_SEED, rows=512, train_timeout=TRAIN_SECONDS)
     return [
         architecture_check("make_cnn/architecture", run.make, run.initial),
         output_shape_check("make_cnn/output-shape", run.make, run.initial, 10),
         parameter_count_check("make_cnn/parameter-count", run.make, run.initial),
         digits_accuracy("make_cnn/digits-accuracy", run),
         time_budget_check("train/time-budget", run),
-        loss_check("train/loss-goes-down", run),
-        predict_check("predict/long-tensor", run),
+        train_checks(run, reports),
+        loss_check("train/loss-goes-down", plain),
+        loss_report_check("train/epoch-mean-loss", reports),
+        predict_given_check("predict/long-tensor", "public/digits", run.split.X_train[:300], 10, PUBLIC_SPLIT_SEED),
     ]
 
 

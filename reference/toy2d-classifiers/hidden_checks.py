@@ -24,8 +24,9 @@ def checks_for(split_seed: int) -> list[Check]:
         TOY2D.mlp_shape_check("make_mlp/structure-3-7-4", *mlp, 3, 7, 4, frozen_first=False),
         TOY2D.mlp_shape_check("make_random_features/frozen-3-9-2", *random, 3, 9, 2, frozen_first=True),
         *TOY2D.accuracy_checks(made, "-hidden-split", hidden=True),
-        TOY2D.loss_check("train/loss-goes-down-hidden-split", made["mlp-moons"]),
-        TOY2D.predict_check("predict/long-tensor-hidden-split", made["mlp-moons"]),
+        TOY2D.train_checks(made, TOY2D.still(TOY2D.PUBLIC_SPLIT_SEED, "public"), "-hidden-split", hidden=True),
+        TOY2D.predict_given_check("predict/long-tensor-hidden-split", "hidden/spiral", made["mlp-spiral"].split.X_train,
+                                  3, split_seed % 2**31, hidden=True),
     ])
 
 
