@@ -100,9 +100,11 @@ def raises(
     points: float = 1.0,
     hidden: bool = False,
     why: str = "",
+    mistakes: Sequence[Mistake] = (),
     **kwargs: Any,
 ) -> Check:
-    """`function(*args, **kwargs)` must raise `exception` (or a subclass of it)."""
+    """`function(*args, **kwargs)` must raise `exception` (or a subclass of it); a value returned
+    instead is named by the known mistake that gives it (e.g. an argument left unvalidated)."""
     step = Step(f"{function}/{name}", function, args, kwargs)
     call = step.call_text()
     wanted = exception.__name__
@@ -116,7 +118,11 @@ def raises(
             got = f"raised {observed.error_type}: {observed.error_message}"
         else:
             got = f"returned {show(observed.value)}"
-        return Verdict(False, f"called {call}\n{got}\nexpected it to raise {wanted}{reason}")
+        returned = observed.status == "returned"
+        hints = tuple(m.hint for m in mistakes
+                      if returned and m.explains(observed.value, args, kwargs, DEFAULT_TOLERANCE))
+        lines = [f"called {call}", got, f"expected it to raise {wanted}{reason}", *hint_lines(hints)]
+        return Verdict(False, "\n".join(lines), hints=hints)
 
     return Check(
         id=f"{function}/{name}",

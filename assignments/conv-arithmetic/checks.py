@@ -4,6 +4,7 @@ Each known mistake is written as the wrong formula it amounts to; when a student
 equals what that formula gives, the feedback names the mistake in the course's words.
 """
 
+from collections.abc import Callable
 from math import ceil, floor
 
 from grader.checks import Mistake, raises, returns
@@ -20,6 +21,7 @@ EXERCISES = [
 ]
 LIMITS = Limits(call_seconds=2, cell_seconds=30, run_seconds=120)
 WARM_IMPORTS = ("math",)
+MUTATION_MINIMUM = 0.95  # `grade validate conv-arithmetic --mutants`: each exercise kills this share of its mutants
 
 CONV_PARAMS_MISTAKES = [
     Mistake("the bias is forgotten: a conv layer has one bias per output channel, "
@@ -76,6 +78,27 @@ SHARED_MISTAKES = [
     Mistake("biases were counted; shared weights here are the kernel weights only",
             lambda field, c_in=1, c_out=1: field * field * c_in * c_out + c_out),
 ]
+
+
+def _unvalidated(what: str, formula: Callable[..., int]) -> Mistake:
+    """A bad argument let through: the answer is the formula's, where a ValueError was due."""
+    return Mistake(f"{what} was not validated: every argument is checked on its own, and a size, kernel, "
+                   "window, stride or channel count below 1 raises ValueError whatever the other arguments are",
+                   formula)
+
+
+def _pool_formula(w: int, z: int, stride: int | None = None, padding: int = 0) -> int:
+    return (w + 2 * padding - z) // (stride or z) + 1
+
+
+WIDTH_NOT_VALIDATED = _unvalidated("the width w", lambda w, n, stride=1, padding=0: (w + 2 * padding - n) // stride + 1)
+POOL_WIDTH_NOT_VALIDATED = _unvalidated("the width w", _pool_formula)
+WINDOW_NOT_VALIDATED = _unvalidated("the window z", _pool_formula)
+FC_HIDDEN_NOT_VALIDATED = _unvalidated("the number of hidden units", lambda n_inputs, n_hidden: n_inputs * n_hidden)
+LOCAL_HIDDEN_NOT_VALIDATED = _unvalidated(
+    "the number of hidden units", lambda n_hidden, field: n_hidden * field * field)
+CHANNELS_NOT_VALIDATED = _unvalidated(
+    "the number of channels (c_in, c_out)", lambda field, c_in=1, c_out=1: field * field * c_in * c_out)
 
 CHECKS = [
     # conv_params: a 3×3 kernel, grey image, one filter; the first layer of VGG (3×3, 3→64)
