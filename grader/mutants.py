@@ -475,8 +475,9 @@ def _change(unit: Unit, mutated: Unit, site: Site, removed: bool) -> str:
     if removed:
         return f"`{ast.unparse(before).splitlines()[0]}` removed"
     after = _at(mutated, site)
-    if len(ast.unparse(before)) < 12 and len(site) > 1 and not isinstance(_at(unit, site[:-1]), ast.stmt):
-        before, after = _at(unit, site[:-1]), _at(mutated, site[:-1])
+    while len(ast.unparse(before)) < 16 and len(site) > 1 and not isinstance(_at(unit, site[:-1]), ast.stmt):
+        site = site[:-1]
+        before, after = _at(unit, site), _at(mutated, site)
     return f"`{ast.unparse(before)}` → `{ast.unparse(after)}`"
 
 
