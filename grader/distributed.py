@@ -276,6 +276,10 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc]
         try:
             assignment = unship(self.shipped)
             sandbox = get_sandbox(self.sandbox_name)
+            if self.sandbox_name == "auto" and sandbox.name != "bwrap":
+                raise UsageError(f"no bubblewrap there ({sandbox.note}), so a student's code could reach the network "
+                                 "and through it the Dask scheduler; install bubblewrap on the workers, or pass "
+                                 "--sandbox subprocess to grade without isolation all the same")
             self._state = assignment, sandbox, WarmPool(sandbox, assignment, self.ahead)
         except Exception as error:  # said by every task of this worker: the client stops the batch
             self._problem = f"the Dask worker {address} cannot grade {self.shipped.name}: {error}"

@@ -264,3 +264,15 @@ def test_a_submission_that_killed_two_workers_is_an_error_naming_that(tmp_path: 
     assert graded.status == "error" and "on 2 Dask workers" in graded.problem
     result = json.loads(result_path(config.output, "bob").read_text())
     assert result["status"] == "error" and "on 2 Dask workers" in result["message"]
+
+
+def test_a_worker_without_bubblewrap_refuses_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    import grader.distributed
+    from grader.distributed import Answer, GradingPlugin, Job, ship
+    from grader.sandbox import SubprocessSandbox
+
+    monkeypatch.setattr(grader.distributed, "get_sandbox", lambda name: SubprocessSandbox("NOT ISOLATED: no bwrap"))
+    plugin = GradingPlugin(ship(load_assignment(ASSIGNMENT)), "auto", 0)
+    plugin._start("tcp://worker:1")
+    problem = Answer.loads(plugin._grade(Job((), 0)), 0).problem
+    assert "tcp://worker:1 cannot grade" in problem and "install bubblewrap" in problem
