@@ -21,6 +21,7 @@ yields what replaces it; None removes a statement):
 | raise | a `raise` removed (validation dropped) |
 | step | `optimizer.step()`, `zero_grad()`, `backward()` removed |
 | statement | a call, `+=`, store into an element or attribute, `if`, `for`, `with` or `assert` removed |
+| | (not an `if` that only raises and tests no call: that is the `raise` mutant) |
 | argument | a keyword argument dropped; the last of two or more positional arguments dropped |
 | swap | two neighbouring positional arguments of a call swapped |
 | slice | a slice's bound ±1; `range`'s stop ±1, its start +1 (off by one) |
@@ -146,9 +147,15 @@ def remove_step(node: ast.AST) -> Iterator[Replacement]:
         yield None
 
 
+def _only_raises(node: ast.AST) -> bool:
+    """`if <no call>: raise ...` with no else: removing it is removing its raise (operator "raise")."""
+    return (isinstance(node, ast.If) and not node.orelse and len(node.body) == 1
+            and isinstance(node.body[0], ast.Raise) and not any(isinstance(n, ast.Call) for n in ast.walk(node.test)))
+
+
 def remove_statement(node: ast.AST) -> Iterator[Replacement]:
     removable = ast.Expr | ast.AugAssign | ast.If | ast.For | ast.While | ast.With | ast.Assert
-    if isinstance(node, removable):
+    if isinstance(node, removable) and not _only_raises(node):
         yield None
     elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Subscript | ast.Attribute) for t in node.targets):
         yield None  # a store into an element or an attribute (a plain name would be a NameError)

@@ -50,6 +50,8 @@ def changes(source: str, operator: str) -> list[str]:
      ["if a < 1:\n    pass\nreturn a"]),
     ("step", "def f(opt, loss):\n    loss.backward()\n    opt.step()", ["opt.step()", "loss.backward()"]),
     ("statement", "def f(y, x):\n    y[0] = x\n    return y", ["return y"]),
+    ("statement", "def f(a):\n    if a < 1:\n        raise ValueError\n    return a", []),  # the raise mutant
+    ("statement", "def f(a):\n    if a.dim() < 1:\n        raise ValueError\n    return a", ["return a"]),
     ("argument", "def f(g, a, b):\n    return g(a, b, c=1)", ["return g(a, b)", "return g(a, c=1)"]),
     ("swap", "def f(g, a, b):\n    return g(a, b)", ["return g(b, a)"]),
     ("slice", "def f(x, n):\n    return x[:n]", ["return x[:n + 1]", "return x[:n - 1]"]),
