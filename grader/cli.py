@@ -15,10 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import GraderError, UsageError
 from .textsafe import one_line, visible
+
+if TYPE_CHECKING:
+    from .model import GradeReport
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "junit", "gradescope")
@@ -91,15 +94,12 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
 def _run_grade(args: argparse.Namespace) -> int:
     from .files import write_atomic
     from .formats import FILE_NAMES, MACHINE_FORMATS, render
-    from .grading import grade_file
-    from .sandbox import get_sandbox
     from .text_report import render as render_text
 
     formats = args.format or []
     if len(formats) > 1 and not args.output_dir:
         raise UsageError("several --format need --output-dir (one file each)")
-    report = grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
-                        include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr))
+    report = _grade_one(args)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")  # the progress line goes
     if args.output_dir:
@@ -120,6 +120,24 @@ def _run_grade(args: argparse.Namespace) -> int:
         machine = bool(formats) and formats[0] != "text" and not args.output_dir
         print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
+
+
+def _grade_one(args: argparse.Namespace) -> GradeReport:
+    """In the sandbox; where none can start (Windows), the public checks in the student's own kernel."""
+    from .own_kernel import grade_in_own_kernel, sandbox_possible
+
+    if not sandbox_possible():
+        if args.sandbox in ("bwrap", "subprocess"):
+            raise UsageError(f"--sandbox {args.sandbox} needs a POSIX system (Linux, macOS); "
+                             "here the public checks run in a kernel of your own")
+        print("grade: no sandbox on this system: the notebook runs in a Jupyter kernel of your own, "
+              "public checks only", file=sys.stderr)
+        return grade_in_own_kernel(args.file, args.assignment)
+    from .grading import grade_file
+    from .sandbox import get_sandbox
+
+    return grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
+                      include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr))
 
 
 def _progress_line(stream: TextIO) -> Callable[[str], None]:
@@ -481,6 +499,15 @@ def _parser(command: Command | None) -> argparse.ArgumentParser:
     return parser
 
 
+NEEDS_SANDBOX = ("batch", "demo", "validate")  # they run submissions that are not the user's own
+
+
+def _sandbox_possible() -> bool:
+    from .own_kernel import sandbox_possible
+
+    return sandbox_possible()
+
+
 def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -491,6 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = COMMANDS.get(arguments[0]) if arguments else None
+    if command is not None and command.name in NEEDS_SANDBOX and not _sandbox_possible():
+        print(f"grade: error: grade {command.name} runs students' code in a sandbox, which needs Linux "
+              "(or macOS); on Windows use WSL2", file=sys.stderr)
+        return EXIT_USAGE
     args = _parser(command).parse_args(arguments[1:] if command else arguments)
     if threading.current_thread() is threading.main_thread():  # SIGTERM unwinds, so sandboxes are stopped
         signal.signal(signal.SIGTERM, _terminated)

@@ -119,7 +119,10 @@ def child_environment(scratch: Path, python_path: str) -> dict[str, str]:
     }
 
 
-def _user_process_count() -> int:
+def _user_process_count() -> int | None:
+    """How many processes the grader's user runs now; None where it cannot be counted (no /proc)."""
+    if not os.path.isdir("/proc"):
+        return None
     uid = os.getuid()
     return sum(1 for pid in _pids() if _owner(pid) == uid)
 
@@ -133,8 +136,10 @@ def _apply_limits(limits: Limits, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
-    # Counted per user (and not applied to root): the user's processes so far, plus ours.
-    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    # Counted per user (and not applied to root): the user's processes so far, plus ours; left
+    # alone where they cannot be counted (no /proc: macOS).
+    if processes:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 def _before_exec(group: ControlGroup | None, limits: Limits | None, processes: int) -> None:
@@ -152,8 +157,9 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | Non
            pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     """Start `argv` in `group` (created before, so that the child is in it before exec), with
     `limits` as rlimits (None: none); the group travels on the process (`_group_of`)."""
-    if limits is not None:
-        processes = processes or _user_process_count() + limits.processes
+    if limits is not None and not processes:
+        running = _user_process_count()
+        processes = None if running is None else running + limits.processes
     count = processes or 0
     try:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -194,7 +200,12 @@ def group_usage(process: subprocess.Popen[bytes]) -> Usage | None:
 # -- finding and killing every process of a submission ------------------------------------------
 
 def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    """Every process id, from /proc; none where there is no /proc (macOS: a submission's processes
+    are then its process group, killed with it)."""
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
 
 
 def _owner(pid: int) -> int:
@@ -501,6 +512,8 @@ def bwrap_problem() -> str:
     """Why bwrap cannot run here ("" when it can): a quick real start of Python inside it."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
+        if not sys.platform.startswith("linux"):
+            return f"bubblewrap (the sandbox) exists only on Linux, not on {sys.platform}"
         return "the bwrap command is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     import tempfile
 
