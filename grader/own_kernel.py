@@ -80,8 +80,8 @@ def _checking_cell(name: str, marker: str) -> str:
 
 
 def _cell_timeout(assignment: Assignment) -> int:
-    """A wall-clock backstop per cell, as generous as the sandbox's (5 x the CPU budget + 30 s)."""
-    return int(5 * assignment.limits.cpu_seconds + 30)
+    """A wall-clock limit per cell, the sandbox's backstop for a cell (5 x its CPU budget + 30 s)."""
+    return int(5 * assignment.limits.cell_seconds + 30)
 
 
 @contextlib.contextmanager
