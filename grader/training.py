@@ -12,6 +12,7 @@ steps, so each model is built, exported and trained once per grading.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -156,6 +157,9 @@ def losses_problem(value: Any) -> str | None:
     bad = next((v for v in value if type(v) not in (float, int)), None)
     if bad is not None:
         return f"train's list holds {show(bad)}; append plain numbers (loss.item())"
+    if not all(math.isfinite(v) for v in value):
+        return (f"train's list holds {next(v for v in value if not math.isfinite(v))}: a loss that is not a number "
+                "(the mean of an empty mini-batch? a learning rate so large that training diverged?)")
     return None
 
 

@@ -71,6 +71,16 @@ def test_architecture_is_judged_in_the_order_the_operators_run() -> None:
     assert no_pool.status == "failed" and "no pooling" in no_pool.message
     mlp = verdict(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)))
     assert mlp.status == "failed" and "no convolution (nn.Conv2d) runs before" in mlp.message
+    pooled_then_relu = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten(),
+                                     nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+    assert verdict(pooled_then_relu).status == "passed"  # ReLU after pooling is the same network
+    no_relu = verdict(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2), nn.Flatten(),
+                                    nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)))
+    assert no_relu.status == "failed" and "no ReLU after convolution 1" in no_relu.message
+    assert no_relu.hints and "no ReLU after a convolution" in no_relu.hints[0]
+    fc = verdict(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                               nn.Linear(64, 16), nn.Linear(16, 10)))
+    assert fc.status == "failed" and fc.hints and "between the fully connected layers" in fc.hints[0]
 
 
 def test_train_past_its_budget_is_a_timeout_with_a_plain_message() -> None:

@@ -73,3 +73,48 @@ def test_decision_boundaries_are_in_the_report_with_accuracy_and_threshold(refer
     assert moons.png.startswith(b"\x89PNG") and "threshold 94.0%" in moons.caption and "accuracy" in moons.caption
     hidden = [f for f in report.figures if "hidden split" in f.title]
     assert len(hidden) == 6 and all("test points not shown" in f.caption for f in hidden)
+
+
+def test_what_train_reports_on_the_still_model_is_judged_from_literals() -> None:
+    """train/epoch-mean-loss without a process: what correct and mistaken trains would return on the still
+    model (its output never changes), each named by its known mistake."""
+    import torch
+
+    from grader.assignments import public_checks
+    from grader.given import spec_logits
+    from grader.judge import judge_check
+    from grader.model import Observation
+
+    toy = public_checks(NAME)
+    still = toy.still(toy.PUBLIC_SPLIT_SEED, "public")
+    check = toy.loss_report_check("train/epoch-mean-loss", still)
+    logits, y = spec_logits(still.spec, still.X).float(), still.y
+    per_example = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+
+    def epochs(batch: int, report: str) -> list[float]:
+        losses = []
+        for epoch in range(12):
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(epoch))
+            parts = [order[i:i + batch] for i in range(0, len(y), batch)]
+            means = [float(per_example[p].mean()) for p in parts]
+            losses.append({"weighted": sum(m * len(p) for m, p in zip(means, parts, strict=True)) / len(y),
+                           "batch means": sum(means) / len(means), "last batch": means[-1],
+                           "sum": sum(m * len(p) for m, p in zip(means, parts, strict=True)),
+                           "batch sum": sum(means)}[report])
+        return losses
+
+    def verdict(losses: list[float]):  # type: ignore[no-untyped-def]
+        observed = {still.build.name: Observation(still.build.name, "returned", None, "torch.nn.Sequential"),
+                    still.train.name: Observation(still.train.name, "returned", losses, "list")}
+        return judge_check(check, observed)[0]
+
+    full = float(torch.nn.functional.cross_entropy(logits, y))
+    for losses in ([full] * 300, epochs(32, "weighted"), epochs(50, "batch means"), epochs(64, "batch means")):
+        assert verdict(losses).status == "passed"
+    softmaxed = float(torch.nn.functional.cross_entropy(torch.softmax(logits, 1), y))
+    nll = float(torch.nn.functional.nll_loss(logits, y))
+    for losses, hint in (([softmaxed] * 5, "softmax before nn.CrossEntropyLoss"), ([nll] * 5, "nn.NLLLoss on logits"),
+                         (epochs(64, "last batch"), "the last mini-batch"), (epochs(64, "sum"), "summed over its"),
+                         (epochs(64, "batch sum"), "added up but not averaged")):
+        result = verdict(losses)
+        assert result.status == "failed" and hint in result.message, (hint, result.message)

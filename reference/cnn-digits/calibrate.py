@@ -2,6 +2,7 @@
 
     python reference/cnn-digits/calibrate.py --seeds 30      # the table of CALIBRATION.md
     python reference/cnn-digits/calibrate.py --gradings 10   # the reference, graded for real
+    python reference/cnn-digits/calibrate.py --blame 30      # the grader's own trainer, for blame
 
 `--seeds`: the reference CNN (trusted, run in this process through the probe's own path, one
 thread) trains on the split of each seed; so do an MLP on the flattened pixels (the reference's
@@ -10,6 +11,9 @@ reaches it and the untrained CNN never does; the MLP is measured for the record 
 architecture check, not necessarily the accuracy one).
 
 `--gradings`: grades the reference solution in the sandbox once per hidden split seed 1..N.
+
+`--blame N`: the grader's own trainer (grader/trainer.py, which decides whether a missed threshold is
+make_cnn's fault or train's) on the reference CNN as built over split seeds 1..N.
 """
 
 from __future__ import annotations
@@ -65,16 +69,46 @@ def calibrate(n_seeds: int) -> str:
     return "\n".join(lines)
 
 
+def blame(n_seeds: int) -> str:
+    """The grader's own trainer (grader/trainer.py) on the reference CNN as built over seeds 1..n_seeds: train is
+    blamed for a missed threshold only when the grader's trainer clears threshold + margin, so the reference's
+    CNN must always clear it."""
+    import torch
+
+    from grader.model import Evidence
+    from grader.runner import run_in_process
+    from grader.training import substituted_accuracy
+
+    torch.set_num_threads(1)
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    scores, seconds = [], []
+    for seed in range(1, n_seeds + 1):
+        run = CNN.digits_run(seed, "calibration")
+        evidence = Evidence(run_in_process(list(run.steps[:2]), reference, CNN.LIMITS, seed))
+        started = time.process_time()
+        score = substituted_accuracy(run, evidence, CNN.RECIPE)
+        seconds.append(time.process_time() - started)
+        scores.append(score if isinstance(score, float) else float("nan"))
+    needed = CNN.THRESHOLD + CNN.RECIPE.margin
+    return (f"The grader's own trainer ({CNN.RECIPE.describe()}) on the reference CNN as built, split seeds "
+            f"1..{n_seeds}: min {min(scores):.3f}, median {statistics.median(scores):.3f}, max {max(scores):.3f}; "
+            f"train is blamed from {needed:.2f}: {'sound' if min(scores) >= needed else 'NOT sound'}; "
+            f"{min(seconds):.1f}–{max(seconds):.1f} s of CPU each.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
     parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
+    parser.add_argument("--blame", type=int, default=0, help="the grader's own trainer over this many split seeds")
     args = parser.parse_args()
     if args.seeds:
         print(calibrate(args.seeds))
+    if args.blame:
+        print(blame(args.blame))
     if args.gradings:
         grade_reference(NAME, args.gradings, ROOT)
-    if not (args.seeds or args.gradings):
+    if not (args.seeds or args.gradings or args.blame):
         parser.print_help()
 
 

@@ -2,6 +2,7 @@
 
     python reference/toy2d-classifiers/calibrate.py --seeds 40      # the table of CALIBRATION.md
     python reference/toy2d-classifiers/calibrate.py --gradings 20   # the reference, graded for real
+    python reference/toy2d-classifiers/calibrate.py --blame 30      # the grader's own trainer, for blame
 
 `--seeds`: the reference solution (trusted, run in this process through the probe's own path,
 one thread) and two broken variants train on the splits of many seeds; for each dataset the
@@ -11,6 +12,9 @@ it and no broken run does.
 
 `--gradings`: grades the reference solution in the sandbox, as `grade` does, once per hidden
 split seed 1..N (the probe's seed changes too), and prints each score and time.
+
+`--blame N`: the grader's own trainer (grader/trainer.py, which decides whether a missed threshold is
+the factory's fault or train's) on the reference's models as built over split seeds 1..N.
 """
 
 from __future__ import annotations
@@ -92,16 +96,69 @@ def _gap_row(measured: dict[str, list[dict[str, float]]]) -> str:
             f"+{margin:.2f} | {'yes' if sound else 'NO'} |")
 
 
+def blame(n_seeds: int) -> str:
+    """The grader's own trainer (grader/trainer.py) on the reference's models as built, and on the no-hidden-layer
+    variant's, over seeds 1..n_seeds: train is blamed for a missed threshold only when the grader's trainer clears
+    threshold + margin, so the reference's models must always clear it and a linear "MLP" never."""
+    import torch
+
+    from grader.model import Evidence
+    from grader.runner import run_in_process
+    from grader.training import substituted_accuracy
+
+    torch.set_num_threads(1)
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    recipe = TOY2D.RECIPE
+    measured: dict[str, dict[str, list[float]]] = {"reference": {}, "no hidden layer": {}}
+    started = time.monotonic()
+    for seed in range(1, n_seeds + 1):
+        runs = TOY2D.runs(seed, "calibration")
+        linear = broken_variants(reference)["no hidden layer"]
+        for name, namespace in (("reference", reference), ("no hidden layer", linear)):
+            steps = [step for run in runs.values() for step in run.steps[:2]]
+            evidence = Evidence(run_in_process(steps, dict(namespace), TOY2D.LIMITS, seed))
+            for key, run in runs.items():
+                score = substituted_accuracy(run, evidence, recipe)
+                measured[name].setdefault(key, []).append(score if isinstance(score, float) else float("nan"))
+            if name == "reference":
+                against = TOY2D._against_grader_mlp(runs["random-spiral"], evidence)
+                if not isinstance(against, str):
+                    measured[name].setdefault("grader-mlp-gap", []).append(against[0] - against[1])
+    lines = [f"The grader's own trainer ({recipe.describe()}, margin {recipe.margin:.2f}) over split seeds "
+             f"1..{n_seeds} ({time.monotonic() - started:.0f} s in all).", "",
+             "| dataset | model | reference, grader-trained: min | median | no hidden layer, grader-trained: max | "
+             "train blamed from | sound |", "|---|---|---|---|---|---|---|"]
+    for dataset, key in ROWS:
+        ref, linear = measured["reference"][key], measured["no hidden layer"][key]
+        needed = TOY2D.THRESHOLDS[dataset] + recipe.margin
+        sound = min(ref) >= needed and (key.startswith("logistic") or max(linear) < needed)
+        lines.append(f"| {dataset} | {key.split('-')[0]} | {min(ref):.3f} | {statistics.median(ref):.3f} | "
+                     f"{'—' if key.startswith('logistic') else f'{max(linear):.3f}'} | {needed:.2f} | "
+                     f"{'yes' if sound else 'NO'} |")
+    ref = measured["reference"]
+    gaps = [m - r for m, r in zip(ref["mlp-spiral"], ref["random-spiral"], strict=True)]
+    needed = TOY2D.BEATS_MARGIN + recipe.margin / 2
+    lines.append(f"| spiral | trained − random hidden layer | {min(gaps):+.3f} | {statistics.median(gaps):+.3f} | — | "
+                 f"{needed:+.2f} | {'yes' if min(gaps) >= needed else 'NO'} |")
+    mine = ref["grader-mlp-gap"]
+    lines.append(f"| spiral | the grader's MLP − random hidden layer | {min(mine):+.3f} | "
+                 f"{statistics.median(mine):+.3f} | — | {needed:+.2f} | {'yes' if min(mine) >= needed else 'NO'} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
     parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
+    parser.add_argument("--blame", type=int, default=0, help="the grader's own trainer over this many split seeds")
     args = parser.parse_args()
     if args.seeds:
         print(calibrate(args.seeds))
+    if args.blame:
+        print(blame(args.blame))
     if args.gradings:
         grade_reference(NAME, args.gradings, ROOT)
-    if not (args.seeds or args.gradings):
+    if not (args.seeds or args.gradings or args.blame):
         parser.print_help()
 
 
