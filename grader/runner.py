@@ -40,6 +40,8 @@ from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_pr
 from .scratchfs import ScratchSpace, sweep_stale
 
 GRACE_SECONDS = 2.0
+ASLEEP_SECONDS = 60.0  # cells whose processes used (almost) no CPU this long wait for what never comes
+ASLEEP_CPU = 0.01  # "almost": below this share of one core (a busy machine still gives a runnable cell far more)
 POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
 CPU_EVERY = 0.1  # seconds between two measures of its CPU time (from its control group, or /proc)
@@ -322,9 +324,22 @@ class _Attempt:
     step: str | None = None  # the step whose CPU is being counted, and the CPU when it started
     step_cpu: float = 0.0
 
+    awake_cpu: float = 0.0  # the CPU count when the cells were last seen using some, and when (0: not yet)
+    awake_at: float = 0.0
+
     def follow_step(self, running: str | None, cpu: float) -> None:
         if running != self.step:
             self.step, self.step_cpu = running, cpu
+
+    def asleep(self, cpu: float, now: float) -> bool:
+        """Have the cells used (almost) no CPU for ASLEEP_SECONDS? Told only where the kernel counts
+        the CPU (a control group): a waiting process uses none, one a busy machine delays still some."""
+        if _group_usage(self.worker.sandbox, self.worker.process) is None:
+            return False
+        if self.awake_at == 0.0 or cpu - self.awake_cpu > ASLEEP_CPU * (now - self.awake_at):
+            self.awake_cpu, self.awake_at = cpu, now
+            return False
+        return now - self.awake_at > ASLEEP_SECONDS
 
 
 def _watch(attempt: _Attempt) -> Stop | None:
@@ -383,6 +398,9 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
         if used > attempt.cells_seconds or now > attempt.cells_deadline:
             return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish "
                                      f"within {attempt.cells_seconds:g} s of CPU")
+        if attempt.asleep(cpu, now):
+            return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish: they "
+                                     f"used no CPU for {ASLEEP_SECONDS:g} s (waiting or sleeping?)")
     if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
     return None

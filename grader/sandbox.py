@@ -31,7 +31,9 @@ Where each limit (`Limits`) is held:
     file size    RLIMIT_FSIZE.
     disk         bytes and files of the scratch folder: its own tmpfs where the grader can mount
                  one (grader/scratchfs.py), else counted by the runner.
-    wall clock   a backstop watched by the runner (5 x the CPU budget + 30 s), for what sleeps.
+    wall clock   a backstop watched by the runner (5 x the CPU budget + 30 s), for what sleeps;
+                 and cells whose processes used no CPU for 60 s (counted by the control group,
+                 which a busy machine slows but never stops) are stopped as waiting forever.
 
 Where control groups cannot be made (`cgroups.availability()` says why), the rlimits alone hold,
 and the sandbox's `note` and one warning on stderr say so (`--sandbox none` has no limits, and
