@@ -339,6 +339,7 @@ def connected(scheduler: str) -> Iterator[Client]:
     if count is not None:
         with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
                 LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
+                             scheduler_kwargs={"dashboard_address": ":0"},  # its HTTP server: a free port
                              silence_logs=logging.ERROR) as cluster, Client(cluster, set_as_default=False) as client:
             client.wait_for_workers(count)
             yield client
