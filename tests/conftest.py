@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -77,3 +78,17 @@ def sentinel_snapshot() -> dict[str, object]:
     target = os.lstat(LINK_TARGET) if LINK_TARGET.exists() else None
     snapshot[str(LINK_TARGET)] = (target.st_mode, target.st_size, target.st_mtime_ns) if target else None
     return snapshot
+
+
+@functools.cache
+def full_marks(assignment: str) -> float:
+    """The assignment's points with its hidden checks (as instructors grade): checks change, tests follow."""
+    from grader.assignments import load_assignment
+
+    return sum(c.points for c in load_assignment(assignment).checks)
+
+
+def check_count(assignment: str) -> int:
+    from grader.assignments import load_assignment
+
+    return len(load_assignment(assignment).checks)

@@ -22,7 +22,7 @@ from grader.intake import read_export, student_id
 from grader.model import CHECK_STATUSES
 from grader.outputs import error_report, limits_hit
 
-from .conftest import ROOT, SUBMISSIONS
+from .conftest import ROOT, SUBMISSIONS, full_marks
 from .test_html_report import _report
 
 ASSIGNMENT = "conv-arithmetic"
@@ -116,7 +116,7 @@ def test_verdicts_of_the_mixed_class(graded) -> None:
         return json.loads((output / "results" / f"{student}.json").read_text())
 
     for student in ("correct", "reference", "dana", "erin", "finn", "student00", "student01"):
-        assert result(student)["score"] == result(student)["max_score"] == 46, student
+        assert result(student)["score"] == result(student)["max_score"] == full_marks("conv-arithmetic"), student
     assert result("template")["score"] == 0
     assert result("finn")["submission"] == "finn/solution.ipynb"
     assert result("not_a_notebook")["status"] == "error"
@@ -124,7 +124,7 @@ def test_verdicts_of_the_mixed_class(graded) -> None:
     erin = json.loads((output / "details" / "erin.json").read_text())
     assert result("erin")["submission"] == "erin/hw.py"  # the latest of two; the other is listed, not counted
     assert [(f["file"], f["counted"]) for f in erin["files"]] == [("erin/hw.py", True), ("erin/notes.py", False)]
-    assert 0 < result("floor_not_ceil")["score"] < 46
+    assert 0 < result("floor_not_ceil")["score"] < full_marks("conv-arithmetic")
     details = json.loads((output / "details" / "infinite_loop.json").read_text())
     assert details["limits_hit"] and "call time limit" in details["limits_hit"][0]
     assert "infinite_loop" in (output / "summary.html").read_text()
@@ -201,7 +201,8 @@ def test_a_changed_submission_is_graded_again(graded, tmp_path: Path) -> None:
     (changed / "empty.py").unlink()
     done = batch(changed, output)
     assert f"{SIZE - 1} students: 1 graded now, {SIZE - 2} unchanged" in done.stdout, done.stdout
-    assert json.loads((output / "results" / "floor_not_ceil.json").read_text())["score"] == 46
+    regraded = json.loads((output / "results" / "floor_not_ceil.json").read_text())
+    assert regraded["score"] == full_marks("conv-arithmetic")
     assert not (output / "reports" / "empty.html").exists() and not (output / "results" / "empty.json").exists()
     assert len(pd.read_csv(output / "gradebook.csv")) == SIZE - 1
 
@@ -219,7 +220,7 @@ def test_demo_writes_html_reports_gradebook_and_summary(run_grade, tmp_path: Pat
     pages = {p.name for p in (folder / "reports").glob("*.html")}
     assert {"reference.html", "template.html", "correct.html"} <= pages and (folder / "summary.html").is_file()
     book = pd.read_csv(folder / "gradebook.csv")
-    assert dict(zip(book["student"], book["total"], strict=True))["reference"] == 46
+    assert dict(zip(book["student"], book["total"], strict=True))["reference"] == full_marks("conv-arithmetic")
     assert f"reports in {folder}/" in done.stdout
 
 

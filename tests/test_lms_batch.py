@@ -16,11 +16,11 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-from .conftest import ROOT, SUBMISSIONS
+from .conftest import ROOT, SUBMISSIONS, full_marks
 from .test_intake import SAMPLES, export
 
 ASSIGNMENT = "conv-arithmetic"
-FULL = 46
+FULL = full_marks("conv-arithmetic")
 
 
 def batch(source: Path, output: Path, *extra: str,
