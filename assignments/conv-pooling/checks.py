@@ -22,6 +22,7 @@ EXERCISES = ["cross_correlation2d", "convolution2d", "conv_layer", "max_pool2d",
 LIMITS = Limits(call_seconds=10, cell_seconds=60, run_seconds=300)
 WARM_IMPORTS = ("torch",)
 SEED = 285  # public: these inputs are no secret; the hidden checks draw theirs from a hidden seed
+MUTATION_MINIMUM = 0.95  # `grade validate conv-pooling --mutants`: each exercise kills this share of its mutants
 FLOAT = Tolerance(rtol=1e-4, atol=1e-5)  # float32 sums of at most 75 products of N(0, 1) values
 
 CONV_FORBIDDEN = (
@@ -178,6 +179,28 @@ CONV_MISTAKES = [
             "boundary=\"valid\" the kernel fits at H-2s positions, the last one included",
             short_by_one(convolution2d)),
 ]
+def _height_only(flip: bool) -> list[Mistake]:
+    """A kernel checked on its height only (m = k.shape[0]): a (3, 4) kernel then goes through,
+    and the loops over a, b < m read its first 3×3 values (flipped before or after the cut)."""
+    hint = ("only the kernel's height was checked: the kernel must be square with an odd size m = 2s+1 on "
+            "both sides (k.shape[0] and k.shape[1]); any other kernel raises ValueError")
+
+    def cut(k: torch.Tensor) -> torch.Tensor:
+        m = k.shape[0]
+        if k.dim() != 2 or k.shape[1] == m or m % 2 == 0:
+            raise ValueError("not this mistake")
+        return k[:m, :m]
+
+    if not flip:
+        return [Mistake(hint, lambda x, k, boundary="valid": correlate(x, cut(k), boundary))]
+    return [Mistake(hint, lambda x, k, boundary="valid": correlate(x, cut(k).flip(0, 1), boundary)),
+            Mistake(hint, lambda x, k, boundary="valid": correlate(x, cut(k.flip(0, 1)), boundary))]
+
+
+XCORR_HEIGHT_ONLY = _height_only(flip=False)
+CONV_HEIGHT_ONLY = _height_only(flip=True)
+
+
 def _first(b: torch.Tensor, n: int) -> torch.Tensor:
     """b's first n values, as a loop over n input channels indexing b would read them."""
     if n > b.shape[0]:
