@@ -81,11 +81,12 @@ def sentinel_snapshot() -> dict[str, object]:
 
 
 @functools.cache
-def full_marks(assignment: str) -> float:
+def full_marks(assignment: str) -> float | int:
     """The assignment's points with its hidden checks (as instructors grade): checks change, tests follow."""
     from grader.assignments import load_assignment
 
-    return sum(c.points for c in load_assignment(assignment).checks)
+    points = sum(c.points for c in load_assignment(assignment).checks)
+    return int(points) if points == int(points) else points  # as the gradebook writes it: 59, not 59.0
 
 
 def check_count(assignment: str) -> int:
