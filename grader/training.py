@@ -8,6 +8,12 @@ enters the student's process, inputs or labels: the grader runs the exported gra
 (grader/graph.py) and computes accuracy here. `predict` is checked against the argmax of the
 graph's logits on the same public inputs. Checks that look at the same model share the same
 steps, so each model is built, exported and trained once per grading.
+
+Blame goes to the exercise at fault: an accuracy check belongs to the factory, but when the
+student's `train` misses the threshold and the grader's own trainer (grader/trainer.py) brings
+the same model as built there, the factory's check passes and `train_blame_check` (exercise
+`train`) loses instead. `train` and `predict` are also tried on models the grader specifies
+(grader/given.py), apart from the student's factories.
 """
 
 from __future__ import annotations

@@ -6,9 +6,14 @@ seed: 1,500 images for `train`, the rest for testing, which never enter the stud
 model is exported to a graph of operators and the grader runs that graph itself on the test
 images (grader/training.py, grader/graph.py). The architecture is read from the same graph, the
 order in which convolution, pooling and linear operators run, not from anything the student's
-code says about itself; `F.max_pool2d` in forward is pooling as much as `nn.MaxPool2d` is. The
-accuracy threshold was calibrated on the reference over many seeds
-(reference/cnn-digits/CALIBRATION.md).
+code says about itself; `F.max_pool2d` in forward is pooling as much as `nn.MaxPool2d` is; a ReLU
+must run after each convolution and between fully connected layers. The accuracy threshold was
+calibrated on the reference over many seeds (reference/cnn-digits/CALIBRATION.md).
+
+Each exercise loses marks for its own fault only: when the CNN misses the threshold, the grader
+trains the same CNN as built with its own trainer; if that reaches it, `train` is at fault
+(train/trains-the-model), else `make_cnn` is. `train` and `predict` are also tried on models the
+grader specifies (grader/given.py).
 """
 
 from __future__ import annotations

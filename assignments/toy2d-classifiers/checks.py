@@ -3,12 +3,18 @@
 The grader makes the toy datasets (grader/datasets.py) from a seed: here the public seed,
 in the hidden checks another one. `train` gets a training split; after it, the grader exports
 the model to a graph of operators and runs that graph itself on the test split, whose inputs and
-labels never enter the student's process (grader/training.py, grader/graph.py). `predict` is
-called on the training inputs only and must agree with the model. The structure of a model is
-read from its graph (what runs), so `F.relu` in forward is a ReLU as much as `nn.ReLU()` is. The
-thresholds were calibrated on the reference solution over many seeds
+labels never enter the student's process (grader/training.py, grader/graph.py). The structure of
+a model is read from its graph (what runs), so `F.relu` in forward is a ReLU as much as
+`nn.ReLU()` is. The thresholds were calibrated on the reference solution over many seeds
 (reference/toy2d-classifiers/CALIBRATION.md): the reference never misses them, a linear model (or
 an untrained one) never reaches them.
+
+Each exercise loses marks for its own fault only. When a model misses its threshold, the grader
+trains the same model as built with its own trainer: if that reaches the threshold, `train` is
+at fault (train/trains-the-models), else the factory is. `train` and `predict` are also tried on
+models the grader specifies (grader/given.py): `predict` on a network of the grader's, `train` on
+a logistic regression of the grader's (its loss must drop) and on a model whose output cannot
+change (it must report the mean cross-entropy of each epoch).
 """
 
 from __future__ import annotations
