@@ -45,7 +45,8 @@ class _CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def _cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, Any]:
+def cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, Any]:
+    """How an executed cell went, as CellLog's fields (its error and output capped)."""
     text, error = [], note
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream":
@@ -190,10 +191,10 @@ def main(scratch: Path) -> int:
                 watch.cell(running=True)
                 try:
                     client.execute_cell(cell, index)
-                    logs.append(_cell_log(index, cell, "timeout" if watch.fired else "ok",
+                    logs.append(cell_log(index, cell, "timeout" if watch.fired else "ok",
                                           f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
                 except CellTimeoutError:
-                    logs.append(_cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
+                    logs.append(cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
                 watch.cell(running=False)
             events.emit(protocol.CELLS, cells=logs)
             cells_sent = True

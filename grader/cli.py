@@ -124,9 +124,9 @@ def _run_grade(args: argparse.Namespace) -> int:
 
 def _grade_one(args: argparse.Namespace) -> GradeReport:
     """In the sandbox; where none can start (Windows), the public checks in the student's own kernel."""
-    from .own_kernel import grade_in_own_kernel, sandbox_possible
+    if not _sandbox_possible():
+        from .own_kernel import grade_in_own_kernel
 
-    if not sandbox_possible():
         if args.sandbox in ("bwrap", "subprocess"):
             raise UsageError(f"--sandbox {args.sandbox} needs a POSIX system (Linux, macOS); "
                              "here the public checks run in a kernel of your own")

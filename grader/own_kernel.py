@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import secrets
 import tempfile
 import time
@@ -22,11 +21,11 @@ from typing import Any
 
 from .assignments import Assignment, course_root, detect_assignment, load_assignment
 from .cell_errors import cell_problem
+from .child import cell_log
 from .model import CellLog, GradeReport
 from .submission import load_submission
 
 SANDBOX_NAME = "none (your own Jupyter kernel: public checks only; no sandbox on this system)"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def sandbox_possible() -> bool:
@@ -67,7 +66,7 @@ def grade_in_own_kernel(path: Path, assignment_name: str | None = None, root: Pa
             problem = f"stopped: a cell ran longer than {_cell_timeout(assignment)} s"
         except DeadKernelError:
             problem = "stopped: the notebook's kernel died"
-    cells = tuple(_cell_log(i, cell) for i, cell in enumerate(code_cells))
+    cells = tuple(CellLog(**cell_log(i, cell, "ok")) for i, cell in enumerate(code_cells))
     report = _read_result(notebook.cells[-1], marker, assignment, str(path))
     message = "; ".join(p for p in (cell_problem(cells, submission.cells), problem, report.message) if p)
     return replace(report, message=message, cells=cells, sandbox=SANDBOX_NAME,
@@ -96,17 +95,6 @@ def _environment(root: Path) -> Any:
             os.environ.pop("COURSEGRADE_ROOT", None)
         else:
             os.environ["COURSEGRADE_ROOT"] = before
-
-
-def _cell_log(index: int, cell: Any) -> CellLog:
-    error, text = "", []
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream":
-            text.append(str(out.get("text", "")))
-        elif out.get("output_type") == "error":
-            error = _ANSI.sub("", "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}")
-    head = next((line for line in str(cell.source).splitlines() if line.strip()), "")
-    return CellLog(index, "error" if error else "ok", head[:120], error[-4000:], "".join(text)[-4000:])
 
 
 def _read_result(cell: Any, marker: str, assignment: Assignment, submission: str) -> GradeReport:

@@ -334,12 +334,12 @@ class _Attempt:
     def asleep(self, cpu: float, now: float) -> bool:
         """Have the cells used (almost) no CPU for ASLEEP_SECONDS? Told only where the kernel counts
         the CPU (a control group): a waiting process uses none, one a busy machine delays still some."""
-        if _group_usage(self.worker.sandbox, self.worker.process) is None:
-            return False
         if self.awake_at == 0.0 or cpu - self.awake_cpu > ASLEEP_CPU * (now - self.awake_at):
             self.awake_cpu, self.awake_at = cpu, now
             return False
-        return now - self.awake_at > ASLEEP_SECONDS
+        if now - self.awake_at <= ASLEEP_SECONDS:
+            return False
+        return _group_usage(self.worker.sandbox, self.worker.process) is not None  # read only once asleep that long
 
 
 def _watch(attempt: _Attempt) -> Stop | None:
