@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -101,31 +102,54 @@ def test_validate_finds_checks_that_cannot_pass_or_cannot_fail(run_grade, tmp_pa
     assert "hidden.json" not in done.stdout
 
 
-def test_the_ci_workflow_grades_a_sample_assignment_repository(tmp_path: Path) -> None:
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _fresh_virtualenv(folder: Path) -> Path:
+    """A new virtualenv holding this one's installed packages (hard links where it can, so torch is
+    not copied again), so that pip resolves the release's requirements for real against them."""
+    subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    ours = sysconfig.get_paths()["purelib"]
+    theirs = folder / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    shutil.copytree(ours, theirs, copy_function=_link_or_copy, dirs_exist_ok=True, symlinks=True,
+                    ignore=shutil.ignore_patterns("pip", "pip-*", "__pycache__"))
+    return folder / "bin"
+
+
+def test_the_release_workflow_installs_and_grades_as_written(tmp_path: Path) -> None:
+    """The workflow's own commands, run in a fresh virtualenv: `pip install -r requirements.txt`
+    installs the grader the release pins (here: this checkout), then the Grade step fails on the
+    template and passes on the reference. PyTorch's CPU index is unreachable here (PIP_RETRIES=0
+    makes pip give up on it at once); torch 2.13.0+cpu is taken as installed."""
     import yaml
 
     repo = tmp_path / "repo"
-    build_release(load_assignment("conv-arithmetic"), repo)
-    workflow = yaml.safe_load((repo / ".github" / "workflows" / "grade.yml").read_text())
-    job = workflow["jobs"]["grade"]
-    command = next(step["run"] for step in job["steps"] if step.get("name") == "Grade")
-    shim = tmp_path / "bin" / "grade"
-    shim.parent.mkdir()
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m grader "$@"\n')
-    shim.chmod(0o755)
-    env = {**_installed_grader(tmp_path), "NOTEBOOK": job["env"]["NOTEBOOK"],
-           "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    build_release(load_assignment("conv-arithmetic"), repo, grader_spec=f"coursegrade @ {ROOT.as_uri()}")
+    job = yaml.safe_load((repo / ".github" / "workflows" / "grade.yml").read_text())["jobs"]["grade"]
+    steps = {step.get("name"): step["run"] for step in job["steps"] if "run" in step}
+    env = {**os.environ, "NOTEBOOK": job["env"]["NOTEBOOK"], "PIP_RETRIES": "0",
+           "PATH": f"{_fresh_virtualenv(tmp_path / 'venv')}:{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
 
-    def run_step() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", "-e", "-c", command], cwd=repo, env=env,
-                              capture_output=True, text=True, timeout=300)
+    def run_step(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-e", "-c", steps[name]], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=600)
 
-    untouched = run_step()
+    installed = run_step("Install the grader")
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    where = subprocess.run(["python", "-c", "import grader; print(grader.__file__)"], cwd=repo, env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(tmp_path / "venv")), where  # the grader pip installed, not this checkout
+    untouched = run_step("Grade")
     assert untouched.returncode == 1, untouched.stderr
     written = {p.name for p in (repo / "grade-results").iterdir()}
     assert {"result.json", "junit.xml", "results.json", "report.html"} <= written
     shutil.copyfile(ROOT / "reference" / "conv-arithmetic" / "solution.ipynb", repo / job["env"]["NOTEBOOK"])
-    solved = run_step()
+    solved = run_step("Grade")
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert json.loads((repo / "grade-results" / "result.json").read_text())["status"] == "graded"
 
