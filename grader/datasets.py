@@ -4,15 +4,22 @@ Datasets are made here, in the grader's process. Only the inputs of a split (and
 training labels) are sent to the student's process; the test labels stay here. Blobs,
 moons and circles come from scikit-learn's generators; XOR and the 3-arm spiral, which
 scikit-learn has no generator for, are written here.
+
+A split, once made, is kept in this process and in the user's cache folder
+(grader/dataset_cache.py): a student's second `grade` neither imports scikit-learn nor
+generates again.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .dataset_cache import cached_arrays
 
 TOY2D = ("blobs", "moons", "circles", "xor", "spiral")
 BLOB_CENTERS = ((1.5, 2.0), (4.5, 2.0), (3.0, 4.5))  # off the origin: no lucky untrained model
@@ -103,23 +110,38 @@ def _as_split(name: str, X: np.ndarray, y: np.ndarray, n_train: int, n_classes: 
     return Split(name, X_t[:n_train], y_t[:n_train], X_t[n_train:], y_t[n_train:], n_classes)
 
 
-def toy2d(name: str, seed: int, n_train: int = 400, n_test: int = 400) -> Split:
-    """The toy dataset `name` for grading seed `seed`, shuffled, then cut into train and test."""
-    make, n_classes = GENERATORS[name]
+def _toy2d_arrays(name: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    make, _ = GENERATORS[name]
     rng = _random_state(name, seed)
-    X, y = make(n_train + n_test, rng)
+    X, y = make(n, rng)
     order = rng.permutation(len(y))
-    return _as_split(name, X[order], y[order], n_train, n_classes)
+    return np.asarray(X[order], dtype=np.float32), np.asarray(y[order], dtype=np.int64)
 
 
-def digits(seed: int, n_train: int = 1_500) -> Split:
-    """scikit-learn's 1,797 8×8 digits (shipped with it, no download), as (N,1,8,8) in [0, 1]."""
+@functools.lru_cache(maxsize=64)
+def toy2d(name: str, seed: int, n_train: int = 400, n_test: int = 400) -> Split:
+    """The toy dataset `name` for grading seed `seed`, shuffled, then cut into train and test
+    (the same object for the same arguments: nothing may change its tensors in place)."""
+    n_classes = GENERATORS[name][1]
+    X, y = cached_arrays(f"toy2d-{name}-{seed}-{n_train + n_test}",
+                         lambda: _toy2d_arrays(name, seed, n_train + n_test))
+    return _as_split(name, X, y, n_train, n_classes)
+
+
+def _digits_arrays(seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     order = _random_state("digits", seed).permutation(len(bunch.target))
     images = (bunch.images[order] / 16.0).reshape(-1, 1, 8, 8)
-    return _as_split("digits", images, bunch.target[order], n_train, 10)
+    return images.astype(np.float32), bunch.target[order].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=16)
+def digits(seed: int, n_train: int = 1_500) -> Split:
+    """scikit-learn's 1,797 8×8 digits (shipped with it, no download), as (N,1,8,8) in [0, 1]."""
+    X, y = cached_arrays(f"digits-{seed}", lambda: _digits_arrays(seed))
+    return _as_split("digits", X, y, n_train, 10)
 
 
 def grid(X: Any, steps: int = 80, margin: float = 0.4) -> tuple[Any, tuple[float, float, float, float]]:

@@ -36,3 +36,64 @@ def test_grid_covers_the_data() -> None:
     points, extent = grid(X, steps=5, margin=0.5)
     assert points.shape == (25, 2)
     assert extent == (-0.5, 2.5, 0.5, 3.5)
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from grader import dataset_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(dataset_cache.DISABLE, raising=False)
+    dataset_cache.cache_folder.cache_clear()
+    toy2d.cache_clear()
+    yield tmp_path
+    dataset_cache.cache_folder.cache_clear()
+    toy2d.cache_clear()
+
+
+def test_a_split_is_kept_on_disk_and_read_back_the_same(cache_home) -> None:  # type: ignore[no-untyped-def]
+    from grader import dataset_cache
+
+    made = toy2d("moons", 11)
+    files = list(cache_home.glob("coursegrade/datasets-*/*.npz"))
+    assert len(files) == 1
+    toy2d.cache_clear()
+    calls: list[str] = []
+    X, y = dataset_cache.cached_arrays("toy2d-moons-11-800", lambda: calls.append("made") or (None, None))  # type: ignore[func-returns-value]
+    assert calls == [] and torch.equal(torch.from_numpy(X[:400]), made.X_train)
+    assert torch.equal(toy2d("moons", 11).y_test, made.y_test)
+    assert toy2d("moons", 11) is toy2d("moons", 11)  # in-process too
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit", "garbage"])
+def test_a_damaged_cache_file_is_generated_again(cache_home, damage: str) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    made = toy2d("xor", 5)
+    path = next(cache_home.glob("coursegrade/datasets-*/*.npz"))
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "edit":
+        with np.load(path) as stored:
+            fields = dict(stored)
+        fields["y"] = 1 - fields["y"]  # flipped labels, the digest kept: not believed
+        np.savez(path, **fields)
+    else:
+        path.write_bytes(b"\x00" * 64)
+    toy2d.cache_clear()
+    again = toy2d("xor", 5)
+    assert torch.equal(again.y_test, made.y_test) and torch.equal(again.X_train, made.X_train)
+    toy2d.cache_clear()
+    assert torch.equal(toy2d("xor", 5).y_train, made.y_train)  # rewritten whole
+
+
+def test_a_folder_others_may_write_is_not_used(cache_home) -> None:  # type: ignore[no-untyped-def]
+    from grader import dataset_cache
+
+    folder = dataset_cache.cache_folder()
+    assert folder is not None
+    folder.chmod(0o777)
+    dataset_cache.cache_folder.cache_clear()
+    assert dataset_cache.cache_folder() is None
+    assert toy2d("blobs", 2).n_classes == 3  # generated, not cached
+    assert not list(folder.glob("*.npz"))
