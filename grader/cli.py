@@ -88,6 +88,9 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
     parser.add_argument("--report", nargs="?", type=Path, const=Path(), metavar="PATH",
                         help="also write the HTML report (default: FILE's name with .html, beside it)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="run up to N independent trainings (or other chains of checks) at once, each in "
+                             "its own process within its own CPU limits (default: the cores there are)")
     _add_sandbox_option(parser)
 
 
@@ -97,6 +100,8 @@ def _run_grade(args: argparse.Namespace) -> int:
     from .text_report import render as render_text
 
     formats = args.format or []
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     if len(formats) > 1 and not args.output_dir:
         raise UsageError("several --format need --output-dir (one file each)")
     report = _grade_one(args)
@@ -137,7 +142,7 @@ def _grade_one(args: argparse.Namespace) -> GradeReport:
     from .sandbox import get_sandbox
 
     return grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
-                      include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr))
+                      include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr), jobs=args.jobs)
 
 
 def _progress_line(stream: TextIO) -> Callable[[str], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from .errors import GraderError
 from .judge import judge_all, skipped_hidden, total
 from .model import GradeReport
 from .plan import hidden_only_steps, plan_steps
+from .progress import step_progress
 from .runner import RunOutcome, Worker, run_steps
 from .sandbox import Sandbox, get_sandbox
 from .submission import Submission, load_submission
@@ -29,15 +31,20 @@ def grade_submission(
     assignment: Assignment,
     sandbox: Sandbox,
     worker: Worker | None = None,
+    jobs: int = 1,
+    progress: Callable[[str], None] | None = None,
 ) -> GradeReport:
-    """Grade one submission of `assignment`; student failures are in the report, not raised."""
+    """Grade one submission of `assignment`; student failures are in the report, not raised.
+    `jobs`: independent chains of steps run at once; `progress` is told which check is waited for."""
     steps = plan_steps(assignment.checks)
+    told = step_progress(steps, progress, f"{assignment.name}: ") if progress is not None else None
     with tempfile.TemporaryDirectory(prefix="coursegrade-nb-") as folder:
         notebook = Path(folder) / "submission.ipynb"
         submission.write_notebook(notebook)
         outcome = run_steps(notebook, steps, sandbox, assignment.limits, assignment.seed,
                             hidden=hidden_only_steps(assignment.checks),
-                            warm_imports=assignment.warm_imports, worker=worker)
+                            warm_imports=assignment.warm_imports, worker=worker, jobs=jobs,
+                            **({"progress": told} if told is not None else {}))
     started = time.monotonic()
     needs_reference = any(c.needs_reference for c in assignment.checks)
     results, figures = judge_all(assignment.checks, outcome.observations,
@@ -63,6 +70,10 @@ def grade_submission(
     )
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _early_worker(sandbox: Sandbox, root: Path, name: str) -> Worker | None:
     """A sandboxed child started before the assignment's checks are loaded (both import torch:
     on two cores, at once), when its settings can be read without loading them."""
@@ -82,9 +93,11 @@ def grade_file(
     include_hidden: bool = True,
     root: Path | None = None,
     progress: Callable[[str], None] = lambda text: None,
+    jobs: int | None = None,
 ) -> GradeReport:
     """Grade the notebook or module at `path`; raises UsageError for bad input only. `progress`
-    is told, in a few words, what the grading is waiting for."""
+    is told, in a few words, what the grading is waiting for; `jobs` independent chains of checks
+    (trainings) run at once (default: the cores there are)."""
     started = time.monotonic()
     submission = load_submission(path)
     root = root or course_root(path.parent)
@@ -104,6 +117,6 @@ def grade_file(
     loaded = time.monotonic()
     progress(f"{name}: running the notebook and the {'' if include_hidden else 'public '}checks "
              f"({len(assignment.checks)})")
-    report = grade_submission(submission, assignment, sandbox, worker)
+    report = grade_submission(submission, assignment, sandbox, worker, jobs or _cores(), progress)
     timings = {"loading": loaded - started, **report.timings, "total": time.monotonic() - started}
     return replace(report, submission=str(path), timings=timings)

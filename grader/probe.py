@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import os
 import random
 import signal
 import sys
@@ -332,27 +334,131 @@ def _raised(error: BaseException) -> dict[str, Any]:
 
 
 _KEPT: dict[str, Any] = {}  # what each step returned, across the parts of the plan (Refs)
+_FORK, _WAITPID, _EXIT = os.fork, os.waitpid, os._exit  # taken before any cell runs (a cell may replace them)
+CHAIN_POLL = 0.01
+
+
+def _run_steps(steps: list[dict[str, Any]], seed: int, namespace: dict[str, Any], root: Path,
+               encoder: Encoder, events: Any, limit: _CpuLimit | None = None) -> None:
+    """Run `steps` in order here, each seeded alike, writing each start and end to `events`."""
+    for step in steps:
+        if limit is not None:
+            limit.step(step)
+        events.write(protocol.event_line(protocol.START, step=step["name"]))
+        events.flush()
+        _seed(seed)
+        outcome = _run_step(step, namespace, _KEPT, root / protocol.INPUTS, encoder)
+        try:
+            line = protocol.event_line(protocol.END, step=step["name"], **outcome)
+        except (TypeError, ValueError):
+            line = protocol.event_line(protocol.END, step=step["name"], status="not_run",
+                                       error_message="the result could not be written")
+        events.write(line)
+        events.flush()
+
+
+class _CpuLimit:
+    """A forked chain's CPU, held by the kernel (RLIMIT_CPU counts this process alone): its steps'
+    limits together as the hard limit (SIGKILL, never raised again), and each step's own limit as
+    the soft one, set as it starts (SIGXCPU, which ends the process unless the student's code
+    catches it, just as the grader would stop a step of the kernel's own process)."""
+
+    def __init__(self, steps: list[dict[str, Any]]) -> None:
+        try:
+            import resource
+        except ImportError:  # no rlimits here (Windows): the grader's own watch still applies
+            self.resource: Any = None
+            return
+        self.resource = resource
+        self.hard = self._now() + math.ceil(sum(self._allowed(s) for s in steps)) + 1
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        if hard != resource.RLIM_INFINITY:
+            self.hard = min(self.hard, hard)
+        self._set(self.hard - 1)
+
+    @staticmethod
+    def _allowed(step: dict[str, Any]) -> float:
+        return float(step.get("timeout") or 10) + protocol.CHAIN_GRACE
+
+    @staticmethod
+    def _now() -> int:
+        return math.ceil(time.process_time())
+
+    def _set(self, soft: int) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self.resource.setrlimit(self.resource.RLIMIT_CPU, (min(soft, self.hard), self.hard))
+
+    def step(self, step: dict[str, Any]) -> None:
+        if self.resource is not None:
+            self._set(self._now() + math.ceil(self._allowed(step)))
+
+
+def _chain_process(chain: dict[str, Any], steps: list[dict[str, Any]], plan: dict[str, Any],
+                   namespace: dict[str, Any], root: Path) -> None:
+    """The body of a forked chain's process: its steps, then exit (never back into the kernel)."""
+    try:
+        limit = _CpuLimit(steps)
+        encoder = Encoder(root / protocol.OUT, prefix=f"r{plan['part']}c{int(chain['index'])}")
+        with open(root / protocol.OUT / protocol.chain_file(int(chain["index"])), "a", encoding="utf-8") as events:
+            _run_steps(steps, int(plan.get("seed", 0)), namespace, root, encoder, events, limit)
+    finally:
+        _EXIT(0)
+
+
+def _warm_up(steps: list[dict[str, Any]]) -> None:
+    """What every forked chain would otherwise do once on its own: torch.export's first export
+    (about 0.5 s of CPU, nearly all of it set-up) and a first backward pass, done once here on a
+    model of the grader's, so the chains inherit it warm."""
+    if "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
+        return
+    with contextlib.suppress(Exception):  # a cell may have broken torch: the chains will say so
+        torch = sys.modules["torch"]
+        from .export import graph_of
+
+        model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        graph_of(model, torch.zeros(3, 2))
+        model(torch.zeros(3, 2)).sum().backward()
+
+
+def _run_chains(plan: dict[str, Any], namespace: dict[str, Any], root: Path, events: Any) -> None:
+    """Fork a process per chain of the plan, at most plan["jobs"] at once, and say in the main
+    events file when each has ended (its returncode: negative for a signal)."""
+    by_name = {s["name"]: s for s in plan["steps"]}
+    _warm_up(plan["steps"])
+    pending = list(plan.get("chains", []))
+    running: dict[int, int] = {}
+    jobs = max(1, int(plan.get("jobs", 1)))
+    while pending or running:
+        while pending and len(running) < jobs:
+            chain = pending.pop(0)
+            steps = [by_name[name] for name in chain["steps"]]
+            sys.stdout.flush()
+            pid = _FORK()
+            if pid == 0:
+                _chain_process(chain, steps, plan, namespace, root)
+            running[pid] = int(chain["index"])
+        for pid in list(running):
+            done, status = _WAITPID(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                events.write(protocol.event_line(protocol.CHAIN_EXIT, chain=running.pop(pid), returncode=code))
+                events.flush()
+        time.sleep(CHAIN_POLL)
 
 
 def run(scratch: str, part: int = 1, namespace: dict[str, Any] | None = None) -> None:
     """Run every step of part `part` of the plan in this (the student's) namespace, or in
-    `namespace`; child.py puts each part in SCRATCH/plan-N.json when the grader sends it."""
+    `namespace`; child.py puts each part in SCRATCH/plan-N.json when the grader sends it. Steps of
+    the plan's chains run in processes forked from this one, after the others."""
     root = Path(scratch)
     plan = json.loads((root / protocol.plan_file(part)).read_text())
     encoder = Encoder(root / protocol.OUT, prefix=f"r{part}")
     namespace = _user_namespace() if namespace is None else namespace
     if part == 1:
         _KEPT.clear()
+    chained = {name for chain in plan.get("chains", []) for name in chain["steps"]}
+    inline = [s for s in plan["steps"] if s["name"] not in chained]
     with open(root / protocol.OUT / protocol.EVENTS, "a", encoding="utf-8") as events:
-        for step in plan["steps"]:
-            events.write(protocol.event_line(protocol.START, step=step["name"]))
-            events.flush()
-            _seed(int(plan.get("seed", 0)))
-            outcome = _run_step(step, namespace, _KEPT, root / protocol.INPUTS, encoder)
-            try:
-                line = protocol.event_line(protocol.END, step=step["name"], **outcome)
-            except (TypeError, ValueError):
-                line = protocol.event_line(protocol.END, step=step["name"], status="not_run",
-                                           error_message="the result could not be written")
-            events.write(line)
-            events.flush()
+        _run_steps(inline, int(plan.get("seed", 0)), namespace, root, encoder, events)
+        if chained:
+            _run_chains(plan, namespace, root, events)

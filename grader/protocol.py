@@ -44,6 +44,14 @@ CONFIG = "config.json"  # written by the grader before the child starts
 SUBFOLDERS = (WORK, OUT, INPUTS, "home", "tmp", "runtime", "ipython", "lib")
 
 
+MAX_CHAINS = 32  # events files of forked chains, created by the grader before the child starts
+
+
+def chain_file(index: int) -> str:
+    """Where the process forked for chain `index` writes its steps' events (in OUT)."""
+    return f"chain-{index}.jsonl"
+
+
 def plan_file(part: int) -> str:
     """Where child.py puts part `part` of the plan for the probe to read."""
     return f"plan-{part}.json"
@@ -55,7 +63,10 @@ SUBMISSION = "submission"  # {"kind", "notebook": nbformat-4 dict, "part": PLAN}
 PART = "part"  # {"kind", "part": PLAN}
 # PLAN = {"part": n, "seed": int, "more": bool, "steps": [STEP...], "tensors": {file name: base64}}
 # STEP = {"name", "function", "args", "kwargs", "observe", "call", "timeout", "forbidden"}
+# PLAN may also say {"chains": [{"index": i, "steps": [names]}...], "jobs": n}: those steps run in
+# processes the probe forks (after the cells ran), at most n at once, each writing chain_file(i)
 KERNEL_DIED = 3  # child.py's exit status when the kernel died under it
+CHAIN_GRACE = 2.0  # CPU seconds a forked chain may use beyond its steps' limits, each (RLIMIT_CPU)
 WALL_FACTOR, WALL_SLACK = 5.0, 30.0  # limits are CPU seconds; wall clock is only a backstop: 5 x + 30 s
 
 # -- events (child → grader) ---------------------------------------------------------------------
@@ -65,6 +76,7 @@ END = "end"  # {"event", "step", "status", "value" | "error_type", "error_bases"
 WAITING = "waiting"  # part 1 is done and the plan said more: the grader may send PART
 DONE = "done"  # the last part is done
 KERNEL_EXIT = "kernel-exit"  # {"event", "returncode"}: why child.py is about to exit KERNEL_DIED
+CHAIN_EXIT = "chain-exit"  # {"event", "chain", "returncode"}: a forked chain's process ended (main file)
 
 # -- caps ---------------------------------------------------------------------------------------
 MAX_MESSAGE_BYTES = 256 * 2**20  # one grader message (the notebook is at most 20 MiB)

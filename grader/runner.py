@@ -26,16 +26,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from . import protocol
 from .codec import Decoder
-from .conversation import Conversation, observe
+from .conversation import Conversation, Lane, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
-from .plan import plan_part
+from .plan import Lanes, cross_part_keep, lanes, plan_part
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_processes
 from .scratchfs import ScratchSpace, sweep_stale
 
@@ -75,6 +75,7 @@ class RunOutcome:
     stop: Stop | None = None
     stops: tuple[Stop, ...] = ()
     restarts: int = 0
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)  # step: (start, end) as the grader saw them
 
     @property
     def problem(self) -> str:
@@ -102,6 +103,8 @@ def _make_scratch(space: ScratchSpace, config: dict[str, Any]) -> Path:
     (scratch / "lib" / "grader").symlink_to(GRADER_PACKAGE, target_is_directory=True)
     (scratch / protocol.CONFIG).write_text(json.dumps(config))
     (scratch / protocol.OUT / protocol.EVENTS).touch()
+    for index in range(protocol.MAX_CHAINS):
+        (scratch / protocol.OUT / protocol.chain_file(index)).touch()
     return scratch
 
 
@@ -110,6 +113,32 @@ def _open_grader_view(scratch: Path) -> tuple[int, int]:
     out = os.open(scratch / protocol.OUT, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     events = os.open(protocol.EVENTS, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=out)
     return out, events
+
+
+def _open_chain_files(out: int) -> list[int]:
+    """Descriptors of the forked chains' events files, opened (like the main one) before any student code runs."""
+    return [os.open(protocol.chain_file(index), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=out)
+            for index in range(protocol.MAX_CHAINS)]
+
+
+class _Lines:
+    """The complete lines appended to one events file since the last read, through its descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self.offset, self.partial = fd, 0, b""
+
+    def read(self, room: int) -> list[bytes]:
+        """New lines, reading at most `room` bytes (a too long line is passed on for the conversation to refuse)."""
+        try:
+            chunk = os.pread(self.fd, max(0, room), self.offset) if room > 0 else b""
+        except OSError:
+            chunk = b""
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        if len(self.partial) > protocol.MAX_EVENT_LINE:
+            lines.append(self.partial)
+            self.partial = b""
+        return lines
 
 
 class Worker:
@@ -126,13 +155,14 @@ class Worker:
         self.scratch = _make_scratch(self.space, {"warm_imports": list(warm_imports),
                                                   "cell_seconds": limits.cell_seconds})
         self.out_fd, self.events_fd = _open_grader_view(self.scratch)
+        self.chain_fds = _open_chain_files(self.out_fd)
+        self.events = _Lines(self.events_fd)
+        self.chains = [_Lines(fd) for fd in self.chain_fds]
         self.decoder = Decoder(self.out_fd)
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (the grader's, not in the scratch)
         self.started = time.monotonic()
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
-        self.events_offset = 0
-        self.partial = b""
         self.outbox = b""
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
@@ -176,19 +206,18 @@ class Worker:
                 return
             self.outbox = self.outbox[written:]
 
+    def _room(self) -> int:
+        return protocol.MAX_EVENTS_BYTES - self.events.offset - sum(c.offset for c in self.chains)
+
     def new_events(self) -> list[bytes]:
-        """Complete event lines written since the last call (at most MAX_EVENTS_BYTES in all)."""
-        room = protocol.MAX_EVENTS_BYTES - self.events_offset
-        try:
-            chunk = os.pread(self.events_fd, max(0, room), self.events_offset) if room > 0 else b""
-        except OSError:
-            chunk = b""
-        self.events_offset += len(chunk)
-        *lines, self.partial = (self.partial + chunk).split(b"\n")
-        if len(self.partial) > protocol.MAX_EVENT_LINE:
-            lines.append(self.partial)  # too long: the conversation refuses it
-            self.partial = b""
-        return lines
+        """Complete event lines of the main file written since the last call (at most
+        MAX_EVENTS_BYTES in all files together)."""
+        return self.events.read(self._room())
+
+    def new_chain_events(self, indices: Sequence[int]) -> list[tuple[int, bytes]]:
+        """Complete event lines of the chains `indices`' files written since the last call."""
+        return [(index, line) for index in indices if 0 <= index < len(self.chains)
+                for line in self.chains[index].read(self._room())]
 
     def over_budget(self, now: float) -> Stop | None:
         """What this child's processes use together beyond its limits, where the kernel does not
@@ -238,7 +267,7 @@ class Worker:
         self.closed = True
         self.sandbox.stop(self.process)
         self.stderr.close()
-        for fd in (self.events_fd, self.out_fd):
+        for fd in (*self.chain_fds, self.events_fd, self.out_fd):
             os.close(fd)
         self.space.remove()
 
@@ -321,15 +350,25 @@ class _Attempt:
     by_name: dict[str, Step]
     cpu_at_go: float = 0.0  # the worker's start-up (kernel, imports) is not the student's
     cpu_before: float = 0.0  # what earlier children of the same submission used
-    step: str | None = None  # the step whose CPU is being counted, and the CPU when it started
-    step_cpu: float = 0.0
+    alone: str | None = None  # the step running alone (no other lane running), and the CPU count then
+    alone_cpu: float = 0.0
+    charged: dict[str, float] = field(default_factory=dict)  # CPU a step used while running alone
+    blamed: str | None = None  # the step a stop of the whole child is about (else: every running one)
+    chain_stops: list[tuple[str | None, Stop]] = field(default_factory=list)  # forked chains that ended early
+    progress: Callable[[str | None], None] = lambda step: None
 
     awake_cpu: float = 0.0  # the CPU count when the cells were last seen using some, and when (0: not yet)
     awake_at: float = 0.0
 
-    def follow_step(self, running: str | None, cpu: float) -> None:
-        if running != self.step:
-            self.step, self.step_cpu = running, cpu
+    def follow_steps(self, running: Sequence[str], cpu: float) -> None:
+        """Charge the CPU the submission used to the step that ran alone meanwhile: while lanes run
+        at once the group's count cannot be split between them, and each forked chain's process is
+        held to its steps' limits by the kernel (RLIMIT_CPU) and each step by its CPU timer."""
+        if self.alone is not None and list(running) == [self.alone]:
+            self.charged[self.alone] = self.charged.get(self.alone, 0.0) + cpu - self.alone_cpu
+        self.alone = running[0] if len(running) == 1 else None
+        self.alone_cpu = cpu
+        self.progress(running[0] if running else None)
 
     def asleep(self, cpu: float, now: float) -> bool:
         """Have the cells used (almost) no CPU for ASLEEP_SECONDS? Told only where the kernel counts
@@ -341,6 +380,32 @@ class _Attempt:
             return False
         return _group_usage(self.worker.sandbox, self.worker.process) is not None  # read only once asleep that long
 
+    def chain_ended(self, lane: Lane) -> None:
+        """A forked chain's process ended before it answered for all its steps: why, in the words
+        a stop of the whole child would have used, its running step blamed (the others go on)."""
+        running, code, limits = lane.running, lane.exit_code, self.worker.limits
+        if running is not None and code == -signal.SIGXCPU:
+            step = self.by_name[running]
+            allowed = step.timeout or limits.call_seconds
+            stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in "
+                                     f"{step.function or running} (its limit)")
+        else:
+            stop = (self.worker.memory_stop() or self.worker.full_stop()
+                    or exit_stop(protocol.KERNEL_DIED, limits, code if code is not None else -signal.SIGKILL))
+        self.chain_stops.append((running, stop))
+
+
+def _read_events(attempt: _Attempt, now: float) -> None:
+    """The main file's new lines, then every chain's of the part (so that a chain said to have
+    ended has said all it wrote), then the chains that ended early."""
+    worker, talk = attempt.worker, attempt.conversation
+    for line in worker.new_events():
+        talk.take(line, now)
+    for index, line in worker.new_chain_events(list(talk.lanes)):
+        talk.take(line, now, chain=index)
+    for _, lane in talk.exited_early():
+        attempt.chain_ended(lane)
+
 
 def _watch(attempt: _Attempt) -> Stop | None:
     """Follow one child until it is done, dies, breaks the protocol or passes a deadline."""
@@ -348,14 +413,13 @@ def _watch(attempt: _Attempt) -> Stop | None:
     while True:
         worker.flush()
         now = time.monotonic()
-        for line in worker.new_events():
-            talk.take(line, now)
-        attempt.follow_step(talk.running, worker.cpu_seconds(now))
-        if talk.phase == "waiting" and attempt.hidden_message is not None:
+        _read_events(attempt, now)
+        attempt.follow_steps([step for step, _ in talk.running_steps()], worker.cpu_seconds(now))
+        if talk.phase == "waiting" and attempt.hidden_message is not None and not talk.unfinished():
             talk.hidden_sent()  # everything a student sees was taken as the events came in
             worker.send(attempt.hidden_message)
         stop = _stop_now(attempt, now)
-        if stop is not None or talk.phase == "done":
+        if stop is not None or talk.phase == "done" or (talk.phase == "waiting" and talk.unfinished()):
             return stop
         time.sleep(POLL_SECONDS)
 
@@ -369,8 +433,7 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
         return None
     if worker.process.poll() is not None:
         time.sleep(POLL_SECONDS)  # its last words
-        for line in worker.new_events():
-            talk.take(line, now)
+        _read_events(attempt, now)
         if talk.phase in ("done", "broken"):
             return _stop_now(attempt, now)
         code = worker.process.poll()
@@ -378,20 +441,31 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
     return _over_time(attempt, now) or worker.over_budget(now)
 
 
+def _step_over_time(attempt: _Attempt, name: str, since: float, now: float) -> Stop | None:
+    """A running step past its CPU limit (counted while it ran alone) or its wall-clock backstop."""
+    step, limits = attempt.by_name[name], attempt.worker.limits
+    allowed = step.timeout or limits.call_seconds
+    stop = None
+    if attempt.charged.get(name, 0.0) > allowed + GRACE_SECONDS:
+        stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in {step.function or name} (its limit)")
+    elif now - since > backstop(allowed):
+        stop = Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, though it had not used "
+                                 f"its {allowed:g} s of CPU (waiting or sleeping?)")
+    if stop is not None:
+        attempt.blamed = name
+    return stop
+
+
 def _over_time(attempt: _Attempt, now: float) -> Stop | None:
     """A budget of CPU seconds used up, or its wall-clock backstop passed."""
     worker, talk, limits = attempt.worker, attempt.conversation, attempt.worker.limits
     cpu = worker.cpu_seconds(now)
-    if talk.running is not None:
-        step = attempt.by_name[talk.running]
-        allowed, used = step.timeout or limits.call_seconds, cpu - attempt.step_cpu
-        if used > allowed + GRACE_SECONDS:
-            return Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in "
-                                     f"{step.function or talk.running} (its limit)")
-        if now - talk.running_since > backstop(allowed):
-            return Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, though it had not used "
-                                     f"its {allowed:g} s of CPU (waiting or sleeping?)")
-    elif talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
+    running = talk.running_steps()
+    for name, since in running:
+        stop = _step_over_time(attempt, name, since, now)
+        if stop is not None:
+            return stop
+    if not running and talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
     if talk.phase == "cells":
         used = cpu - attempt.cpu_at_go
@@ -406,7 +480,6 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
     return None
 
 
-
 def _code_cells(notebook: dict[str, Any]) -> int:
     return sum(1 for c in notebook.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code")
 
@@ -415,9 +488,9 @@ class _Run:
     """The attempts at one submission: what is known so far, and what is still to run."""
 
     def __init__(self, notebook: Path, steps: Sequence[Step], hidden: frozenset[str], limits: Limits,
-                 seed: int) -> None:
+                 seed: int, jobs: int = 1, progress: Callable[[str | None], None] = lambda step: None) -> None:
         self.notebook = json.loads(notebook.read_text())
-        self.steps, self.limits, self.seed = list(steps), limits, seed
+        self.steps, self.limits, self.seed, self.jobs, self.progress = list(steps), limits, seed, jobs, progress
         self.by_name = {s.name: s for s in steps}
         self.public = [s for s in steps if s.name not in hidden]
         self.hidden = [s for s in steps if s.name in hidden]
@@ -430,52 +503,81 @@ class _Run:
         self.crashes: dict[str, list[str]] = {}
         self.deadline = time.monotonic() + backstop(limits.run_seconds)
         self.cpu_spent = 0.0
+        self.spans: dict[str, tuple[float, float]] = {}
 
     def todo(self, steps: Sequence[Step]) -> list[Step]:
         return [s for s in steps if s.name not in self.observations]
 
+    def _messages(self, public: list[Step], hidden: list[Step]) -> tuple[Lanes, Lanes, bytes, bytes | None]:
+        """How each part's steps run (forked chains where `jobs` allows), and the two parts' messages."""
+        first = lanes(public, self.jobs, 0, cross_part_keep(public, hidden))
+        second = lanes(hidden, self.jobs, len(first.forked))
+        message = protocol.message(protocol.SUBMISSION, notebook=self.notebook,
+                                   part=plan_part(public, 1, self.seed, self.limits, bool(hidden), first))
+        hidden_message = (protocol.message(protocol.PART, part=plan_part(hidden, 2, self.seed, self.limits,
+                                                                           False, second)) if hidden else None)
+        return first, second, message, hidden_message
+
     def attempt(self, worker: Worker) -> Stop | None:
         """One child: send it the submission, watch it, keep what it said; why it stopped."""
         public, hidden = self.todo(self.public), self.todo(self.hidden)
-        first = plan_part(public, 1, self.seed, self.limits, more=bool(hidden))
-        worker.send(protocol.message(protocol.SUBMISSION, notebook=self.notebook, part=first))
-        hidden_message = (protocol.message(protocol.PART, part=plan_part(hidden, 2, self.seed, self.limits, False))
-                          if hidden else None)
-        talk = Conversation(worker.decoder, [s.name for s in public], [s.name for s in hidden],
-                            memory_text=self.limits.memory_text)
+        first, second, message, hidden_message = self._messages(public, hidden)
+        worker.send(message)
+        talk = Conversation(worker.decoder, first.inline, second.inline, memory_text=self.limits.memory_text,
+                            public_chains=first.forked, hidden_chains=second.forked)
         cells = _code_cells(self.notebook)
         allowed_cells = cells * (self.limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
         go = time.monotonic()
         attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + backstop(allowed_cells), self.deadline,
-                           cells, self.by_name, worker.cpu_seconds(go, fresh=True), self.cpu_spent)
+                           cells, self.by_name, worker.cpu_seconds(go, fresh=True), self.cpu_spent,
+                           progress=self.progress)
         stop = _watch(attempt)
         self.cpu_spent += worker.cpu_seconds(time.monotonic(), fresh=True) - attempt.cpu_at_go
         worker.sandbox.stop(worker.process)
         self._time(go, talk.cells_at, time.monotonic())
-        self._keep(talk, stop)
+        self._keep(talk, stop, attempt)
+        if stop is None and attempt.chain_stops and self.todo(self.steps):
+            return attempt.chain_stops[0][1]  # a forked chain ended early: its steps left go to a new child
         return stop
 
     def _time(self, go: float, cells_at: float | None, end: float) -> None:
         self.timings.setdefault("execution", (cells_at or end) - go)
         self.timings["checks"] = self.timings.get("checks", 0.0) + end - (cells_at or end)
 
-    def _keep(self, talk: Conversation, stop: Stop | None) -> None:
+    def _keep(self, talk: Conversation, stop: Stop | None, attempt: _Attempt) -> None:
         if self.cells is None and talk.cells is not None:
             self.cells = talk.cells
         self.frozen = self.frozen or talk.hidden_given
-        self.observations.update(talk.observations)
+        self.spans.update(talk.spans)
+        observations = dict(talk.observations)
+        for running, chain_stop in attempt.chain_stops:
+            self.note_stop(chain_stop)
+            self._blame(running, chain_stop, observations)
+        if stop is not None and stop.kind != "protocol":
+            for lane in talk.lanes.values():  # begun, cut short with the whole child: run again whole, as it
+                if _cut_short(lane, attempt.blamed):  # would have been in turn, had chains run one by one
+                    for name in lane.answered:
+                        observations.pop(name, None)
+        self.observations.update(observations)
         if stop is None:
             return
         self.note_stop(stop)
-        running = talk.running
         if stop.kind == "protocol":
             for step in self.todo(self.steps):
                 self.observations[step.name] = Observation(step.name, "crashed", error_message=stop.message)
-        elif running is not None and running not in self.observations:
-            status: StepStatus = "timeout" if stop.kind == "call_time" else "crashed"
-            self.observations[running] = Observation(running, status, error_message=stop.message, stop=stop.kind)
-            if status == "crashed" and self.by_name[running].function:
-                self.crashes.setdefault(self.by_name[running].function or "", []).append(stop.message)
+            return
+        blamed = [attempt.blamed] if attempt.blamed else [name for name, _ in talk.running_steps()]
+        for running in blamed:
+            self._blame(running, stop, self.observations)
+
+    def _blame(self, running: str | None, stop: Stop, observations: dict[str, Observation]) -> None:
+        """The step that was running when its process stopped gets the stop as its answer."""
+        if running is None or running in observations:
+            return
+        status: StepStatus = "timeout" if stop.kind == "call_time" else "crashed"
+        observations[running] = Observation(running, status, error_message=stop.message, stop=stop.kind)
+        if status == "crashed" and self.by_name[running].function:
+            self.crashes.setdefault(self.by_name[running].function or "", []).append(stop.message)
 
     def note_stop(self, stop: Stop) -> None:
         """Keep why a child stopped; students see only a stop from before the hidden part was sent."""
@@ -497,7 +599,15 @@ class _Run:
         for step in self.todo(self.steps):
             self.observations[step.name] = Observation(step.name, "not_run", error_message=why)
         return RunOutcome(self.observations, self.cells or (), self.timings, self.public_stop, tuple(self.stops),
-                          restarts)
+                          restarts, self.spans)
+
+
+def _cut_short(lane: Lane, blamed: str | None) -> bool:
+    """A chain stopped with the whole child for another's sake: it had begun, not ended, and the
+    stop blames one step of another chain, or it was between two steps."""
+    if lane.ended or not lane.todo or not lane.answered:
+        return False
+    return lane.running is None or (blamed is not None and lane.running != blamed)
 
 
 def run_steps(
@@ -509,10 +619,13 @@ def run_steps(
     hidden: frozenset[str] = frozenset(),
     warm_imports: Sequence[str] = ("torch",),
     worker: Worker | None = None,
+    jobs: int = 1,
+    progress: Callable[[str | None], None] = lambda step: None,
 ) -> RunOutcome:
     """Execute `notebook` in the sandbox, then each step, the `hidden` ones last; restart past
-    steps that hang or crash."""
-    run = _Run(notebook, steps, hidden, limits, seed)
+    steps that hang or crash. With `jobs` > 1, independent chains of steps (grader/plan.py) run in
+    processes of their own, that many at once. `progress` is told the step the grader waits for."""
+    run = _Run(notebook, steps, hidden, limits, seed, jobs, progress)
     attempts = 0
     while True:
         attempts += 1

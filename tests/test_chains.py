@@ -1,0 +1,268 @@
+"""Independent chains of steps (a model made, exported, trained, exported, queried) run in
+processes of their own, at most `jobs` at once: the plan's cut into chains, the grader's
+conversation with interleaved lanes, and real sandboxed runs (no wall-clock asserts)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader import protocol
+from grader.codec import Decoder
+from grader.conversation import BROKE_PROTOCOL, Conversation
+from grader.model import Ref, Step
+from grader.plan import chains, cross_part_keep, lanes, plan_part
+from grader.progress import step_texts
+from grader.runner import RunOutcome, run_steps
+from grader.sandbox import Limits, get_sandbox
+
+from .conftest import SUBMISSIONS
+
+
+def model_chain(key: str) -> list[Step]:
+    make = Step(key, "make")
+    return [make, Step(f"{key}.train", "train", (Ref(key), [1, 2])),
+            Step(f"{key}.graph", None, (Ref(key),), observe="graph"), Step(f"{key}.predict", "predict", ((Ref(key), 3),))]
+
+
+# -- the plan ----------------------------------------------------------------------------------------
+
+def test_steps_that_refer_to_each_other_are_one_chain_in_plan_order() -> None:
+    a, b = model_chain("a"), model_chain("b")
+    single = Step("single", "f", (1,))
+    cut = chains([a[0], b[0], single, a[1], b[1], a[2], a[3], b[2], b[3]])
+    assert [[s.name for s in c] for c in cut] == [[s.name for s in a], [s.name for s in b], ["single"]]
+
+
+def test_chains_are_forked_only_with_jobs_and_two_of_them() -> None:
+    a, b, single = model_chain("a"), model_chain("b"), Step("single", "f")
+    assert lanes([*a, *b, single], 1).forked == ()
+    assert lanes([*a, single], 2).forked == ()  # one chain: nothing to run beside it
+    both = lanes([*a, *b, single], 2, first_chain=3)
+    assert both.inline == ("single",) and both.jobs == 2
+    assert both.forked == ((3, tuple(s.name for s in a)), (4, tuple(s.name for s in b)))
+    c = model_chain("c")
+    kept = lanes([*a, *b, *c], 2, keep=frozenset({"a"}))  # part 2 refers to a's model: a stays in the kernel
+    assert kept.inline == tuple(s.name for s in a) and [i for i, _ in kept.forked] == [0, 1]
+    assert lanes([*a, *b], 2, keep=frozenset({"a"})).forked == ()
+
+
+def test_more_chains_than_files_share_files() -> None:
+    many = [s for k in range(protocol.MAX_CHAINS + 3) for s in model_chain(f"m{k}")]
+    forked = lanes(many, 2).forked
+    assert len(forked) == protocol.MAX_CHAINS
+    assert sorted(s for _, names in forked for s in names) == sorted(s.name for s in many)
+
+
+def test_a_hidden_step_that_refers_to_a_public_one_keeps_that_chain_inline() -> None:
+    public = model_chain("p")
+    assert cross_part_keep(public, [Step("h", "predict", (Ref("p"), 1))]) == frozenset({"p"})
+
+
+def test_the_plan_names_the_chains() -> None:
+    part = plan_part([*model_chain("a"), *model_chain("b")], 1, 0, Limits(), False,
+                     lanes([*model_chain("a"), *model_chain("b")], 2))
+    assert part["jobs"] == 2 and [c["index"] for c in part["chains"]] == [0, 1]
+    assert part["chains"][1]["steps"][0] == "b"
+
+
+def test_progress_names_the_step_waited_for_from_the_plan() -> None:
+    texts = step_texts([*model_chain("public/moons.mlp"), *model_chain("public/xor.mlp"), Step("single", "f")])
+    assert texts["public/xor.mlp.train"] == "training public/xor.mlp (2/3)"
+    assert texts["public/moons.mlp.graph"] == "exporting public/moons.mlp (1/3)"
+    assert texts["single"] == "checking single (3/3)"
+
+
+# -- the conversation with lanes -------------------------------------------------------------------------
+
+@pytest.fixture
+def decoder(tmp_path: Path) -> Iterator[Decoder]:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    yield Decoder(fd)
+    os.close(fd)
+
+
+def line(kind: str, **fields: object) -> bytes:
+    return protocol.event_line(kind, **fields).encode()
+
+
+def start(step: str) -> bytes:
+    return line(protocol.START, step=step)
+
+
+def end(step: str, value: object = 1) -> bytes:
+    return line(protocol.END, step=step, status="returned", value=value)
+
+
+def cells() -> bytes:
+    return line(protocol.CELLS, cells=[])
+
+
+def laned(decoder: Decoder) -> Conversation:
+    return Conversation(decoder, ["i"], (), public_chains=((0, ("a", "a.t")), (1, ("b", "b.t"))),
+                        hidden_chains=())
+
+
+def test_answers_of_chains_interleave_each_in_its_order(decoder: Decoder) -> None:
+    c = laned(decoder)
+    events: list[tuple[bytes, int | None]] = [
+        (cells(), None), (start("i"), None), (end("i"), None), (start("a"), 0), (start("b"), 1), (end("b", 2), 1),
+        (end("a"), 0), (start("b.t"), 1), (start("a.t"), 0)]
+    for event, chain in events:
+        c.take(event, 1.0, chain)
+    assert sorted(step for step, _ in c.running_steps()) == ["a.t", "b.t"]
+    for event, chain in [(end("a.t", 3), 0), (end("b.t", 4), 1),
+                         (line(protocol.CHAIN_EXIT, chain=0, returncode=0), None),
+                         (line(protocol.CHAIN_EXIT, chain=1, returncode=0), None), (line(protocol.DONE), None)]:
+        c.take(event, 2.0, chain)
+    assert c.phase == "done" and c.exited_early() == []
+    assert {k: o.value for k, o in c.observations.items()} == {"i": 1, "a": 1, "b": 2, "a.t": 3, "b.t": 4}
+
+
+@pytest.mark.parametrize("events", [
+    [(start("a"), 0)],  # before the cells' log
+    [(cells(), None), (start("a.t"), 0)],  # out of order within its chain
+    [(cells(), None), (start("b"), 0)],  # another chain's step in this chain's file
+    [(cells(), None), (start("a"), 2)],  # a file no chain of this part writes
+    [(cells(), None), (start("a"), None)],  # a chain's step in the main file
+    [(cells(), None), (end("i"), None), (start("a"), 0), (end("a"), 0), (end("a"), 0)],  # a second word
+    [(cells(), None), (line(protocol.CHAIN_EXIT, chain=7, returncode=0), None)],
+    [(cells(), None), (line(protocol.CHAIN_EXIT, chain=0, returncode="x"), None)],
+    [(cells(), None), (line(protocol.CHAIN_EXIT, chain=0, returncode=0), None),
+     (line(protocol.CHAIN_EXIT, chain=0, returncode=0), None)],
+    [(cells(), None), (start("i"), None), (end("i"), None), (line(protocol.DONE), None)],  # chains not done
+])
+def test_anything_out_of_order_in_any_lane_breaks_it(decoder: Decoder, events: list[tuple[bytes, int | None]]) -> None:
+    c = laned(decoder)
+    for event, chain in events:
+        c.take(event, 1.0, chain)
+    assert c.phase == "broken" and c.violation.startswith(BROKE_PROTOCOL)
+
+
+def test_a_chain_that_ended_early_leaves_its_steps_to_the_runner(decoder: Decoder) -> None:
+    c = laned(decoder)
+    for event, chain in [(cells(), None), (start("i"), None), (end("i"), None), (start("a"), 0), (end("a"), 0),
+                         (start("a.t"), 0), (start("b"), 1), (end("b"), 1), (start("b.t"), 1), (end("b.t"), 1),
+                         (line(protocol.CHAIN_EXIT, chain=1, returncode=0), None),
+                         (line(protocol.CHAIN_EXIT, chain=0, returncode=-24), None), (line(protocol.DONE), None)]:
+        c.take(event, 1.0, chain)
+    early = c.exited_early()
+    assert [(index, lane.running, lane.exit_code) for index, lane in early] == [(0, "a.t", -24)]
+    assert c.phase == "done" and c.unfinished() and "a.t" not in c.observations
+
+
+def test_nothing_more_is_read_from_a_chain_taken_as_ended(decoder: Decoder) -> None:
+    c = laned(decoder)
+    for event, chain in [(cells(), None), (start("a"), 0), (line(protocol.CHAIN_EXIT, chain=0, returncode=-9), None)]:
+        c.take(event, 1.0, chain)
+    assert [index for index, _ in c.exited_early()] == [0]
+    c.take(end("a"), 2.0, 0)
+    assert c.phase == "broken"
+
+
+# -- real sandboxed runs -------------------------------------------------------------------------------------
+
+def _spy_outcomes(monkeypatch: pytest.MonkeyPatch) -> list[RunOutcome]:
+    from grader import grading
+
+    seen: list[RunOutcome] = []
+
+    def spy(*args: Any, **kwargs: Any) -> RunOutcome:
+        outcome = run_steps(*args, **kwargs)
+        seen.append(outcome)
+        return outcome
+    monkeypatch.setattr(grading, "run_steps", spy)
+    return seen
+
+
+def _verdicts(report: Any) -> list[tuple[str, str, float, str, tuple[str, ...]]]:
+    return [(c.id, c.status, c.points, c.message, c.hints) for c in report.checks]
+
+
+def _overlapping_chains(outcome: RunOutcome, names: list[list[str]]) -> bool:
+    spans = [(min(outcome.spans[s][0] for s in chain), max(outcome.spans[s][1] for s in chain)) for chain in names]
+    return any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1:])
+
+
+def test_a_toy2d_self_check_runs_two_chains_at_once_with_the_verdicts_of_one_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.assignments import load_assignment
+    from grader.grading import grade_file
+    from grader.plan import hidden_only_steps, plan_steps
+
+    seen = _spy_outcomes(monkeypatch)
+    path = SUBMISSIONS / "toy2d-classifiers" / "correct_module.py"
+    parallel = grade_file(path, "toy2d-classifiers", include_hidden=False, jobs=2)
+    one_by_one = grade_file(path, "toy2d-classifiers", include_hidden=False, jobs=1)
+    assert _verdicts(parallel) == _verdicts(one_by_one) and parallel.message == one_by_one.message
+    assert all(c.status == "passed" for c in parallel.checks if not c.hidden)
+    spec = load_assignment("toy2d-classifiers", include_hidden=False)
+    steps = plan_steps(spec.checks)
+    forked = lanes(steps, 2, 0, cross_part_keep(steps, [])).forked
+    hidden = hidden_only_steps(spec.checks)
+    assert len(forked) >= 2 and not hidden
+    assert _overlapping_chains(seen[0], [list(names) for _, names in forked])
+    assert seen[0].restarts == 0
+
+
+STUDENT = '''
+import os, signal, time
+
+SPINNER = "/tmp/spinner"
+
+
+def make():
+    return [0, 1]
+
+
+def use(x):
+    return len(x)
+
+
+def spin(x):
+    """Swallows its CPU alarm and spins on: only the kernel's limit on its process stops it."""
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    with open(SPINNER, "w") as f:
+        f.write(str(os.getpid()))
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+
+
+def wait_for_spinner(x):
+    """Keeps this chain running until the spinner's process is gone (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(int(open(SPINNER).read()), 0)
+        except (OSError, ValueError):
+            if os.path.exists(SPINNER):
+                return len(x)
+        time.sleep(0.05)
+    return -1
+'''
+
+
+def test_a_chain_stopped_for_its_cpu_limit_costs_only_its_own_checks(tmp_path: Path) -> None:
+    notebook = tmp_path / "spinner.ipynb"
+    cell = {"cell_type": "code", "source": STUDENT, "metadata": {}, "outputs": [], "execution_count": None}
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    steps = [Step("a", "make", timeout=1), Step("a.spin", "spin", (Ref("a"),), timeout=1),
+             Step("a.after", "use", (Ref("a"),), timeout=1),
+             Step("b", "make", timeout=1), Step("b.wait", "wait_for_spinner", (Ref("b"),), timeout=1),
+             Step("b.after", "use", (Ref("b"),), timeout=1)]
+    outcome = run_steps(notebook, steps, get_sandbox(), Limits(), warm_imports=(), jobs=2)
+    observed = outcome.observations
+    assert observed["a.spin"].status == "timeout"
+    assert "used more than 1 s of CPU in spin (its limit)" in observed["a.spin"].error_message
+    assert observed["a.after"].status == "not_run" and "needs the result of a" in observed["a.after"].error_message
+    assert [observed[s].value for s in ("a", "b", "b.wait", "b.after")] == [[0, 1], [0, 1], 2, 2]
+    assert outcome.stop is not None and outcome.stop.kind == "call_time"
