@@ -27,7 +27,8 @@ from .conftest import SUBMISSIONS
 def model_chain(key: str) -> list[Step]:
     make = Step(key, "make")
     return [make, Step(f"{key}.train", "train", (Ref(key), [1, 2])),
-            Step(f"{key}.graph", None, (Ref(key),), observe="graph"), Step(f"{key}.predict", "predict", ((Ref(key), 3),))]
+            Step(f"{key}.graph", None, (Ref(key),), observe="graph"),
+            Step(f"{key}.predict", "predict", ((Ref(key), 3),))]
 
 
 # -- the plan ----------------------------------------------------------------------------------------
@@ -253,7 +254,8 @@ def wait_for_spinner(x):
 
 def test_a_chain_stopped_for_its_cpu_limit_costs_only_its_own_checks(tmp_path: Path) -> None:
     notebook = tmp_path / "spinner.ipynb"
-    cell = {"cell_type": "code", "source": STUDENT, "metadata": {}, "outputs": [], "execution_count": None}
+    cell: dict[str, Any] = {"cell_type": "code", "source": STUDENT, "metadata": {}, "outputs": [],
+                            "execution_count": None}
     notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     steps = [Step("a", "make", timeout=1), Step("a.spin", "spin", (Ref("a"),), timeout=1),
              Step("a.after", "use", (Ref("a"),), timeout=1),
