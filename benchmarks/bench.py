@@ -20,7 +20,8 @@ average is printed with each row.
     python benchmarks/bench.py --student [-n 5]
 
 The student's loop instead: `grade FILE --no-hidden` of a correct conv-pooling and
-toy2d-classifiers notebook (the whole command, as a student waits for it), and
+toy2d-classifiers notebook (the whole command, as a student waits for it; toy2d also as before
+its trainings ran in parallel and its datasets were cached: `-j 1`, no dataset cache), and
 `grader.check()` inside a running Jupyter kernel for conv-pooling; medians of n, each also as a
 ratio to `python -c "import torch"`.
 
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -133,7 +134,8 @@ def _row(label: str, figures: dict[str, float], cold: bool, torch_seconds: float
             f"{ratio:.2f}x import torch   load {load:.1f}")
 
 
-STUDENT_GRADES = ("conv-pooling", "toy2d-classifiers")
+STUDENT_GRADES = (("conv-pooling", (), ""), ("toy2d-classifiers", ("-j", "1"), "-j 1, no dataset cache"),
+                  ("toy2d-classifiers", (), ""))
 
 
 def _timed(action: Callable[[], None], n: int) -> float:
@@ -145,10 +147,13 @@ def _timed(action: Callable[[], None], n: int) -> float:
     return statistics.median(times)
 
 
-def _grade_command(notebook: Path) -> Callable[[], None]:
+def _grade_command(notebook: Path, options: Sequence[str] = ()) -> Callable[[], None]:
+    from grader.dataset_cache import DISABLE
+
+    environment = {**os.environ, **({DISABLE: "1"} if options else {})}
     def grade() -> None:
-        subprocess.run([sys.executable, "-m", "grader", str(notebook), "--no-hidden"], check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "grader", str(notebook), "--no-hidden", *options], check=True,
+                       capture_output=True, env=environment)
     return grade
 
 
@@ -167,11 +172,12 @@ def _check_in_kernel(notebook: Path, n: int) -> float:
 
 
 def student_loop(n: int, torch_seconds: float) -> None:
-    for name in STUDENT_GRADES:
+    for name, options, label in STUDENT_GRADES:
         solution = load_assignment(name).solution
         assert solution is not None
-        seconds = _timed(_grade_command(solution), n)
-        print(f"  grade {name} notebook (public checks): {seconds:.2f} s = {seconds / torch_seconds:.2f}x "
+        seconds = _timed(_grade_command(solution, options), n)
+        how = f" ({label})" if label else ""
+        print(f"  grade {name} notebook (public checks){how}: {seconds:.2f} s = {seconds / torch_seconds:.2f}x "
               f"import torch   load {os.getloadavg()[0]:.1f}", flush=True)
     solution = load_assignment("conv-pooling").solution
     assert solution is not None
@@ -227,7 +233,7 @@ def main() -> int:
         distributed_costs(args.sandbox, torch_seconds)
         return 0
     if args.student:
-        torch_seconds = _timed(lambda: import_torch_seconds() and None, 3)
+        torch_seconds = statistics.median(import_torch_seconds() for _ in range(3))
         print(f"python -c 'import torch': {torch_seconds:.2f} s (median of 3); medians of {args.n}:")
         student_loop(args.n, torch_seconds)
         return 0

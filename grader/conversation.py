@@ -126,7 +126,7 @@ class Conversation:
 
     def _take_chain(self, chain: int, line: bytes, now: float) -> None:
         lane = self.lanes.get(chain)
-        if lane is None or lane.ended or self.phase not in ("public", "hidden"):
+        if lane is None or lane.ended or self.phase not in ("public", "waiting", "hidden"):
             self._break("an event in the file of no running chain")
             return
         event = _parse(line)

@@ -396,13 +396,17 @@ class _Attempt:
 
 
 def _read_events(attempt: _Attempt, now: float) -> None:
-    """The main file's new lines, then every chain's of the part (so that a chain said to have
-    ended has said all it wrote), then the chains that ended early."""
+    """The main file's new lines, each after every chain's lines written so far (so that a chain
+    said to have ended, or a part said to be over, has been heard out), then the chains that ended early."""
     worker, talk = attempt.worker, attempt.conversation
+
+    def chains() -> None:
+        for index, line in worker.new_chain_events(list(talk.lanes)):
+            talk.take(line, now, chain=index)
     for line in worker.new_events():
+        chains()
         talk.take(line, now)
-    for index, line in worker.new_chain_events(list(talk.lanes)):
-        talk.take(line, now, chain=index)
+    chains()
     for _, lane in talk.exited_early():
         attempt.chain_ended(lane)
 

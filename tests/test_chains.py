@@ -157,6 +157,19 @@ def test_a_chain_that_ended_early_leaves_its_steps_to_the_runner(decoder: Decode
     assert c.phase == "done" and c.unfinished() and "a.t" not in c.observations
 
 
+def test_a_chain_heard_out_after_its_exit_was_read_still_counts(decoder: Decoder) -> None:
+    """The runner reads every chain's file before each main line; a conversation fed the main file's
+    'chain-exit' and 'waiting' first still takes the chain's last words, until the runner ends it."""
+    c = Conversation(decoder, [], ("h",), public_chains=((0, ("a",)), (1, ("b",))))
+    for event, chain in [(cells(), None), (start("a"), 0), (start("b"), 1), (end("b"), 1),
+                         (line(protocol.CHAIN_EXIT, chain=1, returncode=0), None),
+                         (line(protocol.CHAIN_EXIT, chain=0, returncode=0), None), (line(protocol.WAITING), None),
+                         (end("a", 5), 0)]:
+        c.take(event, 1.0, chain)
+    assert c.phase == "waiting" and c.observations["a"].value == 5
+    assert c.exited_early() == [] and not c.unfinished()
+
+
 def test_nothing_more_is_read_from_a_chain_taken_as_ended(decoder: Decoder) -> None:
     c = laned(decoder)
     for event, chain in [(cells(), None), (start("a"), 0), (line(protocol.CHAIN_EXIT, chain=0, returncode=-9), None)]:
@@ -198,7 +211,8 @@ def test_a_toy2d_self_check_runs_two_chains_at_once_with_the_verdicts_of_one_at_
 
     seen = _spy_outcomes(monkeypatch)
     path = SUBMISSIONS / "toy2d-classifiers" / "correct_module.py"
-    parallel = grade_file(path, "toy2d-classifiers", include_hidden=False, jobs=2)
+    said: list[str] = []
+    parallel = grade_file(path, "toy2d-classifiers", include_hidden=False, jobs=2, progress=said.append)
     one_by_one = grade_file(path, "toy2d-classifiers", include_hidden=False, jobs=1)
     assert _verdicts(parallel) == _verdicts(one_by_one) and parallel.message == one_by_one.message
     assert all(c.status == "passed" for c in parallel.checks if not c.hidden)
@@ -209,6 +223,7 @@ def test_a_toy2d_self_check_runs_two_chains_at_once_with_the_verdicts_of_one_at_
     assert len(forked) >= 2 and not hidden
     assert _overlapping_chains(seen[0], [list(names) for _, names in forked])
     assert seen[0].restarts == 0
+    assert any(text.startswith("toy2d-classifiers: training public/") for text in said)  # from the plan
 
 
 STUDENT = '''
