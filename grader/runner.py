@@ -163,6 +163,7 @@ class Worker:
         self.started = time.monotonic()
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
+        self.blamed_kills = 0  # the kernel's kills for memory already blamed on a forked chain
         self.outbox = b""
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
@@ -225,7 +226,7 @@ class Worker:
         per process), and its folder where it is not a space of its own."""
         if now >= self.next_memory_check:
             self.next_memory_check = now + MEMORY_EVERY
-            memory = self.memory_stop()
+            memory = self.memory_stop(self.blamed_kills)
             if memory is not None:
                 return memory
         too_much = self.space.over_limit()  # "" where the kernel holds the folder's limits
@@ -236,12 +237,18 @@ class Worker:
         full = self.space.full()
         return Stop("disk", f"stopped: {full}") if full else None
 
-    def memory_stop(self) -> Stop | None:
+    def memory_stop(self, blamed_kills: int = 0) -> Stop | None:
         """Its processes together used more than the memory limit: told by its control group (the
-        kernel killed one for it; shared memory counted), or by a sum over /proc without one."""
+        kernel killed one for it; shared memory counted), or by a sum over /proc without one.
+        The first `blamed_kills` of the kernel's kills were already blamed on forked chains (each
+        the process the kernel killed): the group is over its limit again only by a new one."""
         if memory_used(self.process, str(self.scratch)) <= self.limits.memory_bytes:
             return None
-        grouped = _group_usage(self.sandbox, self.process) is not None
+        usage = _group_usage(self.sandbox, self.process)
+        if (usage is not None and blamed_kills and usage.oom_kills <= blamed_kills
+                and usage.memory_bytes <= self.limits.memory_bytes):
+            return None
+        grouped = usage is not None
         how = "shared memory included" if grouped else "all its processes together"
         return Stop("memory", f"stopped: used more than {self.limits.memory_text} of memory ({how})")
 
@@ -390,8 +397,11 @@ class _Attempt:
             stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in "
                                      f"{step.function or running} (its limit)")
         else:
-            stop = (self.worker.memory_stop() or self.worker.full_stop()
+            stop = (self.worker.memory_stop(self.worker.blamed_kills) or self.worker.full_stop()
                     or exit_stop(protocol.KERNEL_DIED, limits, code if code is not None else -signal.SIGKILL))
+        usage = _group_usage(self.worker.sandbox, self.worker.process)
+        if stop.kind == "memory" and usage is not None:
+            self.worker.blamed_kills = usage.oom_kills  # this chain's process was the one killed
         self.chain_stops.append((running, stop))
 
 
@@ -400,9 +410,10 @@ def _read_events(attempt: _Attempt, now: float) -> None:
     said to have ended, or a part said to be over, has been heard out), then the chains that ended early."""
     worker, talk = attempt.worker, attempt.conversation
 
-    def chains() -> None:
-        for index, line in worker.new_chain_events(list(talk.lanes)):
-            talk.take(line, now, chain=index)
+    def chains() -> None:  # chains are forked once the cells' log is written: their lines come after it
+        if talk.phase in ("public", "waiting", "hidden"):
+            for index, line in worker.new_chain_events(list(talk.lanes)):
+                talk.take(line, now, chain=index)
     for line in worker.new_events():
         chains()
         talk.take(line, now)
@@ -441,7 +452,8 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
         if talk.phase in ("done", "broken"):
             return _stop_now(attempt, now)
         code = worker.process.poll()
-        return worker.memory_stop() or worker.full_stop() or exit_stop(code, limits, talk.kernel_exit)
+        return (worker.memory_stop(worker.blamed_kills) or worker.full_stop()
+                or exit_stop(code, limits, talk.kernel_exit))
     return _over_time(attempt, now) or worker.over_budget(now)
 
 

@@ -253,6 +253,15 @@ def spin(x):
             pass
 
 
+def hog(x):
+    """Asks for ever more memory, until the kernel kills its process (or refuses it)."""
+    with open(SPINNER, "w") as f:
+        f.write(str(os.getpid()))
+    blocks = []
+    while True:
+        blocks.append(bytearray(64 * 2**20))
+
+
 def wait_for_spinner(x):
     """Keeps this chain running until the spinner's process is gone (at most a minute)."""
     deadline = time.monotonic() + 60
@@ -267,11 +276,27 @@ def wait_for_spinner(x):
 '''
 
 
-def test_a_chain_stopped_for_its_cpu_limit_costs_only_its_own_checks(tmp_path: Path) -> None:
-    notebook = tmp_path / "spinner.ipynb"
+def _student_notebook(tmp_path: Path) -> Path:
+    notebook = tmp_path / "student.ipynb"
     cell: dict[str, Any] = {"cell_type": "code", "source": STUDENT, "metadata": {}, "outputs": [],
                             "execution_count": None}
     notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return notebook
+
+
+def test_a_chain_stopped_for_its_memory_costs_only_its_own_checks(tmp_path: Path) -> None:
+    steps = [Step("a", "make"), Step("a.hog", "hog", (Ref("a"),)), Step("a.after", "use", (Ref("a"),)),
+             Step("b", "make"), Step("b.wait", "wait_for_spinner", (Ref("b"),)), Step("b.after", "use", (Ref("b"),))]
+    outcome = run_steps(_student_notebook(tmp_path), steps, get_sandbox(), Limits(memory_bytes=2**29),
+                        warm_imports=(), jobs=2)
+    observed = outcome.observations
+    assert observed["a.hog"].status == "crashed" and "of memory" in observed["a.hog"].error_message
+    assert observed["a.after"].status in ("not_run", "returned")  # its process killed, or refused memory
+    assert [observed[s].value for s in ("a", "b", "b.wait", "b.after")] == [[0, 1], [0, 1], 2, 2]
+
+
+def test_a_chain_stopped_for_its_cpu_limit_costs_only_its_own_checks(tmp_path: Path) -> None:
+    notebook = _student_notebook(tmp_path)
     steps = [Step("a", "make", timeout=1), Step("a.spin", "spin", (Ref("a"),), timeout=1),
              Step("a.after", "use", (Ref("a"),), timeout=1),
              Step("b", "make", timeout=1), Step("b.wait", "wait_for_spinner", (Ref("b"),), timeout=1),
