@@ -13,6 +13,9 @@ Channels::
     child.py, probe ──SCRATCH/out/events.jsonl──────────────────────────────► grader
         created by the grader before the child starts and read only through the descriptor
         the grader opened then; one JSON event a line; tensors in SCRATCH/out/, by name
+    forked chain i (when the plan has chains) ──SCRATCH/out/chain-i.jsonl──────► grader
+        the same, one file per chain, start/end of that chain's steps only; the main file
+        says when each chain's process ended (chain-exit)
 
 Everything the child side writes is untrusted: the student's code shares the probe's process
 and can write any byte into the events file. The grader reads the events through a strict
@@ -26,6 +29,8 @@ exists on the child's side only after the grader froze everything a student is s
       ▼                                                       ▲  │
      DONE                                        start h / end h (each hidden step once, in order)
 
+    a part's forked chains: each file in its own chain's order, chains interleaved; WAITING
+    and DONE only once every chain has answered for all its steps or ended (chain-exit)
     any other event, in any state ──► BROKEN: nothing more the child says is used
     kernel-exit (the child's word on why its kernel died) is taken in any state but DONE, BROKEN
 """
