@@ -70,23 +70,23 @@ class _CellWatch(threading.Thread):
     timeout, in wall-clock seconds, is only a generous backstop: a busy machine is not the
     student's fault)."""
 
-    def __init__(self, client: NotebookClient, seconds: float) -> None:
+    def __init__(self, kernel: Any, seconds: float) -> None:
         super().__init__(daemon=True)
-        self.client, self.seconds = client, seconds
+        self.kernel, self.seconds = kernel, seconds
         self.start_cpu: float | None = None
         self.fired = False
 
     def cell(self, running: bool) -> None:
         self.fired = False
-        self.start_cpu = _kernel_cpu(self.client) if running else None
+        self.start_cpu = self.kernel.cpu() if running else None
 
     def run(self) -> None:
         while True:
             time.sleep(0.1)
             start = self.start_cpu
-            if start is not None and _kernel_cpu(self.client) - start > self.seconds:
+            if start is not None and self.kernel.cpu() - start > self.seconds:
                 self.start_cpu, self.fired = None, True
-                _interrupt(self.client)
+                self.kernel.interrupt()
 
 
 def _kernel_process(client: NotebookClient) -> Any:
@@ -155,16 +155,90 @@ def _probe_cell(scratch: Path, part: int) -> Any:
     return _code_cell(f"__coursegrade_probe.run({str(scratch)!r}, {part})")
 
 
-def main(scratch: Path) -> int:
-    config = json.loads((scratch / protocol.CONFIG).read_text())
-    events = _Events(scratch / protocol.OUT / protocol.EVENTS)
+class _NbKernel:
+    """Cells executed by a Jupyter kernel through nbclient (a process of its own)."""
+
+    def __init__(self, client: NotebookClient) -> None:
+        self.client = client
+
+    def execute(self, cell: Any) -> None:
+        self.client.nb.cells.append(cell)
+        self.client.execute_cell(cell, len(self.client.nb.cells) - 1)
+
+    def cpu(self) -> float:
+        return _kernel_cpu(self.client)
+
+    def interrupt(self) -> None:
+        _interrupt(self.client)
+
+    def unlimited(self) -> None:
+        self.client.timeout = None  # the probe keeps its own deadlines, the grader its own
+
+
+def _serve(kernel: Any, scratch: Path, config: dict[str, Any], events: _Events, grader_in: Any,
+           on_cell: Any = None) -> int:
+    """Say "ready", take the submission, run its cells then the probe's parts (protocol.py)."""
+    cell_seconds = float(config.get("cell_seconds", 60))
+    sys.stdout.buffer.write(protocol.READY + b"\n")
+    sys.stdout.flush()
+    given = protocol.read_message(grader_in, protocol.SUBMISSION)
+    if given is None:
+        return 0
+    notebook = nbformat.from_dict(given["notebook"])
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    plan = given["part"]
+    logs: list[dict[str, Any]] = []
+    cells_sent = False
+    watch = _CellWatch(kernel, cell_seconds)
+    watch.start()
+    try:
+        for index, cell in enumerate(code_cells):
+            watch.cell(running=True)
+            try:
+                kernel.execute(cell)
+                logs.append(cell_log(index, cell, "timeout" if watch.fired else "ok",
+                                     f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
+            except CellTimeoutError:
+                logs.append(cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
+            watch.cell(running=False)
+            if on_cell is not None:
+                on_cell(logs[-1])
+        events.emit(protocol.CELLS, cells=logs)
+        cells_sent = True
+        if on_cell is not None:
+            on_cell(None)
+        kernel.unlimited()
+        while plan is not None:
+            part = _unpack_part(scratch, plan)
+            kernel.execute(_probe_cell(scratch, part))
+            if not plan.get("more"):
+                break
+            events.emit(protocol.WAITING)
+            given = protocol.read_message(grader_in, protocol.PART)
+            plan = given["part"] if given is not None else None
+        events.emit(protocol.DONE)
+    except DeadKernelError:
+        if not cells_sent:
+            events.emit(protocol.CELLS, cells=logs)
+        events.emit(protocol.KERNEL_EXIT, returncode=_kernel_returncode(kernel.client))
+        return protocol.KERNEL_DIED
+    return 0
+
+
+def _setup_source(config: dict[str, Any]) -> str:
     warm = "\n".join(f"import {m}" for m in config.get("warm_imports", []))
     setup = f"import grader.probe as __coursegrade_probe\n{warm}\n"
     if "torch" in config.get("warm_imports", []):
         setup += "torch.set_num_threads(1)\n"
+    return setup
+
+
+def main(scratch: Path) -> int:
+    config = json.loads((scratch / protocol.CONFIG).read_text())
+    events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     cell_seconds = float(config.get("cell_seconds", 60))
     client = _CappedClient(
-        nbformat.v4.new_notebook(cells=[_code_cell(setup)]),
+        nbformat.v4.new_notebook(cells=[_code_cell(_setup_source(config))]),
         timeout=int(protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK),
         kernel_name="python3",
         allow_errors=True,
@@ -173,48 +247,153 @@ def main(scratch: Path) -> int:
     )
     with client.setup_kernel(stdout=subprocess.DEVNULL):  # raw fd 1 writes: not into the pipe to the grader
         client.execute_cell(client.nb.cells[0], 0)
-        sys.stdout.buffer.write(protocol.READY + b"\n")
-        sys.stdout.flush()
-        given = protocol.read_message(sys.stdin.buffer, protocol.SUBMISSION)
-        if given is None:
-            return 0
-        notebook = nbformat.from_dict(given["notebook"])
-        code_cells = [c for c in notebook.cells if c.cell_type == "code"]
-        client.nb = nbformat.v4.new_notebook(cells=code_cells)
-        plan = given["part"]
-        logs: list[dict[str, Any]] = []
-        cells_sent = False
-        watch = _CellWatch(client, cell_seconds)
-        watch.start()
+        client.nb.cells = []
+        return _serve(_NbKernel(client), scratch, config, events, sys.stdin.buffer)
+
+
+# -- in a child forked by grader/zygote.py: the cells in this process --------------------------
+
+class _ShellKernel:
+    """Cells executed in this very process by IPython's shell (grader/shell.py); the wall-clock
+    backstop nbclient keeps is kept by the cell watch."""
+
+    def __init__(self, cell_seconds: float) -> None:
+        from grader.shell import Shell
+
+        self.shell = Shell()
+        self.wall: float | None = protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK
+        self.started = 0.0
+        self.wall_fired = False
+
+    def execute(self, cell: Any) -> None:
+        self.started, self.wall_fired = time.monotonic(), False
         try:
-            for index, cell in enumerate(code_cells):
-                watch.cell(running=True)
-                try:
-                    client.execute_cell(cell, index)
-                    logs.append(cell_log(index, cell, "timeout" if watch.fired else "ok",
-                                          f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
-                except CellTimeoutError:
-                    logs.append(cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
-                watch.cell(running=False)
-            events.emit(protocol.CELLS, cells=logs)
-            cells_sent = True
-            client.timeout = None  # the probe keeps its own deadlines, the grader its own
-            while plan is not None:
-                part = _unpack_part(scratch, plan)
-                client.nb.cells.append(_probe_cell(scratch, part))
-                client.execute_cell(client.nb.cells[-1], len(client.nb.cells) - 1)
-                if not plan.get("more"):
-                    break
-                events.emit(protocol.WAITING)
-                given = protocol.read_message(sys.stdin.buffer, protocol.PART)
-                plan = given["part"] if given is not None else None
-            events.emit(protocol.DONE)
-        except DeadKernelError:
-            if not cells_sent:
-                events.emit(protocol.CELLS, cells=logs)
-            events.emit(protocol.KERNEL_EXIT, returncode=_kernel_returncode(client))
-            return protocol.KERNEL_DIED
-    return 0
+            cell["outputs"] = self.shell.execute(cell.source)
+        finally:
+            self.started = 0.0
+        if self.wall_fired:
+            raise CellTimeoutError("the cell did not finish (wall-clock backstop)")
+
+    def cpu(self) -> float:
+        if self.wall is not None and self.started and time.monotonic() - self.started > self.wall:
+            self.wall_fired, self.started = True, 0.0
+            self.interrupt()
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    def interrupt(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def unlimited(self) -> None:
+        self.wall = None
+
+
+def _reseed() -> None:
+    """A forked child starts with its template's random state: draw new seeds."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def in_process(scratch: Path, report: int) -> int:
+    """D: the notebook's cells and the probe in this process; each cell's log also goes to the
+    supervisor through `report`, which tells how this process ended."""
+    config = json.loads((scratch / protocol.CONFIG).read_text())
+    events = _Events(scratch / protocol.OUT / protocol.EVENTS)
+    _reseed()
+    kernel = _ShellKernel(float(config.get("cell_seconds", 60)))
+    kernel.execute(_code_cell(_setup_source(config)))
+    grader_in = os.fdopen(os.dup(0), "rb")
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+
+    def on_cell(log: dict[str, Any] | None) -> None:
+        line = b"sent\n" if log is None else b"cell " + json.dumps(log).encode() + b"\n"
+        with contextlib.suppress(OSError):
+            os.write(report, line)
+
+    class _Ready:  # "ready" on the pipe to the grader, then fd 1 goes nowhere (as a kernel's)
+        def __init__(self) -> None:
+            self.buffer = self
+
+        def write(self, data: bytes) -> None:
+            os.write(1, data)
+
+        def flush(self) -> None:
+            os.dup2(null, 1)
+
+    saved = sys.stdout
+    sys.stdout = _Ready()  # type: ignore[assignment]
+    try:
+        return _serve(kernel, scratch, config, events, grader_in, on_cell)
+    finally:
+        sys.stdout = saved
+        with contextlib.suppress(OSError):
+            os.write(report, b"clean\n")
+
+
+def supervise(scratch: str) -> int:
+    """C: fork D, which runs the notebook; when D dies before it is done (os._exit, a signal),
+    say so as child.py says a dead kernel (the cells' log so far, then kernel-exit)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        code = 1
+        try:
+            code = in_process(Path(scratch), write)
+        except BaseException:  # noqa: BLE001
+            import traceback
+
+            traceback.print_exc()
+        os._exit(code)
+    os.close(write)
+    logs, sent, clean = _listen(read, pid)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if clean:
+        return code
+    events = _Events(Path(scratch) / protocol.OUT / protocol.EVENTS)
+    if not sent:
+        events.emit(protocol.CELLS, cells=logs)
+    events.emit(protocol.KERNEL_EXIT, returncode=code)
+    return protocol.KERNEL_DIED
+
+
+def _listen(read: int, pid: int) -> tuple[list[Any], bool, bool]:
+    """D's reports until it ends (its pipe may outlive it in processes it forked)."""
+    import select
+
+    logs: list[Any] = []
+    sent = clean = False
+    pending = b""
+    pidfd = os.pidfd_open(pid)
+    os.set_blocking(read, False)
+    while True:
+        ready = select.select([fd for fd in (read, pidfd) if fd >= 0], [], [])[0]
+        chunk = b""
+        if read >= 0 and (read in ready or pidfd in ready):
+            with contextlib.suppress(BlockingIOError):
+                chunk = os.read(read, 1 << 20)
+                if not chunk:
+                    os.close(read)
+                    read = -1
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            if line == b"sent":
+                sent = True
+            elif line == b"clean":
+                clean = True
+            elif line.startswith(b"cell ") and len(logs) < protocol.MAX_CELLS:
+                with contextlib.suppress(ValueError):
+                    logs.append(json.loads(line[5:]))
+        if pidfd in ready and not chunk:
+            os.close(pidfd)
+            if read >= 0:
+                os.close(read)
+            return logs, sent, clean
 
 
 if __name__ == "__main__":

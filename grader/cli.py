@@ -66,7 +66,7 @@ class Command:
 
 def _add_sandbox_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--sandbox", choices=("auto", "bwrap", "subprocess", "none"), default="auto",
+        "--sandbox", choices=("auto", "bwrap", "bwrap-fork", "subprocess", "none"), default="auto",
         help="where student code runs: bwrap (isolated), subprocess (resource limits only), "
              "none (a plain child process); auto: bwrap when it works here, else subprocess",
     )
@@ -132,7 +132,7 @@ def _grade_one(args: argparse.Namespace) -> GradeReport:
     if not _sandbox_possible():
         from .own_kernel import grade_in_own_kernel
 
-        if args.sandbox in ("bwrap", "subprocess"):
+        if args.sandbox in ("bwrap", "bwrap-fork", "subprocess"):
             raise UsageError(f"--sandbox {args.sandbox} needs a POSIX system (Linux, macOS); "
                              "here the public checks run in a kernel of your own")
         print("grade: no sandbox on this system: the notebook runs in a Jupyter kernel of your own, "

@@ -12,6 +12,9 @@ submission started.
                  the data the grader owns (scikit-learn's digits, `HIDDEN_DATA`) is a notice
                  saying the grader passes the data to `train`
     subprocess   a resource-limited child in its own session: limits, but no isolation
+    bwrap-fork   the same isolation per submission, made in a child forked from one warm template
+                 that runs inside one bwrap sandbox (grader/forkserver.py): a fork instead of a
+                 sandbox, an interpreter and a Jupyter kernel per submission
     none         a plain child in its own session (`--sandbox none`)
 
 Where each limit (`Limits`) is held:
@@ -82,6 +85,9 @@ ETC_ENTRIES = (
     "nsswitch.conf", "hosts", "host.conf", "fonts", "matplotlibrc", "mime.types", "protocols",
     "services",
 )
+
+
+ISOLATED = ("bwrap", "bwrap-fork")  # the backends that isolate student code
 
 
 class Sandbox(Protocol):
@@ -571,6 +577,13 @@ def get_sandbox(name: str = "auto") -> Sandbox:
         return PlainSandbox()
     if name == "subprocess":
         return SubprocessSandbox(_noted(limits_note()))
+    if name == "bwrap-fork":
+        from .forkserver import fork_problem, fork_sandbox
+
+        why_not = fork_problem()
+        if why_not:
+            raise SandboxError(f"--sandbox bwrap-fork: {why_not}; use --sandbox bwrap")
+        return fork_sandbox(_noted(filter_note()))
     problem = bwrap_problem()
     if not problem:
         return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note(), filter_note()))

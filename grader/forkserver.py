@@ -1,0 +1,366 @@
+"""The `bwrap-fork` sandbox backend: one pre-warmed template per backend, a fork per submission.
+
+The template (grader/zygote.py) runs inside one bubblewrap sandbox with today's read-only view
+(the system, Python and the grader package; no course, reference, reports, home or network)
+and the capabilities it needs to build each child's isolation. Each child is then made as
+isolated as a fresh `bwrap` sandbox: its own control group (made here, joined before any of its
+processes starts another), its own pid, mount, network (loopback only), ipc, uts and cgroup
+namespaces, only its own scratch folder (its tmp/ as /tmp) and a fresh /dev/shm, the rlimits,
+a user of its own, no_new_privs and the same system-call filter. A submission then costs a
+fork instead of a sandbox, an interpreter and a Jupyter kernel: `-m grader.child` runs the
+cells in the child itself (grader/shell.py); any other command is executed there.
+
+Killing a submission: its control group (this backend needs one), and the first process of its
+namespace (killing it kills every process of the namespace). A dead template is started again.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import dataclasses
+import functools
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from . import isolate
+from .cgroups import ControlGroup, Usage
+from .cgroups import availability as groups_problem
+from .errors import SandboxError
+from .limits import Limits
+from .sandbox import (
+    ETC_ENTRIES,
+    GRADER_PACKAGE,
+    INSIDE_LIB,
+    SYSTEM_PATHS,
+    _new_group,
+    _open_mount_points,
+    _python_roots,
+    child_environment,
+    group_usage,
+    hand_over,
+    hidden_data_arguments,
+    student_uid,
+)
+from .syscall_filter import availability as syscall_filter_problem
+from .syscall_filter import filter_file
+
+CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_NET_ADMIN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+STATUS = struct.Struct("=i")
+TEMPLATE_PATIENCE = 120.0  # seconds for a template to import torch on a busy machine
+JOIN_PATIENCE = 30.0
+
+
+def template_arguments(bwrap: str) -> list[str]:
+    """bwrap's command line for the template: bwrap's view without any scratch folder."""
+    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--cap-drop", "ALL"]
+    for cap in CAPABILITIES:
+        args += ["--cap-add", cap]
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for entry in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    temp = tempfile.gettempdir()
+    roots = [*_python_roots(), f"{INSIDE_LIB}/grader"] + ([] if (temp + "/").startswith("/tmp/") else [temp])
+    args += _open_mount_points(roots)
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
+    args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
+    args += hidden_data_arguments()
+    if not (temp + "/").startswith("/tmp/"):
+        args += ["--dir", temp]
+    args += ["--chdir", "/", "--remount-ro", "/"]
+    return args
+
+
+class Template:
+    """A running template and the socket the grader asks it for children on."""
+
+    def __init__(self, bwrap: str) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        program_fd = filter_file() if not syscall_filter_problem() else None
+        fds = [theirs.fileno()] + ([program_fd] if program_fd is not None else [])
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
+               "HOME": "/tmp", "IPYTHONDIR": "/tmp/ipython", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp"}
+        command = [*template_arguments(bwrap), "--", sys.executable, "-m", "grader.zygote", str(theirs.fileno()),
+                   str(program_fd) if program_fd is not None else "-"]
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=self.stderr, pass_fds=fds, env=env, start_new_session=True)
+        finally:
+            theirs.close()
+            if program_fd is not None:
+                os.close(program_fd)
+        self.sock = mine
+        self.lock = threading.Lock()
+        if not select.select([mine], [], [], TEMPLATE_PATIENCE)[0] or mine.recv(1) != b"R":
+            self.close()
+            raise SandboxError(f"the fork server's template did not start: {self._stderr_tail()}")
+
+    def _stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {self.process.poll()}"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def fork(self, head: bytes, fds: list[int]) -> None:
+        with self.lock:
+            self.sock.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.stderr.close()
+
+
+class ForkedProcess:
+    """A forked child as the runner sees a subprocess.Popen: its pipes, pid, poll and wait.
+    Its exit status comes from the first process of its namespace (on the control socket);
+    no status (that process killed) reads as SIGKILL."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes], control: socket.socket) -> None:
+        self.pid, self.stdin, self.stdout, self.control = pid, stdin, stdout, control
+        self.stderr = None
+        self.returncode: int | None = None
+        self.args: list[str] = []
+        self._status = b""
+
+    def _read_status(self, timeout: float | None) -> None:
+        if self.returncode is not None:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.control], [], [], wait)[0]:
+                return
+            try:
+                chunk = self.control.recv(STATUS.size - len(self._status))
+            except OSError:
+                chunk = b""
+            self._status += chunk
+            if len(self._status) == STATUS.size:
+                self.returncode = os.waitstatus_to_exitcode(STATUS.unpack(self._status)[0])
+            elif not chunk:
+                self.returncode = -signal.SIGKILL
+            if self.returncode is not None:
+                self.control.close()
+                return
+
+    def poll(self) -> int | None:
+        self._read_status(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._read_status(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def communicate(self, input: bytes | None = None, timeout: float | None = None) -> tuple[bytes, None]:
+        """What it wrote on stdout until it ended (tests)."""
+        if self.stdin is not None:
+            with contextlib.suppress(OSError):
+                if input:
+                    self.stdin.write(input)
+                self.stdin.close()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out = b""
+        fd = self.stdout.fileno()
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], wait)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            out += chunk
+        self.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return out, None
+
+    def kill(self) -> None:
+        group = getattr(self, "coursegrade_group", None)
+        if isinstance(group, ControlGroup):
+            group.kill()
+
+
+def _receive_pid(control: socket.socket) -> int:
+    """The pid (in the grader's namespace) of the child's first process, from its credentials."""
+    if not select.select([control], [], [], JOIN_PATIENCE)[0]:
+        raise SandboxError("the fork server's child did not start")
+    size = socket.CMSG_SPACE(struct.calcsize("3i"))
+    data, ancillary, _, _ = control.recvmsg(1, size)
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and data == b"j":
+            return int(struct.unpack("3i", payload[:12])[0])
+    raise SandboxError("the fork server's child did not say who it is")
+
+
+class ForkSandbox:
+    """Children forked from a warm template, each isolated as a `bwrap` sandbox is."""
+
+    name = "bwrap-fork"
+
+    def __init__(self, bwrap: str, note: str = "") -> None:
+        self.bwrap, self.note = bwrap, note
+        self.template: Template | None = None
+        self.owner = os.getpid()
+        self.lock = threading.Lock()
+
+    def _template(self) -> Template:
+        with self.lock:
+            if self.owner != os.getpid():  # a forked copy of this object: the template is the parent's
+                self.template, self.owner = None, os.getpid()
+            if self.template is None or not self.template.alive():
+                if self.template is not None:
+                    self.template.close()
+                self.template = Template(self.bwrap)
+            return self.template
+
+    def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> Any:
+        group = _new_group(limits)
+        if group is None:
+            raise SandboxError("the fork server needs control groups")
+        try:
+            return self._start(argv, scratch, limits, stderr, group)
+        except BaseException:
+            group.kill()
+            group.remove()
+            raise
+
+    def _start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes], group: ControlGroup) -> Any:
+        uid = hand_over(scratch)
+        in_process = argv[1:] == ["-m", "grader.child", str(scratch)]
+        request = {"scratch": str(scratch), "uid": uid, "argv": argv, "in_process": in_process,
+                   "env": child_environment(scratch, INSIDE_LIB), "cwd": str(scratch / "work"),
+                   "limits": dataclasses.asdict(limits), "processes": limits.processes if uid else 0}
+        import json
+
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        mine.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        folder = isolate.open_tree(str(scratch))
+        try:
+            for attempt in range(2):
+                template = self._template()
+                try:
+                    template.fork(json.dumps(request).encode(),
+                                  [stdin_r, stdout_w, stderr.fileno(), folder, theirs.fileno()])
+                    break
+                except OSError:
+                    if attempt:
+                        raise
+                    template.close()  # dead: started again
+            pid = _receive_pid(mine)
+            group.join(pid)
+            mine.sendall(b"g")
+        except BaseException:
+            for fd in (stdin_w, stdout_r):
+                os.close(fd)
+            mine.close()
+            raise
+        finally:
+            for fd in (stdin_r, stdout_w, folder):
+                os.close(fd)
+            theirs.close()
+        process = ForkedProcess(pid, os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb"), mine)
+        process.args = argv
+        process.coursegrade_group = group  # type: ignore[attr-defined]
+        process.coursegrade_scratch = str(scratch)  # type: ignore[attr-defined]
+        return process
+
+    def stop(self, process: Any) -> None:
+        group = getattr(process, "coursegrade_group", None)
+        if isinstance(group, ControlGroup):
+            group.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        if isinstance(group, ControlGroup):
+            group.remove()
+
+    def usage(self, process: Any) -> Usage | None:
+        return group_usage(process)
+
+    def close(self) -> None:
+        if self.template is not None and self.owner == os.getpid():
+            self.template.close()
+            self.template = None
+
+
+@functools.cache
+def fork_problem() -> str:
+    """Why the fork server cannot run here ("" when it can): root, control groups, bwrap, and a
+    real child forked from a real template (kept for the first backend made)."""
+    if os.geteuid() != 0 or student_uid(Path("/")) is None:
+        return "the fork server needs the grader to run as root (to give each child a user of its own)"
+    problem = groups_problem()
+    if problem:
+        return f"the fork server needs control groups: {problem}"
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "the bwrap command is not installed"
+    from .scratchfs import ScratchSpace
+
+    sandbox = ForkSandbox(bwrap)
+    try:
+        with ScratchSpace.create(2**24, 100, prefix="coursegrade-probe-") as space:
+            for sub in ("work", "tmp", "home"):
+                (space.path / sub).mkdir()
+            with tempfile.TemporaryFile() as err:
+                process = sandbox.start([sys.executable, "-c", "print(open('/proc/1/cmdline').read()[:6])"],
+                                        space.path, Limits(), err)
+                try:
+                    out, _ = process.communicate(timeout=60)
+                finally:
+                    sandbox.stop(process)
+                err.seek(0)
+                said = err.read().decode(errors="replace").strip().splitlines()
+    except (OSError, SandboxError, subprocess.TimeoutExpired) as error:
+        sandbox.close()
+        return f"the fork server cannot run here: {error}"
+    if process.returncode != 0 or not out.strip():
+        sandbox.close()
+        return f"the fork server cannot run here: {said[-1] if said else f'exit status {process.returncode}'}"
+    _KEPT.append(sandbox)
+    return ""
+
+
+_KEPT: list[ForkSandbox] = []
+
+
+def fork_sandbox(note: str = "") -> ForkSandbox:
+    """The backend; the self-test's template is reused by the first one made in this process."""
+    bwrap = shutil.which("bwrap") or "bwrap"
+    for kept in _KEPT:
+        if kept.owner == os.getpid():
+            _KEPT.remove(kept)
+            kept.note = note
+            return kept
+    return ForkSandbox(bwrap, note)

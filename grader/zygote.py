@@ -1,0 +1,200 @@
+"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD` runs inside one bubblewrap sandbox
+(grader/forkserver.py starts it) and forks one child per submission.
+
+It imports the interpreter machinery once (IPython's shell, torch with one thread, numpy, the
+probe and the codec) and never runs student code. Per request (one message on its socket: a JSON
+head and, by SCM_RIGHTS, the child's stdin, stdout, stderr, its scratch folder as an O_PATH
+descriptor and one end of a control socket) it forks a child into a new pid namespace:
+
+    template ─fork─► B: pid 1 of its own namespaces (trusted, root). Says "joined?" on the
+                     control socket (the grader learns its pid from the socket's credentials and
+                     puts it into the submission's control group), waits for "g", then: its own
+                     mount, network (loopback up), ipc, uts and cgroup namespaces, a fresh /proc,
+                     the scratch folder bound where the grader sees it (and its tmp/ as /tmp), a
+                     fresh /dev/shm. It reaps orphans, and when C ends sends C's wait status on
+                     the control socket and exits (the kernel then kills what is left).
+      B ─fork─► C:  rlimits, the student's user, no_new_privs, the system-call filter, the clean
+                     environment, only its three standard descriptors; then exec of the command,
+                     or, for `-m grader.child`, grader/child.py's supervisor in this very process,
+                     which forks D: the notebook's "kernel" (cells in IPython's shell, the probe).
+
+A dead template is restarted by the grader; the children of a dead template carry on.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import sys
+from typing import Any
+
+from grader import isolate
+
+REQUEST_BYTES = 1 << 20
+FDS = ("stdin", "stdout", "stderr", "scratch", "control")
+STATUS = struct.Struct("=i")
+TMPFS_BYTES = 64 * 2**20
+WARM = ("numpy", "torch", "IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader.shell")
+
+
+def _warm_up() -> None:
+    """Import what every child needs; start no thread pool (a fork keeps only the calling thread)."""
+    for name in WARM:
+        __import__(name)
+    torch = sys.modules["torch"]
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+
+def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    fds = array.array("i")
+    data, ancillary, _, _ = sock.recvmsg(REQUEST_BYTES, socket.CMSG_SPACE(len(FDS) * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    if not data:
+        return None, list(fds)
+    return json.loads(data), list(fds)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def serve(sock: socket.socket, program: bytes | None) -> None:
+    """Fork a child per request until the grader closes the socket."""
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    sock.sendall(b"R")
+    while True:
+        _reap()
+        if not select.select([sock], [], [], 1.0)[0]:
+            continue
+        request, fds = _receive(sock)
+        if request is None or len(fds) != len(FDS):
+            for fd in fds:
+                os.close(fd)
+            if request is None:
+                return
+            continue
+        isolate.unshare(isolate.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            code = 127
+            try:
+                _pid_one(request, dict(zip(FDS, fds, strict=True)), program)
+            except BaseException as error:  # noqa: BLE001  (said on the child's stderr)
+                with open(2, "w", closefd=False) as err:
+                    print(f"grader.zygote: the sandbox could not be made: {error!r}", file=err)
+            os._exit(code)
+        isolate.setns(own_pid_ns, isolate.CLONE_NEWPID)  # the next request's child: a new namespace again
+        for fd in fds:
+            os.close(fd)
+
+
+def _mount_scratch(scratch: str, fd: int) -> None:
+    """The scratch folder at `scratch`, its tmp/ as /tmp (as bwrap binds them), nothing else of
+    the grader's temporary folder; a fresh /dev/shm."""
+    isolate.tmpfs("/tmp", TMPFS_BYTES)
+    os.mkdir("/tmp/.scratch", 0o700)
+    isolate.attach(fd, "/tmp/.scratch")
+    root = os.open("/tmp/.scratch", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+    isolate.bind("/tmp/.scratch/tmp", "/tmp")
+    parent = os.path.dirname(scratch)
+    if not (parent + "/").startswith("/tmp/"):
+        isolate.tmpfs(parent, TMPFS_BYTES)
+    os.makedirs(scratch, 0o755, exist_ok=True)
+    isolate.bind(f"/proc/self/fd/{root}", scratch)
+    os.close(root)
+    isolate.tmpfs("/dev/shm", TMPFS_BYTES, 0o1777)
+
+
+def _pid_one(request: dict[str, Any], fds: dict[str, int], program: bytes | None) -> None:
+    """B: the first process of the child's pid namespace (see the module's docstring)."""
+    isolate.close_all_but(set(fds.values()))
+    os.setsid()
+    control = socket.socket(fileno=fds["control"])
+    control.sendall(b"j")
+    if control.recv(1) != b"g":
+        os._exit(1)
+    isolate.unshare(isolate.CLONE_NEWNS | isolate.CLONE_NEWNET | isolate.CLONE_NEWIPC | isolate.CLONE_NEWUTS
+                    | isolate.CLONE_NEWCGROUP)
+    isolate.private_mounts()
+    isolate.fresh_proc()
+    isolate.loopback_up()
+    os.umask(0o022)
+    _mount_scratch(request["scratch"], fds["scratch"])
+    os.close(fds["scratch"])
+    for name, target in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
+        os.dup2(fds[name], target)
+        os.close(fds[name])
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    child = os.fork()
+    if child == 0:
+        control.close()
+        _child(request, program)
+    for fd in (0, 1, 2):
+        os.close(fd)
+    while True:
+        pid, status = os.waitpid(-1, 0)
+        if pid == child:
+            break
+    try:
+        control.sendall(STATUS.pack(status))
+    finally:
+        os._exit(0)
+
+
+def _child(request: dict[str, Any], program: bytes | None) -> None:
+    """C: the student's side from here on. Never returns."""
+    from grader.limits import Limits
+    from grader.sandbox import _apply_limits
+
+    code = 127
+    try:
+        _apply_limits(Limits(**request["limits"]), int(request.get("processes") or 0))
+        if request.get("uid") is not None:
+            isolate.become(int(request["uid"]))
+        isolate.no_new_privs()
+        if program is not None:
+            isolate.install_filter(program)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        argv = request["argv"]
+        if request.get("in_process"):
+            from grader import child
+
+            code = child.supervise(request["scratch"])
+        else:
+            os.execve(argv[0], argv, request["env"])
+    except BaseException as error:  # noqa: BLE001
+        with contextlib.suppress(BaseException):
+            print(f"grader.zygote: {error!r}", file=sys.stderr, flush=True)
+    os._exit(code)
+
+
+def main(argv: list[str]) -> int:
+    sock = socket.socket(fileno=int(argv[1]))
+    program = None
+    if argv[2] != "-":
+        with open(int(argv[2]), "rb") as file:
+            program = file.read()
+    _warm_up()
+    serve(sock, program)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
