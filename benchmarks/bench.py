@@ -33,6 +33,15 @@ toy2d-classifiers references with the local pool (-j 2), with `--scheduler local
 cluster's start-up included, also printed alone), its throughput, a submission's share of the
 wall time as a ratio to `python -c "import torch"`, the load average; then local:2 against the
 local pool, and 2 workers against 1.
+
+    python benchmarks/bench.py --backends [-n 20] [-a conv-arithmetic] [--repeat 3]
+
+What a submission costs with each isolating backend, interleaved (bwrap, bwrap-fork, bwrap, ...):
+`grade batch -j 1` of n and of 2n copies of the reference as a command of its own; its wall time,
+its CPU seconds (every process it started, sandboxes included), the marginal CPU seconds of one
+submission ((CPU of 2n - CPU of n) / n: the batch's start-up and the template's drop out), and
+the peak memory of all its processes together (a sum of PSS, sampled every 0.1 s); each with the
+load average, and as ratios to `python -c "import torch"` (its wall and CPU time, its peak RSS).
 """
 
 from __future__ import annotations
@@ -216,6 +225,112 @@ def distributed_costs(sandbox: str, torch_seconds: float) -> None:
               f"of 2 Dask workers / 1: {walls['local:1'] / walls['local:2']:.2f}", flush=True)
 
 
+# ---------------------------------------------------------------- --backends: fork server against bwrap
+
+BACKENDS = ("bwrap", "bwrap-fork")
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_bytes()
+                children.setdefault(int(stat[stat.rindex(b")") + 2:].split()[1]), []).append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def measured(command: list[str]) -> dict[str, float]:
+    """Run `command` in a control group of its own (the sandboxes' groups are made inside it);
+    its wall time, the CPU seconds of the group, and the peak of its processes' summed PSS."""
+    import threading
+
+    group = ControlGroup.create(None, 1024)
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   preexec_fn=lambda: group.join(os.getpid()))
+        peak = [0]
+
+        def sample() -> None:
+            while process.poll() is None:
+                peak[0] = max(peak[0], sum(_pss(pid) for pid in _tree(process.pid)))
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, stderr = process.communicate()
+        wall = time.monotonic() - started
+        sampler.join()
+        cpu = group.usage().cpu_seconds
+    finally:
+        group.kill()
+        group.remove()
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{command} failed: {stderr.decode(errors='replace')[-2000:]}")
+    return {"wall": wall, "cpu": cpu, "peak": peak[0], "load": os.getloadavg()[0]}
+
+
+def _batch_command(folder: Path, name: str, sandbox: str, output: Path) -> list[str]:
+    return [sys.executable, "-m", "grader", "batch", str(folder), "-a", name, "-o", str(output), "-j", "1",
+            "--sandbox", sandbox]
+
+
+def backends_cost(names: list[str], n: int, repeat: int) -> None:
+    yardstick = measured([sys.executable, "-c", "import torch"])
+    print(f"python -c 'import torch': {yardstick['wall']:.2f} s, {yardstick['cpu']:.2f} CPU-s, "
+          f"{yardstick['peak'] / 2**20:.0f} MiB   load {yardstick['load']:.1f}", flush=True)
+    for name in names:
+        assignment = load_assignment(name)
+        assert assignment.solution is not None
+        print(f"{name}: grade batch -j 1 of {n} and {2 * n} copies of the reference, interleaved x {repeat}")
+        results: dict[str, list[dict[str, float]]] = {b: [] for b in BACKENDS}
+        with tempfile.TemporaryDirectory(prefix="coursegrade-bench-") as scratch:
+            for size in (n, 2 * n):
+                _copies(assignment.solution, Path(scratch) / f"class{size}", size)
+            for round_ in range(repeat):
+                for backend in BACKENDS:
+                    runs = {size: measured(_batch_command(Path(scratch) / f"class{size}", name, backend,
+                                                          Path(scratch) / f"out-{backend}-{round_}-{size}"))
+                            for size in (n, 2 * n)}
+                    small, large = runs[n], runs[2 * n]
+                    figures = {"wall": small["wall"], "cpu": small["cpu"], "peak": small["peak"],
+                               "marginal": (large["cpu"] - small["cpu"]) / n, "load": small["load"]}
+                    results[backend].append(figures)
+                    print(f"  {backend:<10} {n} subs {small['wall']:6.1f} s ({small['wall'] / yardstick['wall']:.1f}x)"
+                          f"  {small['cpu']:6.1f} CPU-s ({small['cpu'] / yardstick['cpu']:.1f}x)"
+                          f"  marginal {figures['marginal']:.3f} CPU-s/sub "
+                          f"({figures['marginal'] / yardstick['cpu']:.2f}x)"
+                          f"  peak {small['peak'] / 2**20:5.0f} MiB ({small['peak'] / yardstick['peak']:.1f}x)"
+                          f"   load {small['load']:.1f} / {large['load']:.1f}", flush=True)
+        medians = {b: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "marginal", "peak")}
+                   for b, rs in results.items()}
+        slow, fast = medians["bwrap"], medians["bwrap-fork"]
+        print(f"  medians: bwrap-fork is {slow['wall'] / fast['wall']:.1f}x faster in wall time, "
+              f"{slow['cpu'] / fast['cpu']:.1f}x in CPU, {slow['marginal'] / fast['marginal']:.1f}x per extra "
+              f"submission ({fast['marginal']:.3f} against {slow['marginal']:.3f} CPU-s), peak memory "
+              f"{fast['peak'] / 2**20:.0f} against {slow['peak'] / 2**20:.0f} MiB   load {os.getloadavg()[0]:.1f}",
+              flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=20, help="copies of each reference (default 20)")
@@ -226,7 +341,12 @@ def main() -> int:
     parser.add_argument("--sandbox", default="auto")
     parser.add_argument("--student", action="store_true", help="time the student's loop instead (see above)")
     parser.add_argument("--distributed", action="store_true", help="the cost of grading through Dask (see above)")
+    parser.add_argument("--backends", action="store_true", help="bwrap-fork against bwrap (see above)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of --backends (default 3)")
     args = parser.parse_args()
+    if args.backends:
+        backends_cost(args.assignment or ["conv-arithmetic"], args.n, args.repeat)
+        return 0
     if args.distributed:
         torch_seconds = import_torch_seconds()
         print(f"python -c 'import torch': {torch_seconds:.2f} s; {os.cpu_count()} cores")

@@ -12,6 +12,7 @@ believes nothing it says.
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import json
 import os
@@ -118,7 +119,9 @@ def _kernel_returncode(client: NotebookClient) -> int | None:
 
 
 def _code_cell(source: str) -> Any:
-    return nbformat.v4.new_code_cell(source)
+    """A code cell, made without nbformat's validation: in a forked child it is made after the
+    student's code ran, which may have patched what the validation calls (builtins.any)."""
+    return nbformat.NotebookNode(cell_type="code", source=source, metadata={}, outputs=[], execution_count=None)
 
 
 class _Events:
@@ -264,13 +267,23 @@ class _ShellKernel:
         self.wall: float | None = protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK
         self.started = 0.0
         self.wall_fired = False
+        self.pristine = dict(vars(builtins))  # for this module's own code between cells
+        self.students: dict[str, Any] | None = None  # the builtins as the student's cells left them
 
     def execute(self, cell: Any) -> None:
+        """Run a cell with the builtins as the cells left them, then put the pristine ones back
+        for the code between cells (json, the logs: a student may have patched isinstance)."""
+        source = str(cell["source"])
+        if self.students is not None:
+            _set_builtins(self.students)
         self.started, self.wall_fired = time.monotonic(), False
         try:
-            cell["outputs"] = self.shell.execute(cell.source)
+            outputs = self.shell.execute(source)
         finally:
             self.started = 0.0
+            self.students = dict(vars(builtins))
+            _set_builtins(self.pristine)
+        cell["outputs"] = outputs
         if self.wall_fired:
             raise CellTimeoutError("the cell did not finish (wall-clock backstop)")
 
@@ -286,6 +299,13 @@ class _ShellKernel:
 
     def unlimited(self) -> None:
         self.wall = None
+
+
+def _set_builtins(values: dict[str, Any]) -> None:
+    names = vars(builtins)
+    names.update(values)
+    for name in [n for n in names if n not in values]:
+        del names[name]
 
 
 def _reseed() -> None:
@@ -341,13 +361,16 @@ def supervise(scratch: str) -> int:
     pid = os.fork()
     if pid == 0:
         os.close(read)
+        pristine = dict(vars(builtins))
         code = 1
         try:
             code = in_process(Path(scratch), write)
         except BaseException:  # noqa: BLE001
-            import traceback
+            vars(builtins).update(pristine)  # the student's code may have broken what the report uses
+            with contextlib.suppress(BaseException):
+                import traceback
 
-            traceback.print_exc()
+                traceback.print_exc()
         os._exit(code)
     os.close(write)
     logs, sent, clean = _listen(read, pid)

@@ -50,7 +50,7 @@ from .intake import Entry
 from .model import CellLog, CellStatus, CheckResult, CheckStatus, Figure, GradeReport
 from .outputs import error_report
 from .pool import Graded, PoolConfig, WarmPool, grade_loaded, load_file, save_entry, save_lost, warm_ahead_for
-from .sandbox import Sandbox, get_sandbox
+from .sandbox import ISOLATED, Sandbox, get_sandbox
 from .submission import Submission
 
 __all__ = ["Answer", "GradingPlugin", "Job", "ShippedAssignment", "grade_job", "run_distributed", "ship"]
@@ -276,7 +276,7 @@ class GradingPlugin(WorkerPlugin):  # type: ignore[misc]
         try:
             assignment = unship(self.shipped)
             sandbox = get_sandbox(self.sandbox_name)
-            if self.sandbox_name == "auto" and sandbox.name != "bwrap":
+            if self.sandbox_name == "auto" and sandbox.name not in ISOLATED:
                 raise UsageError(f"no bubblewrap there ({sandbox.note}), so a student's code could reach the network "
                                  "and through it the Dask scheduler; install bubblewrap on the workers, or pass "
                                  "--sandbox subprocess to grade without isolation all the same")

@@ -25,7 +25,7 @@ from .textsafe import visible
 
 MAX_OUTPUT_CHARS = 4000
 MAX_ERROR_CHARS = 3000
-ISOLATED_SANDBOXES = ("bwrap",)
+ISOLATED_SANDBOXES = ("bwrap", "bwrap-fork")
 STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
                  "skipped": "not run here"}
 

@@ -36,6 +36,7 @@ from .textsafe import one_line
 
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
 WARM_PATIENCE = 20.0  # seconds from a warm worker's start; past it, a fresh one is quicker
+FORKED_AHEAD = 1  # with the fork server: one child ahead hides its start-up, more only hold memory
 LONG_CALL_SECONDS = 5.0  # above this call limit, start-ups ahead would eat into students' time
 
 
@@ -71,6 +72,8 @@ class WarmPool:
     """Sandboxed children started ahead of need; each is used for one submission, then thrown away."""
 
     def __init__(self, sandbox: Sandbox, assignment: Assignment, ahead: int) -> None:
+        if sandbox.name == "bwrap-fork":  # a forked child is ready in a fraction of a second
+            ahead = min(ahead, FORKED_AHEAD)
         self.sandbox, self.assignment, self.ahead = sandbox, assignment, ahead
         self.ready: deque[Worker] = deque()
         self.fill(ahead)

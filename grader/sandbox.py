@@ -585,6 +585,11 @@ def get_sandbox(name: str = "auto") -> Sandbox:
             raise SandboxError(f"--sandbox bwrap-fork: {why_not}; use --sandbox bwrap")
         return fork_sandbox(_noted(filter_note()))
     problem = bwrap_problem()
+    if name == "auto" and not problem:
+        from .forkserver import fork_problem, fork_sandbox
+
+        if not fork_problem():
+            return fork_sandbox(_noted(filter_note()))
     if not problem:
         return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note(), filter_note()))
     if name == "bwrap":

@@ -10,8 +10,12 @@ grader keeps only streams); `input()` fails as in a kernel that allows no stdin.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import ctypes
 import io
+import os
 import sys
+import threading
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
@@ -51,8 +55,8 @@ class _QuietHook(DisplayHook):
 class _Stream(io.TextIOBase):
     """sys.stdout or sys.stderr during a cell: stream outputs, at most MAX_CELL_OUTPUT characters."""
 
-    def __init__(self, name: str, outputs: list[dict[str, Any]], room: list[int]) -> None:
-        self.name, self.outputs, self.room = name, outputs, room
+    def __init__(self, name: str, outputs: list[dict[str, Any]], room: list[int], lock: threading.Lock) -> None:
+        self.name, self.outputs, self.room, self.lock = name, outputs, room, lock
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -66,6 +70,11 @@ class _Stream(io.TextIOBase):
 
     def write(self, text: Any) -> int:
         text = str(text)
+        with self.lock:
+            self._keep(text)
+        return len(text)
+
+    def _keep(self, text: str) -> None:
         kept = text[:max(0, self.room[0])]
         if kept:
             self.room[0] -= len(kept)
@@ -74,7 +83,6 @@ class _Stream(io.TextIOBase):
                 last["text"] += kept
             else:
                 self.outputs.append({"output_type": "stream", "name": self.name, "text": kept})
-        return len(text)
 
     def flush(self) -> None:
         return None
@@ -95,6 +103,43 @@ def _no_input(prompt: object = "") -> str:
     raise StdinNotImplementedError(NO_STDIN)
 
 
+class _FdCapture:
+    """What is written to file descriptor `fd` during a cell (C libraries, child processes), into
+    `stream`, as ipykernel captures it; the descriptor is put back afterwards."""
+
+    def __init__(self, fd: int, stream: _Stream) -> None:
+        self.fd, self.stream = fd, stream
+        self.saved = os.dup(fd)
+        read, write = os.pipe()
+        os.dup2(write, fd)
+        os.close(write)
+        self.read = read
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                data = os.read(self.read, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.stream.write(data.decode(errors="replace"))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            _libc.fflush(None)
+        os.dup2(self.saved, self.fd)
+        os.close(self.saved)
+        self.thread.join(timeout=1.0)  # a process the cell left running may keep the pipe open
+        if not self.thread.is_alive():
+            os.close(self.read)
+
+
+_libc = ctypes.CDLL(None)
+
+
 class Shell:
     """One IPython shell; `execute` runs a cell's source and returns its outputs."""
 
@@ -108,6 +153,7 @@ class Shell:
         self.ip.display_trap.hook = self.ip.displayhook
         self.ip._showtraceback = self._showtraceback  # type: ignore[method-assign]
         self.outputs: list[dict[str, Any]] = []
+        self.capture_fds = True
 
     def _showtraceback(self, etype: Any, evalue: Any, stb: list[str]) -> None:
         """What ipykernel sends as the error output (its own override of this method)."""
@@ -118,12 +164,15 @@ class Shell:
         """Run one cell; its outputs (streams and error) in order."""
         outputs: list[dict[str, Any]] = []
         self.outputs = outputs
-        room = [protocol.MAX_CELL_OUTPUT]
+        room, lock = [protocol.MAX_CELL_OUTPUT], threading.Lock()
         saved = sys.stdout, sys.stderr, sys.stdin, builtins.input
-        sys.stdout, sys.stderr = _Stream("stdout", outputs, room), _Stream("stderr", outputs, room)
+        sys.stdout, sys.stderr = _Stream("stdout", outputs, room, lock), _Stream("stderr", outputs, room, lock)
         sys.stdin, builtins.input = _NoStdin(), _no_input
+        captures = [_FdCapture(1, sys.stdout), _FdCapture(2, sys.stderr)] if self.capture_fds else []
         try:
             self.ip.run_cell(source, store_history=True)
         finally:
+            for capture in captures:
+                capture.close()
             sys.stdout, sys.stderr, sys.stdin, builtins.input = saved
         return outputs

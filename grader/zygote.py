@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import json
 import os
 import select
@@ -40,7 +41,8 @@ REQUEST_BYTES = 1 << 20
 FDS = ("stdin", "stdout", "stderr", "scratch", "control")
 STATUS = struct.Struct("=i")
 TMPFS_BYTES = 64 * 2**20
-WARM = ("numpy", "torch", "IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader.shell")
+WARM = ("numpy", "torch", "IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader.shell",
+        "grader.child", "grader.sandbox")
 
 
 def _warm_up() -> None:
@@ -50,6 +52,11 @@ def _warm_up() -> None:
     torch = sys.modules["torch"]
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
+    from grader.shell import Shell
+
+    Shell()  # the shell itself: each child takes it as it is (grader/shell.py's Shell() finds it)
+    gc.collect()
+    gc.freeze()  # the collector never walks the template's objects in a child: their pages stay shared
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
@@ -117,12 +124,13 @@ def _mount_scratch(scratch: str, fd: int) -> None:
     os.makedirs(scratch, 0o755, exist_ok=True)
     isolate.bind(f"/proc/self/fd/{root}", scratch)
     os.close(root)
-    isolate.tmpfs("/dev/shm", TMPFS_BYTES, 0o1777)
+    isolate.tmpfs("/dev/shm", TMPFS_BYTES, 0o755)  # as bwrap's: the student's user cannot write there
 
 
 def _pid_one(request: dict[str, Any], fds: dict[str, int], program: bytes | None) -> None:
     """B: the first process of the child's pid namespace (see the module's docstring)."""
     isolate.close_all_but(set(fds.values()))
+    isolate.die_with_parent(signal.SIGKILL)  # a template that dies takes its children's namespaces along
     os.setsid()
     control = socket.socket(fileno=fds["control"])
     control.sendall(b"j")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.cgroups import availability
+from grader.forkserver import fork_problem
 from grader.model import Step
 from grader.runner import Worker, exit_stop, run_steps
 from grader.sandbox import (
@@ -38,8 +39,15 @@ needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=f"bwrap cannot ru
 needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
 
 
+def _isolating() -> list[Sandbox]:
+    """bwrap, and the fork server where it runs here."""
+    if bwrap_problem():
+        return []
+    return [get_sandbox("bwrap")] + ([] if fork_problem() else [get_sandbox("bwrap-fork")])
+
+
 def _backends() -> list[Sandbox]:
-    return [SubprocessSandbox()] + ([] if bwrap_problem() else [get_sandbox("bwrap")])
+    return [SubprocessSandbox(), *_isolating()]
 
 
 @pytest.fixture
@@ -98,10 +106,11 @@ print(json.dumps(seen))
 
 
 @needs_bwrap
-def test_bwrap_shows_only_the_system_python_and_scratch(scratch: Path) -> None:
+@pytest.mark.parametrize("sandbox", _isolating(), ids=lambda s: s.name)
+def test_bwrap_shows_only_the_system_python_and_scratch(sandbox: Sandbox, scratch: Path) -> None:
     home = str(Path.home())
     script = f"ROOT, HOME, GRADER = {str(ROOT)!r}, {home!r}, {os.getpid()}\n" + LOOK_AROUND
-    seen = json.loads(_run(get_sandbox("bwrap"), script, scratch).splitlines()[-1])
+    seen = json.loads(_run(sandbox, script, scratch).splitlines()[-1])
     def leading_to_python(folder: str) -> set[str]:
         """The names in `folder` that only lead to the Python environment (its mount points)."""
         return {Path(r).relative_to(folder).parts[0] for r in _python_roots() if r.startswith(folder + "/")}
@@ -244,8 +253,9 @@ print("forked", made, "as user", os.getuid())
 
 @needs_bwrap
 @pytest.mark.skipif(student_uid(Path("/tmp/x")) is None, reason="needs a grader running as root (and setpriv)")
-def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(scratch: Path) -> None:
-    said = _run(get_sandbox("bwrap"), FORKS, scratch, Limits(processes=20)).split()
+@pytest.mark.parametrize("sandbox", _isolating(), ids=lambda s: s.name)
+def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(sandbox: Sandbox, scratch: Path) -> None:
+    said = _run(sandbox, FORKS, scratch, Limits(processes=20)).split()
     assert said[0] == "forked" and int(said[1]) < 20
     assert said[-1] == str(student_uid(scratch))
 

@@ -1,7 +1,9 @@
 """Tamper: patch Python's builtins (isinstance, issubclass, all, any say yes), then answer 0 everywhere.
 
 This wedges the notebook's own kernel; the grader stops it after the cells' time limit, and
-every check still appears, without a mark.
+every check still appears, without a mark. Under the fork server (`bwrap-fork`) the cells run in
+IPython's shell, which the patch does not wedge: the probe's answers, made with the patched
+isinstance, break the grading protocol instead, and every check still appears, without a mark.
 """
 import builtins
 import math

@@ -1,0 +1,209 @@
+"""The fork server (`--sandbox bwrap-fork`) for real: children forked from one template cannot see
+or touch each other, what a child does costs only itself, a dead template is started again, and
+the cells run in the child's own IPython shell give what nbclient's kernel gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.assignments import known_assignments, load_assignment
+from grader.forkserver import ForkSandbox, fork_problem
+from grader.model import CellLog
+from grader.runner import run_steps
+from grader.sandbox import Limits, bwrap_problem, get_sandbox
+from grader.submission import load_submission
+from grader.validate import sample_cases
+
+from .conftest import SUBMISSIONS
+
+pytestmark = pytest.mark.skipif(bool(bwrap_problem() or fork_problem()),
+                                reason=f"the fork server cannot run here: {bwrap_problem() or fork_problem()}")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[ForkSandbox]:
+    made = get_sandbox("bwrap-fork")
+    assert isinstance(made, ForkSandbox)
+    yield made
+
+
+def _scratch() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="coursegrade-test-"))
+    for sub in ("work", "home", "tmp", "lib"):
+        (folder / sub).mkdir()
+    return folder
+
+
+@pytest.fixture
+def two_scratches() -> Iterator[tuple[Path, Path]]:
+    folders = _scratch(), _scratch()
+    yield folders
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start(sandbox: ForkSandbox, script: str, scratch: Path, limits: Limits | None = None) -> Any:
+    stderr = open(scratch / "stderr.txt", "wb")  # noqa: SIM115  (closed with the scratch folder)
+    return sandbox.start([sys.executable, "-c", script], scratch, limits or Limits(), stderr)
+
+
+def _said(process: Any) -> str:
+    line: bytes = process.stdout.readline()
+    return line.decode().strip()
+
+
+HOLDER = """
+import ctypes, mmap, os, socket, sys, time
+secret = b"coursegrade-secret-" + b"%d" % os.getpid()
+open("SECRET.txt", "wb").write(secret)
+open("/dev/shm/coursegrade-secret", "wb").write(secret)
+held = mmap.mmap(-1, 4096)
+held.write(secret)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(5)
+print("ready", server.getsockname()[1], os.getcwd(), flush=True)
+time.sleep(60)
+"""
+
+PEEKER = """
+import glob, json, os, signal, socket
+seen = {}
+seen["other_scratch"] = os.path.exists(OTHER)
+seen["tmp"] = sorted(os.listdir("/tmp"))
+seen["shm"] = sorted(os.listdir("/dev/shm"))
+seen["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+seen["secret_in_proc"] = any(b"coursegrade-" + b"secret" in open(p, "rb").read()
+                             for p in glob.glob("/proc/[0-9]*/cmdline") + glob.glob("/proc/[0-9]*/environ")
+                             if os.access(p, os.R_OK))
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2).close()
+    seen["port"] = True
+except OSError:
+    seen["port"] = False
+seen["signals"] = []
+for pid in (HOST_PID, 1, os.getppid()):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        seen["signals"].append(pid)
+    except OSError:
+        pass
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+seen["ptrace"] = libc.ptrace(16, HOST_PID, 0, 0)  # PTRACE_ATTACH
+seen["sysvipc"] = open("/proc/sysvipc/shm").read().count("\\n")
+print(json.dumps(seen), flush=True)
+"""
+
+
+def test_two_children_cannot_see_or_touch_each_other(sandbox: ForkSandbox, two_scratches: tuple[Path, Path]) -> None:
+    first, second = two_scratches
+    holder = _start(sandbox, HOLDER, first)
+    try:
+        ready = _said(holder).split()
+        assert ready[0] == "ready" and ready[2] == str(first / "work")
+        script = f"OTHER, PORT, HOST_PID = {str(first)!r}, {int(ready[1])}, {holder.pid}\n" + PEEKER
+        peeker = _start(sandbox, script, second)
+        out, _ = peeker.communicate(timeout=120)
+        sandbox.stop(peeker)
+        seen = json.loads(out.decode().splitlines()[-1])
+        assert seen["other_scratch"] is False
+        assert seen["tmp"] == [second.name], "another child's scratch (or the template's /tmp) is visible"
+        assert seen["shm"] == [], "/dev/shm is shared between children"
+        assert max(seen["pids"]) <= 3, f"processes outside its own namespace are visible: {seen['pids']}"
+        assert seen["secret_in_proc"] is False
+        assert seen["port"] is False, "a loopback socket of another child is reachable"
+        assert seen["ptrace"] == -1 and seen["sysvipc"] <= 1
+        assert holder.poll() is None, "the other child was killed"
+        assert (first / "work" / "SECRET.txt").read_bytes().startswith(b"coursegrade-secret-")
+    finally:
+        sandbox.stop(holder)
+    assert holder.returncode is not None
+
+
+@pytest.mark.parametrize("attack", [
+    "import os, signal\nfor pid in range(1, 64):\n    try: os.kill(pid, signal.SIGKILL)\n    except OSError: pass\n",
+    "import os\nwhile True:\n    try: os.fork()\n    except OSError: pass\n",
+    "import sys\nsys.stdout.write('x' * (1 << 22))\n",
+    "import sys\nsys.exit(7)\n",
+    "import time\ntime.sleep(3600)\n",
+    "import os\nos.kill(os.getppid(), 9)\nos.kill(1, 9)\n",
+], ids=["kills-everything-it-sees", "fork-bomb", "floods", "sys-exit", "sleeps", "kills-parent-and-init"])
+def test_what_a_child_does_costs_only_itself(sandbox: ForkSandbox, two_scratches: tuple[Path, Path],
+                                             attack: str) -> None:
+    first, second = two_scratches
+    bystander = _start(sandbox, "import time\nprint('ready', flush=True)\ntime.sleep(60)\n", second)
+    assert _said(bystander) == "ready"
+    template = sandbox.template
+    assert template is not None
+    attacker = _start(sandbox, attack, first, Limits(processes=64))
+    try:
+        for _ in range(50):  # a moment for the attack (the sleeper and the bomb go on until stopped)
+            if attacker.poll() is not None:
+                break
+            time.sleep(0.1)
+    finally:
+        sandbox.stop(attacker)
+    assert bystander.poll() is None, "the bystander died"
+    assert sandbox.template is template and template.alive(), "the template died"
+    after = _start(sandbox, "print('fine', flush=True)", first)
+    out, _ = after.communicate(timeout=120)
+    sandbox.stop(after)
+    sandbox.stop(bystander)
+    assert out.strip() == b"fine"
+
+
+def test_a_dead_template_is_started_again(sandbox: ForkSandbox, two_scratches: tuple[Path, Path]) -> None:
+    first, second = two_scratches
+    warm = _start(sandbox, "print('before', flush=True)", first)
+    warm.communicate(timeout=120)
+    sandbox.stop(warm)
+    template = sandbox.template
+    assert template is not None
+    os.killpg(template.process.pid, signal.SIGKILL)
+    template.process.wait()
+    again = _start(sandbox, "print('after', flush=True)", second)
+    out, _ = again.communicate(timeout=180)
+    sandbox.stop(again)
+    assert out.strip() == b"after" and sandbox.template is not template
+
+
+# -- the in-process shell against nbclient's kernel ------------------------------------------------
+
+def _cells(path: Path, assignment: Any, sandbox: Any) -> tuple[CellLog, ...]:
+    with tempfile.TemporaryDirectory(prefix="coursegrade-nb-") as folder:
+        notebook = Path(folder) / "submission.ipynb"
+        load_submission(path).write_notebook(notebook)
+        return run_steps(notebook, [], sandbox, assignment.limits, warm_imports=assignment.warm_imports).cells
+
+
+def _comparable(cell: CellLog) -> tuple[str, str, str]:
+    """Status, output, and the error's last line (its name and message)."""
+    lines = [line for line in cell.error.splitlines() if line.strip()]
+    return cell.status, cell.output, lines[-1].strip() if lines else ""
+
+
+@pytest.mark.parametrize("name", known_assignments())
+def test_the_shell_runs_cells_as_nbclient_does(name: str) -> None:
+    """Every sample of the assignment (its reference and template included): the same status,
+    output and error for every cell, by IPython's shell in a forked child and by nbclient."""
+    assignment = load_assignment(name)
+    forked, bwrap = get_sandbox("bwrap-fork"), get_sandbox("bwrap")
+    differences = []
+    for sample, path, _ in sample_cases(assignment, SUBMISSIONS):
+        by_shell, by_kernel = _cells(path, assignment, forked), _cells(path, assignment, bwrap)
+        assert by_kernel, f"{sample}: no cell ran"
+        if [_comparable(c) for c in by_shell] != [_comparable(c) for c in by_kernel]:
+            differences.append((sample, [_comparable(c) for c in by_shell], [_comparable(c) for c in by_kernel]))
+    assert not differences, differences
