@@ -19,6 +19,7 @@ CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x0002_0000, 0x0200_0000, 0x0400_00
 CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x0800_0000, 0x2000_0000, 0x4000_0000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 1, 38, 22, 2
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")  # as bwrap leaves them
@@ -118,6 +119,11 @@ def become(uid: int) -> None:
 
 def die_with_parent(sig: int) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, sig, None, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def dumpable() -> None:
+    """As after an exec: the process's /proc files are its user's (a change of user made them root's)."""
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, None, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def no_new_privs() -> None:

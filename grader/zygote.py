@@ -1,10 +1,11 @@
-"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD` runs inside one bubblewrap sandbox
+"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD WARM,IMPORTS` runs inside one bubblewrap sandbox
 (grader/forkserver.py starts it) and forks one child per submission.
 
-It imports the interpreter machinery once (IPython's shell, torch with one thread, numpy, the
-probe and the codec) and never runs student code. Per request (one message on its socket: a JSON
-head and, by SCM_RIGHTS, the child's stdin, stdout, stderr, its scratch folder as an O_PATH
-descriptor and one end of a control socket) it forks a child into a new pid namespace:
+It imports the interpreter machinery once (IPython's shell, the probe and the codec, and the
+assignment's warm imports: torch with one thread, numpy) and never runs student code. Per
+request (one message on its socket: a JSON head and, by SCM_RIGHTS, the child's stdin, stdout,
+stderr, its scratch folder as a detached mount (open_tree) and one end of a control socket) it
+forks a child into a new pid namespace:
 
     template ─fork─► B: pid 1 of its own namespaces (trusted, root). Says "joined?" on the
                      control socket (the grader learns its pid from the socket's credentials and
@@ -18,7 +19,8 @@ descriptor and one end of a control socket) it forks a child into a new pid name
                      or, for `-m grader.child`, grader/child.py's supervisor in this very process,
                      which forks D: the notebook's "kernel" (cells in IPython's shell, the probe).
 
-A dead template is restarted by the grader; the children of a dead template carry on.
+A dead template is started again by the grader; its children die with it (PR_SET_PDEATHSIG of each
+first process), and the runner retries their steps as after any crash.
 """
 
 from __future__ import annotations
@@ -41,17 +43,18 @@ REQUEST_BYTES = 1 << 20
 FDS = ("stdin", "stdout", "stderr", "scratch", "control")
 STATUS = struct.Struct("=i")
 TMPFS_BYTES = 64 * 2**20
-WARM = ("numpy", "torch", "IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader.shell",
-        "grader.child", "grader.sandbox")
+WARM = ("IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader.shell", "grader.child",
+        "grader.sandbox")  # and the assignment's own warm imports (torch, numpy, ...)
 
 
-def _warm_up() -> None:
+def _warm_up(extra: list[str]) -> None:
     """Import what every child needs; start no thread pool (a fork keeps only the calling thread)."""
-    for name in WARM:
+    for name in (*extra, *WARM):
         __import__(name)
-    torch = sys.modules["torch"]
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+        torch.set_num_interop_threads(1)
     from grader.shell import Shell
 
     Shell()  # the shell itself: each child takes it as it is (grader/shell.py's Shell() finds it)
@@ -174,6 +177,7 @@ def _child(request: dict[str, Any], program: bytes | None) -> None:
         _apply_limits(Limits(**request["limits"]), int(request.get("processes") or 0))
         if request.get("uid") is not None:
             isolate.become(int(request["uid"]))
+            isolate.dumpable()
         isolate.no_new_privs()
         if program is not None:
             isolate.install_filter(program)
@@ -199,7 +203,7 @@ def main(argv: list[str]) -> int:
     if argv[2] != "-":
         with open(int(argv[2]), "rb") as file:
             program = file.read()
-    _warm_up()
+    _warm_up([name for name in argv[3].split(",") if name] if len(argv) > 3 else [])
     serve(sock, program)
     return 0
 
