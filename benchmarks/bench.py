@@ -34,6 +34,11 @@ cluster's start-up included, also printed alone), its throughput, a submission's
 wall time as a ratio to `python -c "import torch"`, the load average; then local:2 against the
 local pool, and 2 workers against 1.
 
+    python benchmarks/bench.py --versus-nbgrader [-n 20] [--repeat 3]
+
+nbgrader 0.9 (in a virtualenv of its own) against `grade batch` on a port of conv-arithmetic's own
+checks: benchmarks/nbgrader_port.py, whose options it takes.
+
     python benchmarks/bench.py --backends [-n 20] [-a conv-arithmetic] [--repeat 3]
 
 What a submission costs with each isolating backend, interleaved (bwrap, bwrap-fork, bwrap, ...):
@@ -58,6 +63,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grader.assignments import course_root, known_assignments, load_assignment  # noqa: E402
 from grader.batch import BatchConfig, run_batch  # noqa: E402
@@ -332,6 +338,11 @@ def backends_cost(names: list[str], n: int, repeat: int) -> None:
 
 
 def main() -> int:
+    if "--versus-nbgrader" in sys.argv:
+        import nbgrader_port
+
+        sys.argv.remove("--versus-nbgrader")
+        return nbgrader_port.main()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=20, help="copies of each reference (default 20)")
     parser.add_argument("-a", "--assignment", action="append", help="only this assignment (repeatable)")

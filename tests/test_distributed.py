@@ -149,9 +149,12 @@ def test_a_worker_killed_midway_costs_nothing(cluster: str, course: tuple[Path, 
     folder, local = course
     output = tmp_path / "reports"
     process = batch(folder, output, "--scheduler", cluster)
-    wait_for(lambda: count_done(output) >= 3 or process.poll() is not None, 120, "three students graded")
-    victim = min(worker_pids(cluster, busy=True).values())
-    assert process.poll() is None, "the batch ended before a worker could be killed"
+    wait_for(lambda: count_done(output) >= 1 or process.poll() is not None, 120, "a student graded")
+    busy: dict[str, int] = {}
+    while not busy and process.poll() is None:  # a forked sandbox grades a student in a fraction of a second
+        busy = worker_pids(cluster, busy=True)
+    assert busy and process.poll() is None, "the batch ended before a worker could be killed"
+    victim = min(busy.values())
     os.kill(victim, signal.SIGKILL)
     code, out, err = finished(process)
     assert code == 1 and f"{SIZE} students: {SIZE} graded now" in out, out + err

@@ -198,8 +198,9 @@ def test_auto_falls_back_to_subprocess_and_says_so(run_grade, tmp_path: Path) ->
 
 
 @needs_bwrap
-def test_auto_picks_bwrap_here() -> None:
-    assert isinstance(get_sandbox("auto"), BwrapSandbox)
+def test_auto_picks_the_fork_server_else_bwrap_here() -> None:
+    assert get_sandbox("auto").name == ("bwrap" if fork_problem() else "bwrap-fork")
+    assert isinstance(get_sandbox("bwrap"), BwrapSandbox)
 
 
 def test_subprocess_backend_is_used_when_asked() -> None:
