@@ -12,8 +12,11 @@ steps, so each model is built, exported and trained once per grading.
 Blame goes to the exercise at fault: an accuracy check belongs to the factory, but when the
 student's `train` misses the threshold and the grader's own trainer (grader/trainer.py) brings
 the same model as built there, the factory's check passes and `train_blame_check` (exercise
-`train`) loses instead. `train` and `predict` are also tried on models the grader specifies
-(grader/given.py), apart from the student's factories.
+`train`) loses instead. A `train` that did not train the model at all (its loss on the training
+split, measured here, did not drop where the grader's trainer makes it drop: `idle_train`) is at
+fault whatever the model, and the model is then judged at the threshold itself, without the
+margin that otherwise keeps a weak `train` from passing for a weak model. `train` and `predict`
+are also tried on models the grader specifies (grader/given.py), apart from the student's factories.
 """
 
 from __future__ import annotations
@@ -213,6 +216,46 @@ def substituted_accuracy(run: ModelRun, evidence: Evidence, recipe: Recipe) -> f
     return accuracy(output.argmax(dim=1), run.split.y_test)
 
 
+def idle_train(run: ModelRun, evidence: Evidence, recipe: Recipe) -> str | None:
+    """Why the student's `train` demonstrably did not train `run`'s model, or None: train returned, and the
+    model's cross-entropy on the training split (computed here from the graphs before and after train) did not
+    fall to LOSS_DROP of the untrained model's, while the grader's own trainer brings the same model below it.
+    A train that leaves a model it could train as it was (or makes it worse) is at fault whatever the model."""
+    if step_problem(evidence, run.train) or step_problem(evidence, run.graph):
+        return None
+    measured = _measured_losses(run, evidence)
+    if isinstance(measured, str):
+        return None
+    before, after = measured
+    if after <= LOSS_DROP * before:
+        return None
+    theirs = _grader_loss(run, evidence, recipe)
+    if theirs is None or theirs > LOSS_DROP * before:
+        return None
+    return (f"train did not train {run.make.call_text()} on {run.label}: its loss on the training split, computed "
+            f"by the grader, went from {before:.4g} (as built) to {after:.4g}; the grader's own trainer "
+            f"({recipe.describe()}) brings the same model to {theirs:.4g}")
+
+
+def _grader_loss(run: ModelRun, evidence: Evidence, recipe: Recipe) -> float | None:
+    """The cross-entropy on the training split of the student's model as built, trained by the grader."""
+    import torch
+
+    initial = checked_graph(evidence[run.initial.name])
+    if isinstance(initial, str):
+        return None
+    trained = grader_trained(initial, run.split, recipe)
+    if isinstance(trained, str):
+        return None
+    try:
+        output = logits(trained, run.split.X_train)
+    except GraphError:
+        return None
+    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+        return None
+    return float(torch.nn.functional.cross_entropy(output.double(), run.split.y_train))
+
+
 def _substitution_text(run: ModelRun, recipe: Recipe, theirs: float | str, needed: float) -> str:
     trainer = f"the grader's own trainer ({recipe.describe()}, no code of yours running)"
     if isinstance(theirs, str):
@@ -240,8 +283,9 @@ def accuracy_check(
 ) -> Check:
     """The model of `run`, trained by the student's `train`, must reach `threshold` accuracy on the test split,
     run by the grader from its exported graph. When it does not, the factory is at fault only if the grader's
-    own trainer cannot bring the same model (as built) to the threshold either: else train is
-    (`train_blame_check` takes its points), and this check passes, saying so."""
+    own trainer cannot bring the same model (as built) to threshold + margin either: else train is
+    (`train_blame_check` takes its points), and this check passes, saying so. When train did not train the
+    model at all (`idle_train`), train is at fault anyway and the model needs only the threshold itself."""
     needed = threshold + recipe.margin
 
     def judge(evidence: Evidence) -> Verdict:
@@ -256,8 +300,11 @@ def accuracy_check(
                 return Verdict(True, text, pics)
             text += _loss_note(evidence[run.train.name])
         theirs = substituted_accuracy(run, evidence, recipe)
-        blamed_train = not isinstance(theirs, str) and theirs >= needed
-        return Verdict(blamed_train, f"{text}\n{_substitution_text(run, recipe, theirs, needed)}", pics)
+        idle = idle_train(run, evidence, recipe)
+        mark = threshold if idle else needed  # train known at fault: the model is judged at the threshold itself
+        blamed_train = not isinstance(theirs, str) and theirs >= mark
+        why = f"\n{idle}" if idle else ""
+        return Verdict(blamed_train, f"{text}{why}\n{_substitution_text(run, recipe, theirs, mark)}", pics)
 
     return Check(id=id, exercise=exercise, steps=run.steps[:2], judge=judge, points=points, hidden=hidden,
                  description=f"reaches {_percent(threshold)} test accuracy on {run.label}",
@@ -265,8 +312,9 @@ def accuracy_check(
 
 
 def accuracy_blame(run: ModelRun, threshold: float, recipe: Recipe = DEFAULT_RECIPE) -> Blamer:
-    """Why train is at fault on `run` (it did not return, or the grader's trainer brings the student's model
-    to the threshold where train does not), or None (train did well, or the model is at fault)."""
+    """Why train is at fault on `run` (it did not return, it did not train the model (`idle_train`), or the
+    grader's trainer brings the student's model to the threshold where train does not), or None (train did
+    well, or the model is at fault)."""
     needed = threshold + recipe.margin
 
     def fault(evidence: Evidence) -> str | None:
@@ -277,6 +325,9 @@ def accuracy_blame(run: ModelRun, threshold: float, recipe: Recipe = DEFAULT_REC
             return None
         if isinstance(score, str) and step_problem(evidence, run.train):
             return score
+        idle = idle_train(run, evidence, recipe)
+        if idle:
+            return idle
         theirs = substituted_accuracy(run, evidence, recipe)
         if isinstance(theirs, str) or theirs < needed:
             return None
@@ -308,8 +359,8 @@ def train_blame_check(id: str, blames: Sequence[Blamer], steps: Sequence[Step], 
         if not faults:
             return Verdict(True, "train trained each model that can learn its task to its threshold")
         shown = faults[:3] + ([f"… and {len(faults) - 3} more"] if len(faults) > 3 else [])
-        return Verdict(False, "\n".join(["train is at fault here (where a model missed its mark, the grader's own "
-                                         "trainer brings the same model there):", *shown, TRAIN_HINT]))
+        return Verdict(False, "\n".join(["train is at fault here (a model missed its mark where the grader's own "
+                                         "trainer brings the same model there, or train did not train it):", *shown, TRAIN_HINT]))
 
     return Check(id, "train", (), judge, points=points, hidden=hidden, extra_steps=tuple(steps),
                  description="train trains the models to their thresholds")

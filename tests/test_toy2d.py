@@ -118,3 +118,46 @@ def test_what_train_reports_on_the_still_model_is_judged_from_literals() -> None
                          (epochs(64, "batch sum"), "added up but not averaged")):
         result = verdict(losses)
         assert result.status == "failed" and hint in result.message, (hint, result.message)
+
+
+def test_a_train_that_does_not_train_is_at_fault_whatever_the_model() -> None:
+    """idle_train (grader/training.py): a train that returns without training is blamed on train even where the
+    grader's trainer would not clear threshold + margin (a margin of 0.5 here: nothing clears it), and the model
+    is then judged at the threshold itself; a model nothing can train (all frozen) stays its factory's fault."""
+    import torch
+
+    from grader.assignments import public_checks
+    from grader.trainer import Recipe
+    from grader.training import accuracy_blame, accuracy_check, train_blame_check
+
+    torch.set_num_threads(1)
+    toy = public_checks(NAME)
+    assignment = load_assignment(NAME)
+    made = toy.runs(toy.PUBLIC_SPLIT_SEED, "public")
+    blobs, spiral, random = made["logistic-blobs"], made["mlp-spiral"], made["random-spiral"]
+    wide = Recipe(steps=800, lr=0.02, margin=0.5)
+    checks = [accuracy_check("make_logistic_regression/blobs-accuracy", "make_logistic_regression", blobs, 0.95,
+                             recipe=wide),
+              toy.trained_beats_random("make_random_features/trained-beats-random", spiral, random),
+              train_blame_check("train/trains-the-models", [accuracy_blame(blobs, 0.95, wide),
+                                                            toy.beats_blame(spiral, random)],
+                                [s for run in (blobs, spiral, random) for s in run.steps[:4]])]
+    reference = dict(assignment.reference or {})
+
+    def idle(model, X, y):  # type: ignore[no-untyped-def]
+        return [1.0, 0.5]
+
+    def frozen(in_features, n_classes):  # type: ignore[no-untyped-def]
+        return torch.nn.Linear(in_features, n_classes).requires_grad_(False)
+
+    def statuses(namespace: dict) -> dict[str, tuple[str, str]]:  # type: ignore[type-arg]
+        observed = run_in_process(plan_steps(checks), namespace, assignment.limits, 0)
+        return {r.id: (r.status, r.message) for r in judge_all(checks, observed)[0]}
+
+    results = statuses({**reference, "train": idle})
+    assert [s for s, _ in results.values()] == ["passed", "passed", "failed"], results
+    assert "the model itself" not in results["make_logistic_regression/blobs-accuracy"][1]
+    assert results["train/trains-the-models"][1].count("train did not train") == 2
+    results = statuses({**reference, "train": idle, "make_logistic_regression": frozen})
+    assert results["make_logistic_regression/blobs-accuracy"][0] == "failed"
+    assert "blobs" not in results["train/trains-the-models"][1]

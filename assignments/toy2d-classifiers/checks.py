@@ -37,6 +37,7 @@ from grader.training import (
     checked_graph,
     example_inputs,
     graph_step,
+    idle_train,
     loss_check,
     made_graph,
     model_run,
@@ -162,8 +163,15 @@ def _grader_mlp(spec: dict[str, Any], shape: tuple[int, ...]) -> Graph:
     return _MLPS[key]
 
 
-def _grader_beats(gap: tuple[float, float] | str) -> bool:
-    return not isinstance(gap, str) and gap[0] >= gap[1] + BEATS_MARGIN + RECIPE.margin / 2
+def _grader_beats(gap: tuple[float, float] | str, idle: str | None = None) -> bool:
+    """The grader-trained lead is enough: BEATS_MARGIN, plus half the trainer's margin unless train is known
+    not to train (`idle`: then train is at fault whatever the models, and they need only the lead itself)."""
+    return not isinstance(gap, str) and gap[0] >= gap[1] + BEATS_MARGIN + (0.0 if idle else RECIPE.margin / 2)
+
+
+def _idle(trained: ModelRun, random: ModelRun, evidence: Evidence) -> str | None:
+    """Why train did not train one of the two spiral models at all (grader/training.py `idle_train`), or None."""
+    return idle_train(trained, evidence, RECIPE) or idle_train(random, evidence, RECIPE)
 
 
 def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: bool = False) -> Check:
@@ -186,8 +194,10 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
             text = _beats_text(trained, mlp, rnd)
             if mlp >= rnd + BEATS_MARGIN:
                 return Verdict(True, text, pictures)
+        idle = _idle(trained, random, evidence)
+        text += f"\n{idle}" if idle else ""
         gap = _substituted_gap(trained, random, evidence)
-        if _grader_beats(gap):
+        if _grader_beats(gap, idle):
             assert not isinstance(gap, str)
             return Verdict(True, f"{text}\nthe same two models as built, trained by the grader's own trainer "
                                  f"({RECIPE.describe()}) instead of train: {_percent(gap[0])} against "
@@ -196,7 +206,7 @@ def trained_beats_random(id: str, trained: ModelRun, random: ModelRun, hidden: b
         grader = gap if isinstance(gap, str) else (f"trained by the grader's own trainer, the same models reach "
                                                    f"{_percent(gap[0])} and {_percent(gap[1])}")
         against = _against_grader_mlp(random, evidence)
-        if _grader_beats(against):
+        if _grader_beats(against, idle):
             assert not isinstance(against, str)
             return Verdict(True, f"{text}\n{grader}\nan MLP of the grader's of the same width, trained the same "
                                  f"way, reaches {_percent(against[0])} against your random-features model's "
@@ -216,8 +226,9 @@ RANDOM_TRAINED_HINT = ("when the two are equal, the random layer is probably bei
 
 
 def beats_blame(trained: ModelRun, random: ModelRun) -> Blamer:
-    """train is at fault on the spiral when it did not return, or when the grader's trainer shows the
-    trained layer ahead where the student's train does not."""
+    """train is at fault on the spiral when it did not return, did not train one of the two models at all
+    (`idle_train`), or when the grader's trainer shows the trained layer ahead where the student's train
+    does not."""
 
     def fault(evidence: Evidence) -> str | None:
         if any(step_problem(evidence, s) for run in (trained, random) for s in run.steps[:2]):
@@ -228,6 +239,9 @@ def beats_blame(trained: ModelRun, random: ModelRun) -> Blamer:
         mlp, rnd = trained_accuracy(trained, evidence), trained_accuracy(random, evidence)
         if not isinstance(mlp, str) and not isinstance(rnd, str) and mlp >= rnd + BEATS_MARGIN:
             return None
+        idle = _idle(trained, random, evidence)
+        if idle:
+            return idle
         gap = _substituted_gap(trained, random, evidence)
         if not _grader_beats(gap) or isinstance(gap, str):
             return None
