@@ -3,6 +3,7 @@
     python reference/toy2d-classifiers/calibrate.py --seeds 40      # the table of CALIBRATION.md
     python reference/toy2d-classifiers/calibrate.py --gradings 20   # the reference, graded for real
     python reference/toy2d-classifiers/calibrate.py --blame 30      # the grader's own trainer, for blame
+    python reference/toy2d-classifiers/calibrate.py --idle 30       # a train that never trains: who is blamed
 
 `--seeds`: the reference solution (trusted, run in this process through the probe's own path,
 one thread) and two broken variants train on the splits of many seeds; for each dataset the
@@ -15,6 +16,10 @@ split seed 1..N (the probe's seed changes too), and prints each score and time.
 
 `--blame N`: the grader's own trainer (grader/trainer.py, which decides whether a missed threshold is
 the factory's fault or train's) on the reference's models as built over split seeds 1..N.
+
+`--idle N`: the checks' verdicts, over split seeds 1..N, for the reference's factories with a `train` that
+returns without training (train must lose, every factory keep its points), and for a linear `make_mlp` with
+it (make_mlp and train must both lose).
 """
 
 from __future__ import annotations
@@ -146,19 +151,56 @@ def blame(n_seeds: int) -> str:
     return "\n".join(lines)
 
 
+def idle(n_seeds: int) -> str:
+    """Who loses points, seed by seed, when train never trains: the accuracy, trained-beats-random and
+    train checks judged on the reference's factories (and on a linear make_mlp) with such a train."""
+    import torch
+
+    from grader.judge import judge_all
+    from grader.plan import plan_steps
+    from grader.runner import run_in_process
+
+    torch.set_num_threads(1)
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    never = dict(reference, train=lambda model, X, y: [1.0, 0.5])
+    linear = dict(broken_variants(reference)["no hidden layer"], train=never["train"])
+    wanted = {"reference's factories": {"train"}, "linear make_mlp": {"train", "make_mlp"}}
+    right = {name: 0 for name in wanted}
+    wrong: list[str] = []
+    started = time.monotonic()
+    for seed in range(1, n_seeds + 1):
+        made = TOY2D.runs(seed, "calibration")
+        checks = [*TOY2D.accuracy_checks(made), TOY2D.train_checks(made, TOY2D.still(seed, "calibration"))]
+        steps = plan_steps(checks)
+        for name, namespace in (("reference's factories", never), ("linear make_mlp", linear)):
+            results, _ = judge_all(checks, run_in_process(steps, dict(namespace), TOY2D.LIMITS, seed))
+            losing = {r.exercise for r in results if r.status != "passed"}
+            if losing == wanted[name]:
+                right[name] += 1
+            else:
+                wrong.append(f"seed {seed}, {name}: {sorted(losing)} lose (expected {sorted(wanted[name])})")
+    lines = [f"A train that never trains, split seeds 1..{n_seeds} ({time.monotonic() - started:.0f} s in all):", "",
+             "| factories | exercises that must lose | seeds where exactly they lose |", "|---|---|---|"]
+    lines += [f"| {name} | {', '.join(sorted(wanted[name]))} | {right[name]} / {n_seeds} |" for name in wanted]
+    return "\n".join([*lines, *wrong])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
     parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
     parser.add_argument("--blame", type=int, default=0, help="the grader's own trainer over this many split seeds")
+    parser.add_argument("--idle", type=int, default=0, help="a train that never trains, over this many split seeds")
     args = parser.parse_args()
     if args.seeds:
         print(calibrate(args.seeds))
     if args.blame:
         print(blame(args.blame))
+    if args.idle:
+        print(idle(args.idle))
     if args.gradings:
         grade_reference(NAME, args.gradings, ROOT)
-    if not (args.seeds or args.gradings or args.blame):
+    if not (args.seeds or args.gradings or args.blame or args.idle):
         parser.print_help()
 
 
