@@ -359,8 +359,9 @@ def train_blame_check(id: str, blames: Sequence[Blamer], steps: Sequence[Step], 
         if not faults:
             return Verdict(True, "train trained each model that can learn its task to its threshold")
         shown = faults[:3] + ([f"… and {len(faults) - 3} more"] if len(faults) > 3 else [])
-        return Verdict(False, "\n".join(["train is at fault here (a model missed its mark where the grader's own "
-                                         "trainer brings the same model there, or train did not train it):", *shown, TRAIN_HINT]))
+        header = ("train is at fault here (a model missed its mark where the grader's own trainer brings the same "
+                  "model there, or train did not train it):")
+        return Verdict(False, "\n".join([header, *shown, TRAIN_HINT]))
 
     return Check(id, "train", (), judge, points=points, hidden=hidden, extra_steps=tuple(steps),
                  description="train trains the models to their thresholds")
