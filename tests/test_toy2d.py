@@ -157,7 +157,7 @@ def test_a_train_that_does_not_train_is_at_fault_whatever_the_model() -> None:
     results = statuses({**reference, "train": idle})
     assert [s for s, _ in results.values()] == ["passed", "passed", "failed"], results
     assert "the model itself" not in results["make_logistic_regression/blobs-accuracy"][1]
-    assert results["train/trains-the-models"][1].count("train did not train") == 2
+    assert results["train/trains-the-models"][1].count("train did not train make_") == 2
     results = statuses({**reference, "train": idle, "make_logistic_regression": frozen})
     assert results["make_logistic_regression/blobs-accuracy"][0] == "failed"
     assert "blobs" not in results["train/trains-the-models"][1]
