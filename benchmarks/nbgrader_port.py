@@ -1,6 +1,6 @@
 """nbgrader 0.9 on the same work as `grade batch`: a port of an assignment's own checks.
 
-    python benchmarks/nbgrader_port.py [-n 20] [-a conv-arithmetic] [--repeat 3]
+    python benchmarks/nbgrader_port.py [-n 20] [-a conv-arithmetic -a toy2d-classifiers] [--repeat 3]
 
 Builds nbgrader in a virtualenv of its own (~/.cache/coursegrade/nbgrader-venv, or
 $COURSEGRADE_NBGRADER_VENV; `pip install nbgrader==0.9.*` there: not a dependency of the project),
@@ -12,9 +12,14 @@ against `grade batch -j 1` of the same n copies (and `-j 2`), each with its wall
 seconds (a control group around the command: every process it starts), its peak memory (a sum of
 PSS) and the load average, and as ratios to `python -c "import torch"`.
 
-Only assignments whose checks are plain calls on plain values are ported (conv-arithmetic); the
-training assignments' checks build models and datasets in the grader, which this port does not
-rewrite.
+Assignments whose checks are plain calls on plain values are ported generically (conv-arithmetic);
+toy2d-classifiers by benchmarks/toy2d_port.py (its datasets made in the notebook as the grader makes
+them, the same trainings and thresholds as asserts). For toy2d-classifiers the rounds also time one
+notebook (the reference) by `nbgrader autograde` against `grade FILE` (hidden checks included,
+trainings in parallel up to the cores), n notebooks against `grade batch -j 2` only, and print the
+batch's wall time against the time the reference's own training takes on the machine's cores (CPU
+seconds of its make/train/predict for every model the checks train, in a plain process, times n,
+divided by the cores).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import toy2d_port  # noqa: E402
 from bench import _copies, measured  # noqa: E402
 
 from grader.assignments import Assignment, load_assignment  # noqa: E402
@@ -50,6 +55,17 @@ def ensure_nbgrader() -> None:
         return
     venv.create(VENV, with_pip=True)
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "nbgrader==0.9.*"], check=True)
+
+
+def ensure_training_packages() -> None:
+    """torch and scikit-learn in nbgrader's virtualenv, for the training assignments' kernels."""
+    python = VENV / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import torch, sklearn"], capture_output=True).returncode != 0:
+        import sklearn
+        import torch
+
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", f"torch=={torch.__version__.split('+')[0]}",
+                        f"scikit-learn=={sklearn.__version__}"], check=True)
 
 
 def _reference_namespace(assignment: Assignment) -> dict[str, Any]:
@@ -70,6 +86,8 @@ def _call_text(function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
 def test_cells(assignment: Assignment) -> list[tuple[str, str, float]]:
     """(grade id, source, points) of one test cell per check: the reference's answer as an assert."""
+    if assignment.name == toy2d_port.NAME:
+        return toy2d_port.test_cells(assignment)
     reference = _reference_namespace(assignment)
     cells = []
     for check in assignment.checks:
@@ -109,6 +127,9 @@ def build_course(assignment: Assignment, course: Path, n: int) -> None:
     tests = test_cells(assignment)
     source_cells = [_cell(f"### BEGIN SOLUTION\n{solution}\n### END SOLUTION",
                           {"grade": False, "solution": True, "locked": False, "grade_id": "solution"})]
+    if assignment.name == toy2d_port.NAME:
+        source_cells.append(_cell(toy2d_port.setup_source(), {"grade": False, "solution": False, "locked": True,
+                                                              "grade_id": "setup"}))
     source_cells += [_cell(src, {"grade": True, "solution": False, "locked": True, "points": points, "grade_id": gid})
                      for gid, src, points in tests]
     (course / "source" / ASSIGNMENT).mkdir(parents=True)
@@ -155,48 +176,103 @@ def check_scores(course: Path, assignment: Assignment, n: int) -> str:
     return f"{sum(1 for s in scores if abs(s - full) < 1e-6)}/{n} submissions at full marks ({full:g} points)"
 
 
+def _ways(assignment: Assignment, base: Path, n: int, sandbox: str) -> dict[str, Any]:
+    """label: command(round) of each way one assignment is graded (nbgrader's courses built here)."""
+    course = base / "course"
+    build_course(assignment, course, n)
+    _copies(assignment.solution, base / "class", n)  # type: ignore[arg-type]
+    grade = [sys.executable, "-m", "grader"]
+    ways: dict[str, Any] = {f"nbgrader {n}": lambda r: autograde_command(course)}
+    jobs: tuple[int, ...] = (1, 2)
+    if assignment.name == toy2d_port.NAME:
+        build_course(assignment, base / "course1", 1)
+        single = base / f"solution{assignment.solution.suffix}"  # type: ignore[union-attr]
+        single.write_bytes(assignment.solution.read_bytes())  # type: ignore[union-attr]
+        ways["nbgrader 1"] = lambda r: autograde_command(base / "course1")
+        ways["grade FILE"] = lambda r: [*grade, str(single), "-a", assignment.name, "--sandbox", sandbox]
+        jobs = (2,)
+    for j in jobs:
+        ways[f"grade -j {j}"] = lambda r, j=j: [*grade, "batch", str(base / "class"), "-a", assignment.name,
+                                                "-j", str(j), "-o", str(base / f"out-{j}-{r}"), "--sandbox", sandbox]
+    return ways
+
+
+def _line(label: str, figures: dict[str, float], yardstick: dict[str, float], n: int) -> str:
+    return (f"  {label:<13} {figures['wall']:6.1f} s ({figures['wall'] / yardstick['wall']:4.1f}x torch)  "
+            f"{figures['cpu']:6.1f} CPU-s ({figures['cpu'] / n:.3f}/sub)  "
+            f"peak {figures['peak'] / 2**20:5.0f} MiB ({figures['peak'] / yardstick['peak']:.1f}x)   "
+            f"load {figures['load']:.1f}")
+
+
+def _summary(name: str, n: int, results: dict[str, list[dict[str, float]]], own: list[dict[str, float]]) -> None:
+    median = {w: {k: statistics.median(f[k] for f in fs) for k in ("wall", "cpu", "peak", "load")}
+              for w, fs in results.items()}
+    pairs = [(f"nbgrader {n}", w) for w in median if w.startswith("grade -j")]
+    if "grade FILE" in median:
+        pairs.insert(0, ("nbgrader 1", "grade FILE"))
+    print(f"{name}: medians")
+    for slow, fast in pairs:
+        a, b = median[slow], median[fast]
+        print(f"  {slow} / {fast}: {a['wall'] / b['wall']:.1f}x wall ({a['wall']:.1f} s / {b['wall']:.1f} s), "
+              f"{a['cpu'] / b['cpu']:.1f}x CPU, peak memory {b['peak'] / 2**20:.0f} MiB against "
+              f"{a['peak'] / 2**20:.0f} MiB ({b['peak'] / a['peak']:.2f}x nbgrader's)   "
+              f"load {a['load']:.1f} / {b['load']:.1f}")
+    if own and "grade -j 2" in median:
+        cpu, cores = statistics.median(o["cpu"] for o in own), os.cpu_count() or 1
+        limit = cpu * n / cores
+        wall = median["grade -j 2"]["wall"]
+        print(f"  their own training: {cpu:.2f} CPU-s per notebook ({int(own[0]['models'])} models: make, train, "
+              f"predict; plain process, 1 thread) x {n} / {cores} cores = {limit:.1f} s; grade batch -j 2 wall / "
+              f"that = {wall / limit:.2f} (goal <= 1.15); beyond the student's functions "
+              f"{median['grade -j 2']['cpu'] / n - cpu:.2f} CPU-s per submission   "
+              f"load {statistics.median(o['load'] for o in own):.1f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", type=int, default=20)
-    parser.add_argument("-a", "--assignment", default="conv-arithmetic")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("-n", "--count", type=int, default=20, help="notebooks per batch (default 20)")
+    parser.add_argument("-a", "--assignment", action="append",
+                        help="conv-arithmetic and/or toy2d-classifiers (repeatable; default both)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--sandbox", default="auto")
     args = parser.parse_args()
+    names = args.assignment or ["conv-arithmetic", toy2d_port.NAME]
     ensure_nbgrader()
-    assignment = load_assignment(args.assignment)
+    if toy2d_port.NAME in names:
+        ensure_training_packages()
+    assignments = {name: load_assignment(name) for name in names}
     yardstick = measured([sys.executable, "-c", "import torch"])
     print(f"python -c 'import torch': {yardstick['wall']:.2f} s, {yardstick['cpu']:.2f} CPU-s, "
-          f"{yardstick['peak'] / 2**20:.0f} MiB   load {yardstick['load']:.1f}", flush=True)
+          f"{yardstick['peak'] / 2**20:.0f} MiB   load {yardstick['load']:.1f}; {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="coursegrade-nbgrader-") as scratch:
-        course, copies = Path(scratch) / "course", Path(scratch) / "class"
-        build_course(assignment, course, args.n)
-        _copies(assignment.solution, copies, args.n)  # type: ignore[arg-type]
-        ways = {"nbgrader": lambda r: autograde_command(course)}
-        for jobs in (1, 2):
-            ways[f"grade -j {jobs}"] = lambda r, j=jobs: [
-                sys.executable, "-m", "grader", "batch", str(copies), "-a", args.assignment, "-j", str(j),
-                "-o", str(Path(scratch) / f"out-{j}-{r}"), "--sandbox", args.sandbox]
-        results: dict[str, list[dict[str, float]]] = {w: [] for w in ways}
-        print(f"{args.assignment}: {args.n} submissions (copies of the reference), "
-              f"{len(assignment.checks)} checks ported, interleaved x {args.repeat}", flush=True)
+        ways: dict[str, dict[str, Any]] = {}
+        results: dict[str, dict[str, list[dict[str, float]]]] = {}
+        own: list[dict[str, float]] = []
+        for name, assignment in assignments.items():
+            (Path(scratch) / name).mkdir()
+            ways[name] = _ways(assignment, Path(scratch) / name, args.count, args.sandbox)
+            results[name] = {w: [] for w in ways[name]}
+            print(f"{name}: {args.count} submissions (copies of the reference), {len(assignment.checks)} checks "
+                  f"ported (hidden ones included)", flush=True)
+        print(f"interleaved x {args.repeat}", flush=True)
         for round_ in range(args.repeat):
-            for way, command in ways.items():
-                figures = measured(command(round_))
-                results[way].append(figures)
-                print(f"  {way:<11} {figures['wall']:6.1f} s ({figures['wall'] / yardstick['wall']:4.1f}x torch)  "
-                      f"{figures['cpu']:6.1f} CPU-s ({figures['cpu'] / args.n:.3f}/sub)  "
-                      f"peak {figures['peak'] / 2**20:5.0f} MiB ({figures['peak'] / yardstick['peak']:.1f}x)   "
-                      f"load {figures['load']:.1f}", flush=True)
-        print(f"  nbgrader: {check_scores(course, assignment, args.n)}")
-        median = {w: {k: statistics.median(f[k] for f in fs) for k in ("wall", "cpu", "peak")}
-                  for w, fs in results.items()}
-        for way in ways:
-            if way != "nbgrader":
-                print(f"  nbgrader / {way}: {median['nbgrader']['wall'] / median[way]['wall']:.1f}x wall, "
-                      f"{median['nbgrader']['cpu'] / median[way]['cpu']:.1f}x CPU, peak memory "
-                      f"{median[way]['peak'] / median['nbgrader']['peak']:.2f}x nbgrader's   "
-                      f"load {os.getloadavg()[0]:.1f}")
-    shutil.rmtree(course, ignore_errors=True) if course.exists() else None
+            for name, assignment in assignments.items():
+                for way, command in ways[name].items():
+                    figures = measured(command(round_))
+                    results[name][way].append(figures)
+                    subs = 1 if way.endswith(("1", "FILE")) else args.count
+                    print(_line(f"{name[:4]} {way}", figures, yardstick, subs), flush=True)
+                if name == toy2d_port.NAME:
+                    mine = {**toy2d_port.own_training_seconds(assignment), "load": os.getloadavg()[0]}
+                    own.append(mine)
+                    print(f"  toy2 own training (plain process): {mine['cpu']:.2f} CPU-s for {mine['models']} models"
+                          f"   load {mine['load']:.1f}", flush=True)
+        for name, assignment in assignments.items():
+            base = Path(scratch) / name
+            print(f"  {name} nbgrader: {check_scores(base / 'course', assignment, args.count)}")
+            if (base / "course1").exists():
+                print(f"  {name} nbgrader, one notebook: {check_scores(base / 'course1', assignment, 1)}")
+            _summary(name, args.count, results[name], own if name == toy2d_port.NAME else [])
     return 0
 
 
