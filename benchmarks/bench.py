@@ -34,10 +34,12 @@ cluster's start-up included, also printed alone), its throughput, a submission's
 wall time as a ratio to `python -c "import torch"`, the load average; then local:2 against the
 local pool, and 2 workers against 1.
 
-    python benchmarks/bench.py --versus-nbgrader [-n 20] [--repeat 3]
+    python benchmarks/bench.py --versus-nbgrader [-n 20] [--repeat 3] [-a conv-arithmetic -a toy2d-classifiers]
 
-nbgrader 0.9 (in a virtualenv of its own) against `grade batch` on a port of conv-arithmetic's own
-checks: benchmarks/nbgrader_port.py, whose options it takes.
+nbgrader 0.9 (in a virtualenv of its own) against `grade` on a port of conv-arithmetic's and
+toy2d-classifiers' own checks, hidden ones included, interleaved: benchmarks/nbgrader_port.py
+(toy2d's port: benchmarks/toy2d_port.py), whose options it takes. For toy2d also one notebook
+(nbgrader against `grade FILE`) and the batch against the time its own training takes on the cores.
 
     python benchmarks/bench.py --backends [-n 20] [-a conv-arithmetic] [--repeat 3]
 

@@ -223,7 +223,8 @@ def _summary(name: str, n: int, results: dict[str, list[dict[str, float]]], own:
         wall = median["grade -j 2"]["wall"]
         print(f"  their own training: {cpu:.2f} CPU-s per notebook ({int(own[0]['models'])} models: make, train, "
               f"predict; plain process, 1 thread) x {n} / {cores} cores = {limit:.1f} s; grade batch -j 2 wall / "
-              f"that = {wall / limit:.2f} (goal <= 1.15); beyond the student's functions "
+              f"that = {wall / limit:.2f} (goal <= 1.15); its CPU / theirs = "
+              f"{median['grade -j 2']['cpu'] / (cpu * n):.1f}; beyond the student's functions "
               f"{median['grade -j 2']['cpu'] / n - cpu:.2f} CPU-s per submission   "
               f"load {statistics.median(o['load'] for o in own):.1f}")
 
@@ -260,7 +261,7 @@ def main() -> int:
                 for way, command in ways[name].items():
                     figures = measured(command(round_))
                     results[name][way].append(figures)
-                    subs = 1 if way.endswith(("1", "FILE")) else args.count
+                    subs = 1 if way in ("nbgrader 1", "grade FILE") else args.count
                     print(_line(f"{name[:4]} {way}", figures, yardstick, subs), flush=True)
                 if name == toy2d_port.NAME:
                     mine = {**toy2d_port.own_training_seconds(assignment), "load": os.getloadavg()[0]}
