@@ -233,8 +233,8 @@ def idle_train(run: ModelRun, evidence: Evidence, recipe: Recipe) -> str | None:
     if theirs is None or theirs > LOSS_DROP * before:
         return None
     return (f"train did not train {run.make.call_text()} on {run.label}: its loss on the training split, computed "
-            f"by the grader, went from {before:.4g} (as built) to {after:.4g}; the grader's own trainer "
-            f"({recipe.describe()}) brings the same model to {theirs:.4g}")
+            f"by the grader, went from {before:.4g} (as built) to {after:.4g}; the same model trained by the grader's "
+            f"own trainer ({recipe.describe()}): {theirs:.4g}")
 
 
 def _grader_loss(run: ModelRun, evidence: Evidence, recipe: Recipe) -> float | None:
