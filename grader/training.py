@@ -201,6 +201,13 @@ def trained_accuracy(run: ModelRun, evidence: Evidence) -> float | str:
 def substituted_accuracy(run: ModelRun, evidence: Evidence, recipe: Recipe) -> float | str:
     """The test accuracy of the student's model as built, trained by the grader's own trainer
     (grader/trainer.py) instead of the student's train; a str says why there is none."""
+    output = _grader_logits(run, evidence, recipe, run.split.X_test)
+    return output if isinstance(output, str) else accuracy(output.argmax(dim=1), run.split.y_test)
+
+
+def _grader_logits(run: ModelRun, evidence: Evidence, recipe: Recipe, inputs: Any) -> Any:
+    """The logits on `inputs` of the student's model as built, trained by the grader's own trainer;
+    a str says why there are none."""
     initial = checked_graph(evidence[run.initial.name])
     if isinstance(initial, str):
         return initial
@@ -208,12 +215,12 @@ def substituted_accuracy(run: ModelRun, evidence: Evidence, recipe: Recipe) -> f
     if isinstance(trained, str):
         return trained
     try:
-        output = logits(trained, run.split.X_test)
+        output = logits(trained, inputs)
     except GraphError as error:
         return str(error)
     if output.dim() != 2 or output.shape[1] != run.split.n_classes:
         return f"the model returns shape {tuple(output.shape)}, not logits (N, {run.split.n_classes})"
-    return accuracy(output.argmax(dim=1), run.split.y_test)
+    return output
 
 
 def idle_train(run: ModelRun, evidence: Evidence, recipe: Recipe) -> str | None:
@@ -241,17 +248,8 @@ def _grader_loss(run: ModelRun, evidence: Evidence, recipe: Recipe) -> float | N
     """The cross-entropy on the training split of the student's model as built, trained by the grader."""
     import torch
 
-    initial = checked_graph(evidence[run.initial.name])
-    if isinstance(initial, str):
-        return None
-    trained = grader_trained(initial, run.split, recipe)
-    if isinstance(trained, str):
-        return None
-    try:
-        output = logits(trained, run.split.X_train)
-    except GraphError:
-        return None
-    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+    output = _grader_logits(run, evidence, recipe, run.split.X_train)
+    if isinstance(output, str):
         return None
     return float(torch.nn.functional.cross_entropy(output.double(), run.split.y_train))
 
