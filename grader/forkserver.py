@@ -40,10 +40,8 @@ from .cgroups import availability as groups_problem
 from .errors import SandboxError
 from .limits import Limits
 from .sandbox import (
-    ETC_ENTRIES,
     GRADER_PACKAGE,
     INSIDE_LIB,
-    SYSTEM_PATHS,
     _new_group,
     _open_mount_points,
     _python_roots,
@@ -52,6 +50,7 @@ from .sandbox import (
     hand_over,
     hidden_data_arguments,
     student_uid,
+    system_view_arguments,
 )
 from .syscall_filter import availability as syscall_filter_problem
 from .syscall_filter import filter_file
@@ -69,13 +68,7 @@ def template_arguments(bwrap: str) -> list[str]:
     args += ["--cap-drop", "ALL"]
     for cap in CAPABILITIES:
         args += ["--cap-add", cap]
-    for path in SYSTEM_PATHS:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    for entry in ETC_ENTRIES:
-        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    args += system_view_arguments()
     temp = tempfile.gettempdir()
     roots = [*_python_roots(), f"{INSIDE_LIB}/grader"] + ([] if (temp + "/").startswith("/tmp/") else [temp])
     args += _open_mount_points(roots)

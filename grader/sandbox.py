@@ -455,6 +455,19 @@ def hidden_data_arguments() -> list[str]:
     return [arg for target in hidden_data_files() for arg in ("--ro-bind", _notice_file(), target)]
 
 
+def system_view_arguments() -> list[str]:
+    """bwrap's arguments for the system as every sandbox sees it: its folders read-only, a few of /etc."""
+    args: list[str] = []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for entry in ETC_ENTRIES:
+        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    return args
+
+
 def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     """bwrap's command line: what the student's process sees, and nothing more."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -463,13 +476,7 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
             # /tmp is its scratch folder's tmp/ (within the folder's limits), bound first: what
             # lives under the host's /tmp (the scratch folder, a Python environment) goes on top
             "--bind", str(scratch / "tmp"), "/tmp"]
-    for path in SYSTEM_PATHS:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    for entry in ETC_ENTRIES:
-        args += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    args += system_view_arguments()
     # the scratch folder may be deeper than /tmp (TMPDIR=/tmp/slurm-123, /var/tmp/x): its
     # ancestors are opened too, or the student's user could not reach it
     args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader", str(scratch)])
