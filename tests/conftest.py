@@ -6,9 +6,13 @@ import functools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from grader import protocol
+from grader.codec import Decoder
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -93,3 +97,16 @@ def check_count(assignment: str) -> int:
     from grader.assignments import load_assignment
 
     return len(load_assignment(assignment).checks)
+
+
+@pytest.fixture
+def decoder(tmp_path: Path) -> Iterator[Decoder]:
+    """A decoder over an empty output folder, for conversations fed literal lines."""
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    yield Decoder(fd)
+    os.close(fd)
+
+
+def line(kind: str, **fields: object) -> bytes:
+    """One event line as the probe writes it."""
+    return protocol.event_line(kind, **fields).encode()

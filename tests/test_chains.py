@@ -5,8 +5,6 @@ conversation with interleaved lanes, and real sandboxed runs (no wall-clock asse
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from grader.progress import step_texts
 from grader.runner import RunOutcome, run_steps
 from grader.sandbox import Limits, get_sandbox
 
-from .conftest import SUBMISSIONS
+from .conftest import SUBMISSIONS, line
 
 
 def model_chain(key: str) -> list[Step]:
@@ -80,17 +78,6 @@ def test_progress_names_the_step_waited_for_from_the_plan() -> None:
 
 
 # -- the conversation with lanes -------------------------------------------------------------------------
-
-@pytest.fixture
-def decoder(tmp_path: Path) -> Iterator[Decoder]:
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    yield Decoder(fd)
-    os.close(fd)
-
-
-def line(kind: str, **fields: object) -> bytes:
-    return protocol.event_line(kind, **fields).encode()
-
 
 def start(step: str) -> bytes:
     return line(protocol.START, step=step)

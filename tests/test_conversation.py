@@ -7,9 +7,6 @@ and no line, however malformed, raises in the grader.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,16 +14,7 @@ from grader import protocol
 from grader.codec import Decoder
 from grader.conversation import BROKE_PROTOCOL, Conversation
 
-
-@pytest.fixture
-def decoder(tmp_path: Path) -> Iterator[Decoder]:
-    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
-    yield Decoder(fd)
-    os.close(fd)
-
-
-def line(kind: str, **fields: object) -> bytes:
-    return protocol.event_line(kind, **fields).encode()
+from .conftest import line
 
 
 def talk(decoder: Decoder, hidden: tuple[str, ...] = ("h",)) -> Conversation:
