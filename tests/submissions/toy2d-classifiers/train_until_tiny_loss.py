@@ -23,7 +23,7 @@ def train(model, X, y, epochs=300, lr=0.03):
     optimizer = torch.optim.Adam(trainable, lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     losses = []
-    while not losses or losses[-1] > 1e-3:
+    while not losses or losses[-1] > 1e-2:
         optimizer.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
