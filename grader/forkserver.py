@@ -44,11 +44,11 @@ from .sandbox import (
     INSIDE_LIB,
     _new_group,
     _open_mount_points,
-    _python_roots,
     child_environment,
     group_usage,
     hand_over,
     hidden_data_arguments,
+    python_roots,
     student_uid,
     system_view_arguments,
 )
@@ -70,9 +70,9 @@ def template_arguments(bwrap: str) -> list[str]:
         args += ["--cap-add", cap]
     args += system_view_arguments()
     temp = tempfile.gettempdir()
-    roots = [*_python_roots(), f"{INSIDE_LIB}/grader"] + ([] if (temp + "/").startswith("/tmp/") else [temp])
+    roots = [*python_roots(), f"{INSIDE_LIB}/grader"] + ([] if (temp + "/").startswith("/tmp/") else [temp])
     args += _open_mount_points(roots)
-    for root in _python_roots():
+    for root in python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
     args += hidden_data_arguments()

@@ -373,7 +373,7 @@ class PlainSandbox(SubprocessSandbox):
         return process
 
 
-def _python_roots() -> list[str]:
+def python_roots() -> list[str]:
     """The folders the Python environment lives in, outside the system folders."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}
     return sorted(r for r in roots if not any(r == s or r.startswith(s + "/") for s in SYSTEM_PATHS))
@@ -479,8 +479,8 @@ def bwrap_arguments(bwrap: str, scratch: Path) -> list[str]:
     args += system_view_arguments()
     # the scratch folder may be deeper than /tmp (TMPDIR=/tmp/slurm-123, /var/tmp/x): its
     # ancestors are opened too, or the student's user could not reach it
-    args += _open_mount_points([*_python_roots(), f"{INSIDE_LIB}/grader", str(scratch)])
-    for root in _python_roots():
+    args += _open_mount_points([*python_roots(), f"{INSIDE_LIB}/grader", str(scratch)])
+    for root in python_roots():
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(GRADER_PACKAGE), f"{INSIDE_LIB}/grader"]
     args += hidden_data_arguments()

@@ -115,12 +115,22 @@ def serve(sock: socket.socket, program: bytes | None) -> None:
 
 def _mount_scratch(scratch: str, fd: int) -> None:
     """The scratch folder at `scratch`, its tmp/ as /tmp (as bwrap binds them), nothing else of
-    the grader's temporary folder; a fresh /dev/shm."""
+    the grader's temporary folder, but the Python environment where it lives under /tmp (a checkout
+    in /tmp/...: read-only, on top, as bwrap binds it); a fresh /dev/shm."""
+    from grader.sandbox import python_roots
+
+    python = {path: isolate.open_tree(path) for path in python_roots() if path.startswith("/tmp/")}
     isolate.tmpfs("/tmp", TMPFS_BYTES)
     os.mkdir("/tmp/.scratch", 0o700)
     isolate.attach(fd, "/tmp/.scratch")
     root = os.open("/tmp/.scratch", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
     isolate.bind("/tmp/.scratch/tmp", "/tmp")
+    for path, tree in python.items():  # in the student's tmp/: never through a link planted there
+        os.makedirs(path, 0o755, exist_ok=True)
+        if os.path.realpath(path) != path:
+            raise OSError(f"{path} leads elsewhere (a link in the submission's tmp folder)")
+        isolate.attach(tree, path)
+        os.close(tree)
     parent = os.path.dirname(scratch)
     if not (parent + "/").startswith("/tmp/"):
         isolate.tmpfs(parent, TMPFS_BYTES)

@@ -25,10 +25,10 @@ from grader.sandbox import (
     Sandbox,
     SubprocessSandbox,
     _group_of,
-    _python_roots,
     bwrap_problem,
     get_sandbox,
     memory_used,
+    python_roots,
     student_uid,
     submission_processes,
 )
@@ -113,7 +113,7 @@ def test_bwrap_shows_only_the_system_python_and_scratch(sandbox: Sandbox, scratc
     seen = json.loads(_run(sandbox, script, scratch).splitlines()[-1])
     def leading_to_python(folder: str) -> set[str]:
         """The names in `folder` that only lead to the Python environment (its mount points)."""
-        return {Path(r).relative_to(folder).parts[0] for r in _python_roots() if r.startswith(folder + "/")}
+        return {Path(r).relative_to(folder).parts[0] for r in python_roots() if r.startswith(folder + "/")}
 
     assert not seen["reference"] and not seen["reports"]
     assert set(seen["course"]) <= leading_to_python(str(ROOT)), "the course folder is visible"

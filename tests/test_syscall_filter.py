@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from grader import syscall_filter
-from grader.sandbox import _python_roots
+from grader.sandbox import python_roots
 from grader.syscall_filter import availability, bwrap_seccomp_args, compiled_filter, filter_file
 
 BWRAP = shutil.which("bwrap")
@@ -28,7 +28,7 @@ ENV = {
     "JUPYTER_PLATFORM_DIRS": "1", "IPYTHONDIR": "/tmp/ipython", "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg",
 }
 
-_KEPT = sorted({*_python_roots(), str(Path(__file__).resolve().parent.parent)})  # they may live under /tmp
+_KEPT = sorted({*python_roots(), str(Path(__file__).resolve().parent.parent)})  # they may live under /tmp
 _BASE = [str(BWRAP), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
          *(arg for path in _KEPT for arg in ("--ro-bind", path, path)), "--unshare-pid", "--die-with-parent"]
 
