@@ -1,4 +1,5 @@
-"""Pictures for the report, drawn in the grader's process from plain data (PNG bytes in a `Figure`).
+"""Pictures for the report, drawn in the grader's process from plain data (PNG bytes in a `Figure`,
+drawn only when a report shows it).
 
 Matplotlib is used through its object API with the Agg canvas: no pyplot state, no window,
 the same bytes for the same data.
@@ -46,6 +47,11 @@ def decision_boundary(
 
     `X=None` draws the boundary alone (a hidden split's points and labels are not for students).
     """
+    return Figure(title, lambda: _boundary_png(title, grid_classes, extent, X, y, predicted, n_classes), caption)
+
+
+def _boundary_png(title: str, grid_classes: Any, extent: tuple[float, float, float, float], X: Any, y: Any,
+                  predicted: Any, n_classes: int) -> bytes:
     from matplotlib.colors import ListedColormap
 
     colours = ListedColormap(CLASS_COLOURS[:n_classes])
@@ -67,11 +73,15 @@ def decision_boundary(
     axes.set_title(title, fontsize=9)
     axes.set_xticks([])
     axes.set_yticks([])
-    return Figure(title, _png(figure), caption)
+    return _png(figure)
 
 
 def confusion_matrix(title: str, caption: str, y: Any, predicted: Any, n_classes: int) -> Figure:
     """Rows: the true class; columns: the predicted class; the count in each cell."""
+    return Figure(title, lambda: _confusion_png(title, y, predicted, n_classes), caption)
+
+
+def _confusion_png(title: str, y: Any, predicted: Any, n_classes: int) -> bytes:
     import numpy as np
 
     counts = np.zeros((n_classes, n_classes), dtype=int)
@@ -88,11 +98,15 @@ def confusion_matrix(title: str, caption: str, y: Any, predicted: Any, n_classes
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title, fontsize=9)
-    return Figure(title, _png(figure), caption)
+    return _png(figure)
 
 
 def image_grid(title: str, caption: str, images: Sequence[Any], labels: Sequence[str], columns: int = 8) -> Figure:
     """Small grey images side by side, each with a label under it (e.g. "7 → 1")."""
+    return Figure(title, lambda: _grid_png(title, images, labels, columns), caption)
+
+
+def _grid_png(title: str, images: Sequence[Any], labels: Sequence[str], columns: int) -> bytes:
     rows = max(1, -(-len(images) // columns))
     figure = _new(1.0 * columns, 1.15 * rows + 0.3)
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
@@ -102,4 +116,4 @@ def image_grid(title: str, caption: str, images: Sequence[Any], labels: Sequence
         axes.set_xticks([])
         axes.set_yticks([])
     figure.suptitle(title, fontsize=9)
-    return Figure(title, _png(figure), caption)
+    return _png(figure)

@@ -104,9 +104,17 @@ class Template:
                 os.close(program_fd)
         self.sock = mine
         self.lock = threading.Lock()
-        if not select.select([mine], [], [], TEMPLATE_PATIENCE)[0] or mine.recv(1) != b"R":
+        self.started, self.ready = time.monotonic(), False
+
+    def _wait_ready(self) -> None:
+        """Until the template said it is ready (its imports done), the first fork waits."""
+        if self.ready:
+            return
+        left = TEMPLATE_PATIENCE - (time.monotonic() - self.started)
+        if not select.select([self.sock], [], [], max(0.0, left))[0] or self.sock.recv(1) != b"R":
             self.close()
             raise SandboxError(f"the fork server's template did not start: {self._stderr_tail()}")
+        self.ready = True
 
     def _stderr_tail(self) -> str:
         self.stderr.seek(0)
@@ -118,6 +126,7 @@ class Template:
 
     def fork(self, head: bytes, fds: list[int]) -> None:
         with self.lock:
+            self._wait_ready()
             self.sock.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
 
     def close(self) -> None:
@@ -238,6 +247,10 @@ class ForkSandbox:
                     template.close()
                 template = self.templates[warm] = Template(self.bwrap, warm)
             return template
+
+    def prepare(self, warm: tuple[str, ...]) -> None:
+        """Start the template for `warm` now (it imports them while the grader loads the checks)."""
+        self._template(tuple(sorted(warm)))
 
     def start(self, argv: list[str], scratch: Path, limits: Limits, stderr: IO[bytes]) -> Any:
         group = _new_group(limits)

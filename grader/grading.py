@@ -80,6 +80,10 @@ def _early_worker(sandbox: Sandbox, root: Path, name: str) -> Worker | None:
     settings = sandbox_settings(root, name)
     if settings is None:
         return None
+    prepare = getattr(sandbox, "prepare", None)
+    if prepare is not None:  # a fork server: its template imports, the worker forks once the checks are loaded
+        prepare(settings[1])
+        return None
     try:
         return Worker(sandbox, *settings)
     except (GraderError, OSError):  # the grading starts its own and says what is wrong

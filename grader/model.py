@@ -8,6 +8,7 @@ Observations are what came back, decoded from JSON and safely loaded tensors.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -169,11 +170,16 @@ class Observation:
 
 @dataclass(frozen=True)
 class Figure:
-    """A picture for the report (PNG bytes), e.g. a decision boundary."""
+    """A picture for the report, e.g. a decision boundary: PNG bytes, or how to draw them from data
+    the grader computed, drawn when first asked for (a summary on the terminal draws none)."""
 
     title: str
-    png: bytes
+    source: bytes | Callable[[], bytes] = field(repr=False)
     caption: str = ""
+
+    @functools.cached_property
+    def png(self) -> bytes:
+        return self.source if isinstance(self.source, bytes) else self.source()
 
 
 @dataclass(frozen=True)
