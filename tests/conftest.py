@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import subprocess
@@ -37,11 +38,15 @@ LINK_TARGET = Path("/tmp/coursegrade-hostile-sentinel/target.txt")  # plants_lin
 
 
 @pytest.fixture
-def link_target() -> Path:
-    """The file the hostile corpus plants links to: outside every sandbox, made by the test."""
+def link_target() -> Iterator[Path]:
+    """The file the hostile corpus plants links to: outside every sandbox, made by the test. Its
+    path is written in the sample, so every checkout on the machine shares it: a suite holds a
+    lock on it while it uses it (another suite waits instead of rewriting it midway)."""
     LINK_TARGET.parent.mkdir(exist_ok=True)
-    LINK_TARGET.write_text("untouched\n")
-    return LINK_TARGET
+    with open(LINK_TARGET.parent / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        LINK_TARGET.write_text("untouched\n")
+        yield LINK_TARGET
 
 
 def _live(pid: str) -> bool:

@@ -32,7 +32,8 @@ ASSIGNMENT = "conv-arithmetic"
 CORPUS = SUBMISSIONS / ASSIGNMENT
 CLASS = ("correct.ipynb", "correct_module.py", "floor_not_ceil.py", "padding_once.py", "pool_stride_one.py",
          "syntax_error_cell.ipynb")
-SIZE = len(CLASS) + 3  # and the reference, a file that is no notebook, a student with two files
+SIZE = len(CLASS) + 4  # and the reference, a file that is no notebook, a student with two files, a slow one
+SLOW = "import time\n\n_end = time.process_time() + 4\nwhile time.process_time() < _end:\n    pass\n\n"
 DASK = Path(sys.executable).parent / "dask"
 NO_DASK = """import sys
 from grader.cli import main
@@ -52,6 +53,8 @@ def make_class(folder: Path) -> Path:
     (folder / "dana").mkdir()
     shutil.copy(CORPUS / "floor_not_ceil.py", folder / "dana" / "first.py")
     shutil.copy(CORPUS / "correct_module.py", folder / "dana" / "second.py")
+    # right, after 4 s of CPU: a batch cannot end before it, however fast the others are graded
+    (folder / "slow.py").write_text(SLOW + (CORPUS / "correct_module.py").read_text())
     return folder
 
 
