@@ -405,19 +405,24 @@ def _chain_process(chain: dict[str, Any], steps: list[dict[str, Any]], plan: dic
         _EXIT(0)
 
 
+def warm_export() -> None:
+    """torch.export's first export (about 0.5 s of CPU, nearly all of it set-up) and a first
+    backward pass, on a model of the grader's: done once, then inherited warm by forked processes
+    (the fork server's template does it before any child; else the kernel before its chains)."""
+    torch = sys.modules["torch"]
+    from .export import graph_of
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    graph_of(model, torch.zeros(3, 2))
+    model(torch.zeros(3, 2)).sum().backward()
+
+
 def _warm_up(steps: list[dict[str, Any]]) -> None:
-    """What every forked chain would otherwise do once on its own: torch.export's first export
-    (about 0.5 s of CPU, nearly all of it set-up) and a first backward pass, done once here on a
-    model of the grader's, so the chains inherit it warm."""
+    """What every forked chain would otherwise do once on its own (`warm_export`), done here."""
     if "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
         return
     with contextlib.suppress(Exception):  # a cell may have broken torch: the chains will say so
-        torch = sys.modules["torch"]
-        from .export import graph_of
-
-        model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-        graph_of(model, torch.zeros(3, 2))
-        model(torch.zeros(3, 2)).sum().backward()
+        warm_export()
 
 
 def _run_chains(plan: dict[str, Any], namespace: dict[str, Any], root: Path, events: Any) -> None:

@@ -2,7 +2,8 @@
 (grader/forkserver.py starts it) and forks one child per submission.
 
 It imports the interpreter machinery once (IPython's shell, the probe and the codec, and the
-assignment's warm imports: torch with one thread, numpy) and never runs student code. Per
+assignment's warm imports: torch with one thread, numpy; and, where the assignment exports models,
+a first torch.export of a model of its own) and never runs student code. Per
 request (one message on its socket: a JSON head and, by SCM_RIGHTS, the child's stdin, stdout,
 stderr, its scratch folder as a detached mount (open_tree) and one end of a control socket) it
 forks a child into a new pid namespace:
@@ -55,6 +56,10 @@ def _warm_up(extra: list[str]) -> None:
     if torch is not None:
         torch.set_num_threads(1)
         torch.set_num_interop_threads(1)
+    if "torch._dynamo" in extra:  # the assignment exports models: every child's first export is warm
+        from grader.probe import warm_export
+
+        warm_export()
     from grader.shell import Shell
 
     Shell()  # the shell itself: each child takes it as it is (grader/shell.py's Shell() finds it)
