@@ -508,9 +508,13 @@ NEEDS_SANDBOX = ("batch", "demo", "validate")  # they run submissions that are n
 
 
 def _sandbox_possible() -> bool:
-    from .own_kernel import sandbox_possible
-
-    return sandbox_possible()
+    """Can a sandboxed child start here: rlimits, sessions and process groups (POSIX)? (Asked
+    without importing the own-kernel path: it pulls in nbclient.)"""
+    try:
+        import resource  # noqa: F401
+    except ImportError:
+        return False
+    return all(hasattr(os, name) for name in ("setsid", "killpg", "getpgid"))
 
 
 def _terminated(signum: int, frame: object) -> None:

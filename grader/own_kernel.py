@@ -28,15 +28,6 @@ from .submission import load_submission
 SANDBOX_NAME = "none (your own Jupyter kernel: public checks only; no sandbox on this system)"
 
 
-def sandbox_possible() -> bool:
-    """Can a sandboxed child start here: rlimits, sessions and process groups (POSIX)?"""
-    try:
-        import resource  # noqa: F401
-    except ImportError:
-        return False
-    return all(hasattr(os, name) for name in ("setsid", "killpg", "getpgid"))
-
-
 def grade_in_own_kernel(path: Path, assignment_name: str | None = None, root: Path | None = None) -> GradeReport:
     """Run the notebook or module at `path` in a local kernel, then its public checks there."""
     from nbclient import NotebookClient
