@@ -118,6 +118,18 @@ def serve(sock: socket.socket, program: bytes | None) -> None:
             os.close(fd)
 
 
+def _mount_point(path: str) -> None:
+    """The folders of `path`, made in the submission's tmp/ (now /tmp), none of them through a link
+    (the folder outlives a kernel that its runner restarts: a student may have left one there)."""
+    current = "/tmp"
+    for part in path.removeprefix("/tmp/").split("/"):
+        current += "/" + part
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(current, 0o755)
+        if os.path.islink(current) or not os.path.isdir(current):
+            raise OSError(f"{current} is not a folder: a link or a file in the submission's tmp folder")
+
+
 def _mount_scratch(scratch: str, fd: int) -> None:
     """The scratch folder at `scratch`, its tmp/ as /tmp (as bwrap binds them), nothing else of
     the grader's temporary folder, but the Python environment where it lives under /tmp (a checkout
@@ -130,10 +142,8 @@ def _mount_scratch(scratch: str, fd: int) -> None:
     isolate.attach(fd, "/tmp/.scratch")
     root = os.open("/tmp/.scratch", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
     isolate.bind("/tmp/.scratch/tmp", "/tmp")
-    for path, tree in python.items():  # in the student's tmp/: never through a link planted there
-        os.makedirs(path, 0o755, exist_ok=True)
-        if os.path.realpath(path) != path:
-            raise OSError(f"{path} leads elsewhere (a link in the submission's tmp folder)")
+    for path, tree in python.items():
+        _mount_point(path)
         isolate.attach(tree, path)
         os.close(tree)
     parent = os.path.dirname(scratch)
@@ -148,6 +158,10 @@ def _mount_scratch(scratch: str, fd: int) -> None:
 def _pid_one(request: dict[str, Any], fds: dict[str, int], program: bytes | None) -> None:
     """B: the first process of the child's pid namespace (see the module's docstring)."""
     isolate.close_all_but(set(fds.values()))
+    for name, target in (("stdin", 0), ("stdout", 1), ("stderr", 2)):  # a failure below is said on its stderr
+        source = fds.pop(name)
+        os.dup2(source, target)
+        os.close(source)
     isolate.die_with_parent(signal.SIGKILL)  # a template that dies takes its children's namespaces along
     os.setsid()
     control = socket.socket(fileno=fds["control"])
@@ -162,9 +176,6 @@ def _pid_one(request: dict[str, Any], fds: dict[str, int], program: bytes | None
     os.umask(0o022)
     _mount_scratch(request["scratch"], fds["scratch"])
     os.close(fds["scratch"])
-    for name, target in (("stdin", 0), ("stdout", 1), ("stderr", 2)):
-        os.dup2(fds[name], target)
-        os.close(fds[name])
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     child = os.fork()
     if child == 0:

@@ -215,3 +215,24 @@ def test_the_shell_runs_cells_as_nbclient_does(name: str) -> None:
         if [_comparable(c) for c in by_shell] != [_comparable(c) for c in by_kernel]:
             differences.append((sample, [_comparable(c) for c in by_shell], [_comparable(c) for c in by_kernel]))
     assert not differences, differences
+
+
+UNDER_TMP = [root for root in python_roots() if root.startswith("/tmp/")]
+
+
+@pytest.mark.skipif(not UNDER_TMP, reason="the Python environment is not under /tmp: nothing is mounted in a child's")
+def test_a_link_planted_where_python_is_mounted_is_not_followed(sandbox: ForkSandbox,
+                                                                two_scratches: tuple[Path, Path]) -> None:
+    """A checkout under /tmp: each child mounts the Python environment in its own tmp/ (as bwrap
+    does). A link a student left there (the folder outlives a kernel its runner restarts) is refused,
+    not followed: the child does not start, and says why on its stderr."""
+    first, _ = two_scratches
+    top = Path(UNDER_TMP[0]).parts[2]
+    elsewhere = first / "tmp" / "elsewhere"
+    elsewhere.mkdir()
+    (first / "tmp" / top).symlink_to(elsewhere)
+    child = _start(sandbox, "print('started', flush=True)", first)
+    out, _ = child.communicate(timeout=120)
+    sandbox.stop(child)
+    assert out == b"" and child.returncode != 0
+    assert "is not a folder: a link or a file in the submission's tmp folder" in (first / "stderr.txt").read_text()
