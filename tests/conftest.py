@@ -14,6 +14,7 @@ import pytest
 
 from grader import protocol
 from grader.codec import Decoder
+from grader.sandbox import python_roots
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -115,3 +116,8 @@ def decoder(tmp_path: Path) -> Iterator[Decoder]:
 def line(kind: str, **fields: object) -> bytes:
     """One event line as the probe writes it."""
     return protocol.event_line(kind, **fields).encode()
+
+
+def leading_to_python(folder: str) -> set[str]:
+    """The names in `folder` that only lead to the Python environment (what a sandbox mounts there)."""
+    return {Path(r).relative_to(folder).parts[0] for r in python_roots() if r.startswith(folder + "/")}

@@ -21,11 +21,11 @@ from grader.assignments import known_assignments, load_assignment
 from grader.forkserver import ForkSandbox, fork_problem
 from grader.model import CellLog
 from grader.runner import run_steps
-from grader.sandbox import Limits, bwrap_problem, get_sandbox, python_roots
+from grader.sandbox import Limits, bwrap_problem, get_sandbox
 from grader.submission import load_submission
 from grader.validate import sample_cases
 
-from .conftest import SUBMISSIONS
+from .conftest import SUBMISSIONS, leading_to_python
 
 pytestmark = pytest.mark.skipif(bool(bwrap_problem() or fork_problem()),
                                 reason=f"the fork server cannot run here: {bwrap_problem() or fork_problem()}")
@@ -122,8 +122,8 @@ def test_two_children_cannot_see_or_touch_each_other(sandbox: ForkSandbox, two_s
         sandbox.stop(peeker)
         seen = json.loads(out.decode().splitlines()[-1])
         assert seen["other_scratch"] is False
-        python = {Path(root).parts[2] for root in python_roots() if root.startswith("/tmp/")}  # a checkout in /tmp
-        assert seen["tmp"] == sorted({second.name} | python), "another child's scratch or the template's /tmp is seen"
+        assert seen["tmp"] == sorted({second.name} | leading_to_python("/tmp")), \
+            "another child's scratch or the template's /tmp is seen"
         assert seen["shm"] == [], "/dev/shm is shared between children"
         assert max(seen["pids"]) <= 3, f"processes outside its own namespace are visible: {seen['pids']}"
         assert seen["secret_in_proc"] is False
@@ -217,7 +217,7 @@ def test_the_shell_runs_cells_as_nbclient_does(name: str) -> None:
     assert not differences, differences
 
 
-UNDER_TMP = [root for root in python_roots() if root.startswith("/tmp/")]
+UNDER_TMP = sorted(leading_to_python("/tmp"))  # a checkout in /tmp
 
 
 @pytest.mark.skipif(not UNDER_TMP, reason="the Python environment is not under /tmp: nothing is mounted in a child's")
@@ -227,10 +227,9 @@ def test_a_link_planted_where_python_is_mounted_is_not_followed(sandbox: ForkSan
     does). A link a student left there (the folder outlives a kernel its runner restarts) is refused,
     not followed: the child does not start, and says why on its stderr."""
     first, _ = two_scratches
-    top = Path(UNDER_TMP[0]).parts[2]
     elsewhere = first / "tmp" / "elsewhere"
     elsewhere.mkdir()
-    (first / "tmp" / top).symlink_to(elsewhere)
+    (first / "tmp" / UNDER_TMP[0]).symlink_to(elsewhere)
     child = _start(sandbox, "print('started', flush=True)", first)
     out, _ = child.communicate(timeout=120)
     sandbox.stop(child)

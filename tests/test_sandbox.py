@@ -28,12 +28,11 @@ from grader.sandbox import (
     bwrap_problem,
     get_sandbox,
     memory_used,
-    python_roots,
     student_uid,
     submission_processes,
 )
 
-from .conftest import ROOT, SUBMISSIONS
+from .conftest import ROOT, SUBMISSIONS, leading_to_python
 
 needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=f"bwrap cannot run here: {bwrap_problem()}")
 needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
@@ -111,10 +110,6 @@ def test_bwrap_shows_only_the_system_python_and_scratch(sandbox: Sandbox, scratc
     home = str(Path.home())
     script = f"ROOT, HOME, GRADER = {str(ROOT)!r}, {home!r}, {os.getpid()}\n" + LOOK_AROUND
     seen = json.loads(_run(sandbox, script, scratch).splitlines()[-1])
-    def leading_to_python(folder: str) -> set[str]:
-        """The names in `folder` that only lead to the Python environment (its mount points)."""
-        return {Path(r).relative_to(folder).parts[0] for r in python_roots() if r.startswith(folder + "/")}
-
     assert not seen["reference"] and not seen["reports"]
     assert set(seen["course"]) <= leading_to_python(str(ROOT)), "the course folder is visible"
     assert set(seen["home"]) <= leading_to_python(home), "the home folder is visible"
