@@ -20,6 +20,11 @@ The memory limit counts what the group's processes hold in anonymous memory, sha
 memfd files, tmpfs (/dev/shm) and page cache, whoever maps it: ten 500 MiB memfd files hit it.
 Past it the kernel reclaims page cache, then kills a process of the group (`Usage.oom_kills`).
 
+A group may have subgroups that only count CPU (`subgroup`: a folder inside its cpuacct folder,
+or inside its v2 folder with no controller enabled for it): the runner puts each forked chain of
+steps in one, so that the kernel counts each chain's CPU apart; the group's limits, kill and
+usage still cover them.
+
 A group is named coursegrade-<grader pid>-<n>-<its pid namespace>; `availability` (once per
 grader process) kills what is left in the groups of a grader process that is gone, and removes
 them (`sweep_stale`).
@@ -285,11 +290,37 @@ class ControlGroup:
                 os.close(fd)
 
     def pids(self) -> set[int]:
-        """The processes in the group now (in any of its hierarchies)."""
+        """The processes in the group now (in any of its hierarchies), its subgroups' included."""
         found: set[int] = set()
-        for path in self._procs:
-            found.update(int(word) for word in _read(path).split())
+        for folder in self._distinct:
+            for inner, _, _ in os.walk(folder):
+                found.update(int(word) for word in _read(os.path.join(inner, "cgroup.procs")).split())
         return found
+
+    def own_pids(self) -> list[int]:
+        """The processes in this group itself, not in a subgroup, as its CPU count sees them."""
+        return [int(word) for word in _read(os.path.join(self._counting, "cgroup.procs")).split()]
+
+    def subgroup(self, name: str) -> ControlGroup:
+        """A group inside this one that only counts CPU: a process moved there (`join`) is still
+        held by this group's limits, killed with it and counted in its usage too. OSError when it
+        cannot be made."""
+        folder = os.path.join(self._counting, name)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o755)
+        return ControlGroup(self.version, {"cpuacct" if self.version == 1 else "memory": folder}, None)
+
+    @property
+    def _counting(self) -> str:
+        return self.folders["cpuacct" if self.version == 1 else "memory"]
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process the group (its subgroups included) ever held."""
+        if self._last is not None:
+            return self._last.cpu_seconds
+        if self.version == 1:
+            return _number(os.path.join(self._counting, "cpuacct.usage")) / 1e9
+        return _keyed(os.path.join(self._counting, "cpu.stat")).get("usage_usec", 0) / 1e6
 
     def usage(self) -> Usage:
         """What the group's processes have used; after `remove`, what they had used then."""
@@ -383,7 +414,9 @@ class ControlGroup:
         if self._last is None:
             self._last = self._usage_v1() if self.version == 1 else self._usage_v2()
         deadline = time.monotonic() + REMOVE_SECONDS
-        return all(_remove_folder(folder, deadline) for folder in reversed(self._distinct))
+        inner = [os.path.join(top, name) for folder in self._distinct
+                 for top, names, _ in os.walk(folder, topdown=False) for name in names]  # subgroups first
+        return all(_remove_folder(folder, deadline) for folder in [*inner, *reversed(self._distinct)])
 
     def __enter__(self) -> ControlGroup:
         return self

@@ -358,10 +358,11 @@ def _run_steps(steps: list[dict[str, Any]], seed: int, namespace: dict[str, Any]
 
 
 class _CpuLimit:
-    """A forked chain's CPU, held by the kernel (RLIMIT_CPU counts this process alone): its steps'
-    limits together as the hard limit (SIGKILL, never raised again), and each step's own limit as
-    the soft one, set as it starts (SIGXCPU, which ends the process unless the student's code
-    catches it, just as the grader would stop a step of the kernel's own process)."""
+    """A forked chain's CPU, as this process limits it (RLIMIT_CPU counts this process alone): its
+    steps' limits together as the hard limit (SIGKILL), and each step's own limit as the soft one,
+    set as it starts (SIGXCPU). The student's code can get round it (a process of its own, the
+    limit raised): what holds is the chain's control group, counted by the grader
+    (grader/charges.py); this only stops an honest overrun sooner."""
 
     def __init__(self, steps: list[dict[str, Any]]) -> None:
         try:
@@ -393,10 +394,31 @@ class _CpuLimit:
             self._set(self._now() + math.ceil(self._allowed(step)))
 
 
+def _own_group() -> str:
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _await_placing(index: int, before: str) -> None:
+    """Name this process for the grader, then wait until it has moved it into a control group of
+    its own (its line in /proc/self/cgroup changes), so that all its steps' CPU, and its own
+    processes', is counted there."""
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w", encoding="utf-8") as f:
+        f.write(protocol.chain_process_name(index))
+    deadline = time.monotonic() + protocol.PLACE_SECONDS
+    while _own_group() == before and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
 def _chain_process(chain: dict[str, Any], steps: list[dict[str, Any]], plan: dict[str, Any],
-                   namespace: dict[str, Any], root: Path) -> None:
+                   namespace: dict[str, Any], root: Path, group: str) -> None:
     """The body of a forked chain's process: its steps, then exit (never back into the kernel)."""
     try:
+        if plan.get("placed"):
+            _await_placing(int(chain["index"]), group)
         limit = _CpuLimit(steps)
         encoder = Encoder(root / protocol.OUT, prefix=f"r{plan['part']}c{int(chain['index'])}")
         with open(root / protocol.OUT / protocol.chain_file(int(chain["index"])), "a", encoding="utf-8") as events:
@@ -433,6 +455,7 @@ def _run_chains(plan: dict[str, Any], namespace: dict[str, Any], root: Path, eve
     pending = list(plan.get("chains", []))
     running: dict[int, int] = {}
     jobs = max(1, int(plan.get("jobs", 1)))
+    group = _own_group()
     while pending or running:
         while pending and len(running) < jobs:
             chain = pending.pop(0)
@@ -440,7 +463,7 @@ def _run_chains(plan: dict[str, Any], namespace: dict[str, Any], root: Path, eve
             sys.stdout.flush()
             pid = _FORK()
             if pid == 0:
-                _chain_process(chain, steps, plan, namespace, root)
+                _chain_process(chain, steps, plan, namespace, root, group)
             running[pid] = int(chain["index"])
         for pid in list(running):
             done, status = _WAITPID(pid, os.WNOHANG)

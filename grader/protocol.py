@@ -57,6 +57,13 @@ def chain_file(index: int) -> str:
     return f"chain-{index}.jsonl"
 
 
+def chain_process_name(index: int) -> str:
+    """The name (/proc/PID/comm) the process forked for chain `index` gives itself, by which the
+    grader puts it in a control group of its own (PLAN "placed"): a claim, which only decides
+    which of the submission's own steps its CPU is charged to (grader/runner.py)."""
+    return f"cgchain-{index}"
+
+
 def plan_file(part: int) -> str:
     """Where child.py puts part `part` of the plan for the probe to read."""
     return f"plan-{part}.json"
@@ -69,7 +76,10 @@ PART = "part"  # {"kind", "part": PLAN}
 # PLAN = {"part": n, "seed": int, "more": bool, "steps": [STEP...], "tensors": {file name: base64}}
 # STEP = {"name", "function", "args", "kwargs", "observe", "call", "timeout", "forbidden"}
 # PLAN may also say {"chains": [{"index": i, "steps": [names]}...], "jobs": n}: those steps run in
-# processes the probe forks (after the cells ran), at most n at once, each writing chain_file(i)
+# processes the probe forks (after the cells ran), at most n at once, each writing chain_file(i);
+# with {"placed": true} each such process names itself chain_process_name(i) and waits (at most
+# PLACE_SECONDS) until the grader has moved it into a control group of its own
+PLACE_SECONDS = 5.0
 KERNEL_DIED = 3  # child.py's exit status when the kernel died under it
 CHAIN_GRACE = 2.0  # CPU seconds a forked chain may use beyond its steps' limits, each (RLIMIT_CPU)
 WALL_FACTOR, WALL_SLACK = 5.0, 30.0  # limits are CPU seconds; wall clock is only a backstop: 5 x + 30 s

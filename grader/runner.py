@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import protocol
+from .cgroups import ControlGroup
+from .charges import Charges, Count
 from .codec import Decoder
 from .conversation import Conversation, Lane, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
 from .plan import Lanes, cross_part_keep, lanes, plan_part
-from .sandbox import GRADER_PACKAGE, Limits, Sandbox, memory_used, submission_processes
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, submission_processes
 from .scratchfs import ScratchSpace, sweep_stale
 
 GRACE_SECONDS = 2.0
@@ -44,6 +46,7 @@ ASLEEP_SECONDS = 60.0  # cells whose processes used (almost) no CPU this long wa
 ASLEEP_CPU = 0.01  # "almost": below this share of one core (a busy machine still gives a runnable cell far more)
 POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
+CHAIN_EXIT_SECONDS = 2.0  # a chain the grader killed is said to have ended within this, or the child is stopped
 CPU_EVERY = 0.1  # seconds between two measures of its CPU time (from its control group, or /proc)
 
 
@@ -163,6 +166,8 @@ class Worker:
         self.started = time.monotonic()
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
+        self.chain_groups: dict[int, ControlGroup] = {}  # the forked chains' own groups (grader/charges.py)
+        self.chain_cpu: dict[int, float] = {}  # their counts, sampled with cpu_sample
         self.blamed_kills = 0  # the kernel's kills for memory already blamed on a forked chain
         self.outbox = b""
         self.process = sandbox.start(
@@ -253,12 +258,37 @@ class Worker:
         return Stop("memory", f"stopped: used more than {self.limits.memory_text} of memory ({how})")
 
     def cpu_seconds(self, now: float, fresh: bool = False) -> float:
-        """CPU seconds all the submission's processes have used (sampled every CPU_EVERY s)."""
+        """CPU seconds all the submission's processes have used (sampled every CPU_EVERY s, each
+        forked chain's own count in `chain_cpu` just before)."""
         when, used = self.cpu_sample
         if fresh or now - when >= CPU_EVERY:
+            self.chain_cpu = {index: group.cpu_seconds() for index, group in self.chain_groups.items()}
             used = max(used, cpu_used(self.sandbox, self.process, str(self.scratch)))
             self.cpu_sample = (now, used)
         return used
+
+    @property
+    def places_chains(self) -> bool:
+        """Whether each forked chain's process gets a control group of its own here."""
+        return group_of(self.process) is not None
+
+    def place_chains(self, indices: Sequence[int]) -> None:
+        """Move the process of each chain of `indices` not placed yet, found by the name it gave
+        itself (protocol.chain_process_name), from the submission's group into one of its own."""
+        group = group_of(self.process)
+        waiting = {protocol.chain_process_name(i): i for i in indices if i not in self.chain_groups}
+        if group is None or not waiting:
+            return
+        for pid in group.own_pids():
+            index = waiting.pop(_process_name(pid), None)
+            if index is None:
+                continue
+            try:
+                chain = group.subgroup(f"chain-{index}")
+                chain.join(pid)
+            except OSError:
+                continue  # gone already: its CPU stays with the rest of the group's
+            self.chain_groups[index] = chain
 
     def stderr_tail(self) -> str:
         """The last line the child wrote on stderr (before any student code: start-up failures)."""
@@ -293,6 +323,14 @@ def _group_usage(sandbox: Sandbox, process: subprocess.Popen[bytes]) -> Any:
     """What the submission's control group counted, or None (no group, or a fake sandbox in tests)."""
     usage = getattr(sandbox, "usage", None)
     return usage(process) if usage is not None else None
+
+
+def _process_name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read(64).decode(errors="replace").strip()
+    except OSError:
+        return ""
 
 
 def _proc_cpu(pid: int) -> float:
@@ -357,25 +395,37 @@ class _Attempt:
     by_name: dict[str, Step]
     cpu_at_go: float = 0.0  # the worker's start-up (kernel, imports) is not the student's
     cpu_before: float = 0.0  # what earlier children of the same submission used
-    alone: str | None = None  # the step running alone (no other lane running), and the CPU count then
-    alone_cpu: float = 0.0
-    charged: dict[str, float] = field(default_factory=dict)  # CPU a step used while running alone
+    charges: Charges = field(default_factory=Charges)  # the CPU each step used, as the kernel counted it
+    chain_kills: dict[int, tuple[Stop, float]] = field(default_factory=dict)  # chains the grader stopped: why, when
     blamed: str | None = None  # the step a stop of the whole child is about (else: every running one)
+    withdrawn: str | None = None  # a step whose answer the stop takes back (its processes used CPU after it)
     chain_stops: list[tuple[str | None, Stop]] = field(default_factory=list)  # forked chains that ended early
     progress: Callable[[str | None], None] = lambda step: None
 
     awake_cpu: float = 0.0  # the CPU count when the cells were last seen using some, and when (0: not yet)
     awake_at: float = 0.0
 
-    def follow_steps(self, running: Sequence[str], cpu: float) -> None:
-        """Charge the CPU the submission used to the step that ran alone meanwhile: while lanes run
-        at once the group's count cannot be split between them, and each forked chain's process is
-        held to its steps' limits by the kernel (RLIMIT_CPU) and each step by its CPU timer."""
-        if self.alone is not None and list(running) == [self.alone]:
-            self.charged[self.alone] = self.charged.get(self.alone, 0.0) + cpu - self.alone_cpu
-        self.alone = running[0] if len(running) == 1 else None
-        self.alone_cpu = cpu
-        self.progress(running[0] if running else None)
+    def follow_steps(self, now: float) -> None:
+        """Charge the CPU counted since the last sample to the steps that used it (grader/charges.py):
+        each forked chain placed in a group of its own by its group's count, the rest by what the
+        submission's group holds outside them."""
+        worker, talk = self.worker, self.conversation
+        if talk.phase in ("public", "hidden"):
+            worker.place_chains(list(talk.lanes))
+        total = worker.cpu_seconds(now)
+        placed = {i: lane for i, lane in talk.lanes.items() if i in worker.chain_cpu}
+        cpu: dict[Count, float] = {None: total - sum(worker.chain_cpu[i] for i in placed), **{
+            i: worker.chain_cpu[i] for i in placed}}
+        running: dict[Count, list[str]] = {i: _lane_running(lane) for i, lane in placed.items()}
+        running[None] = [*([talk.running] if talk.running else []),
+                         *(s for i, lane in talk.lanes.items() if i not in placed for s in _lane_running(lane))]
+        last: dict[Count, str | None] = {i: _last_begun(lane.running, lane.answered) for i, lane in placed.items()}
+        chained = {s for lane in placed.values() for s in (*lane.answered, *lane.todo)}
+        last[None] = _last_begun(running[None][-1] if running[None] else None,
+                                 sorted((s for s in talk.spans if s not in chained), key=lambda s: talk.spans[s][1]))
+        self.charges.take(cpu, running, last, after_cells=talk.phase != "cells")
+        steps = [step for step, _ in talk.running_steps()]
+        self.progress(steps[0] if steps else None)
 
     def asleep(self, cpu: float, now: float) -> bool:
         """Have the cells used (almost) no CPU for ASLEEP_SECONDS? Told only where the kernel counts
@@ -387,11 +437,26 @@ class _Attempt:
             return False
         return _group_usage(self.worker.sandbox, self.worker.process) is not None  # read only once asleep that long
 
-    def chain_ended(self, lane: Lane) -> None:
+    def stop_chain(self, step: str, stop: Stop, now: float) -> bool:
+        """Stop the forked chain running `step` alone, killing its own group (the other chains go
+        on), where it has one; False where the whole child must stop instead, or where the chain
+        was killed CHAIN_EXIT_SECONDS ago and the kernel's process has still not said so."""
+        index = next((i for i, lane in self.conversation.lanes.items() if lane.running == step), None)
+        group = self.worker.chain_groups.get(index) if index is not None else None
+        if index is None or group is None:
+            return False
+        if index not in self.chain_kills:
+            self.chain_kills[index] = (stop, now)
+            group.kill()
+        return now - self.chain_kills[index][1] < CHAIN_EXIT_SECONDS
+
+    def chain_ended(self, index: int, lane: Lane) -> None:
         """A forked chain's process ended before it answered for all its steps: why, in the words
         a stop of the whole child would have used, its running step blamed (the others go on)."""
         running, code, limits = lane.running, lane.exit_code, self.worker.limits
-        if running is not None and code == -signal.SIGXCPU:
+        if index in self.chain_kills:
+            stop = self.chain_kills[index][0]
+        elif running is not None and code == -signal.SIGXCPU:
             step = self.by_name[running]
             allowed = step.timeout or limits.call_seconds
             stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in "
@@ -403,6 +468,14 @@ class _Attempt:
         if stop.kind == "memory" and usage is not None:
             self.worker.blamed_kills = usage.oom_kills  # this chain's process was the one killed
         self.chain_stops.append((running, stop))
+
+
+def _last_begun(running: str | None, answered: Sequence[str]) -> str | None:
+    return running if running is not None else (answered[-1] if answered else None)
+
+
+def _lane_running(lane: Lane) -> list[str]:
+    return [lane.running] if lane.running is not None and lane.exit_code is None else []
 
 
 def _read_events(attempt: _Attempt, now: float) -> None:
@@ -418,8 +491,8 @@ def _read_events(attempt: _Attempt, now: float) -> None:
         chains()
         talk.take(line, now)
     chains()
-    for _, lane in talk.exited_early():
-        attempt.chain_ended(lane)
+    for index, lane in talk.exited_early():
+        attempt.chain_ended(index, lane)
 
 
 def _watch(attempt: _Attempt) -> Stop | None:
@@ -429,7 +502,7 @@ def _watch(attempt: _Attempt) -> Stop | None:
         worker.flush()
         now = time.monotonic()
         _read_events(attempt, now)
-        attempt.follow_steps([step for step, _ in talk.running_steps()], worker.cpu_seconds(now))
+        attempt.follow_steps(now)
         if talk.phase == "waiting" and attempt.hidden_message is not None and not talk.unfinished():
             talk.hidden_sent()  # everything a student sees was taken as the events came in
             worker.send(attempt.hidden_message)
@@ -458,17 +531,15 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
 
 
 def _step_over_time(attempt: _Attempt, name: str, since: float, now: float) -> Stop | None:
-    """A running step past its CPU limit (counted while it ran alone) or its wall-clock backstop."""
+    """A running step past its CPU limit (as charged: grader/charges.py) or its wall-clock backstop."""
     step, limits = attempt.by_name[name], attempt.worker.limits
     allowed = step.timeout or limits.call_seconds
     stop = None
-    if attempt.charged.get(name, 0.0) > allowed + GRACE_SECONDS:
+    if attempt.charges.charged.get(name, 0.0) > allowed + GRACE_SECONDS:
         stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in {step.function or name} (its limit)")
     elif now - since > backstop(allowed):
         stop = Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, though it had not used "
                                  f"its {allowed:g} s of CPU (waiting or sleeping?)")
-    if stop is not None:
-        attempt.blamed = name
     return stop
 
 
@@ -479,10 +550,13 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
     running = talk.running_steps()
     for name, since in running:
         stop = _step_over_time(attempt, name, since, now)
-        if stop is not None:
+        if stop is not None and not attempt.stop_chain(name, stop, now):
+            attempt.blamed = name
             return stop
     if not running and talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
+    if attempt.charges.between > limits.call_seconds + GRACE_SECONDS:
+        return _outside_steps(attempt)
     if talk.phase == "cells":
         used = cpu - attempt.cpu_at_go
         if used > attempt.cells_seconds or now > attempt.cells_deadline:
@@ -494,6 +568,18 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
     if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
     return None
+
+
+def _outside_steps(attempt: _Attempt) -> Stop:
+    """Too much CPU used outside every step after the cells: the step whose processes left running
+    used it takes the stop (its answer withdrawn), else the steps running now."""
+    allowed, step = attempt.worker.limits.call_seconds, attempt.charges.left_by
+    if step is None:
+        return Stop("run_time", f"stopped: used more than {allowed:g} s of CPU outside its checks")
+    attempt.blamed = attempt.withdrawn = step
+    function = attempt.by_name[step].function or step
+    return Stop("call_time", f"stopped: processes {function} left running used more than {allowed:g} s of CPU "
+                             f"after it returned (its limit)")
 
 
 def _code_cells(notebook: dict[str, Any]) -> int:
@@ -524,20 +610,24 @@ class _Run:
     def todo(self, steps: Sequence[Step]) -> list[Step]:
         return [s for s in steps if s.name not in self.observations]
 
-    def _messages(self, public: list[Step], hidden: list[Step]) -> tuple[Lanes, Lanes, bytes, bytes | None]:
-        """How each part's steps run (forked chains where `jobs` allows), and the two parts' messages."""
+    def _messages(self, public: list[Step], hidden: list[Step],
+                  placed: bool) -> tuple[Lanes, Lanes, bytes, bytes | None]:
+        """How each part's steps run (forked chains where `jobs` allows, `placed` in groups of their
+        own), and the two parts' messages."""
         first = lanes(public, self.jobs, 0, cross_part_keep(public, hidden))
         second = lanes(hidden, self.jobs, len(first.forked))
-        message = protocol.message(protocol.SUBMISSION, notebook=self.notebook,
-                                   part=plan_part(public, 1, self.seed, self.limits, bool(hidden), first))
-        hidden_message = (protocol.message(protocol.PART, part=plan_part(hidden, 2, self.seed, self.limits,
-                                                                           False, second)) if hidden else None)
+        plans = [plan_part(public, 1, self.seed, self.limits, bool(hidden), first),
+                 plan_part(hidden, 2, self.seed, self.limits, False, second)]
+        for plan in plans:
+            plan["placed"] = placed
+        message = protocol.message(protocol.SUBMISSION, notebook=self.notebook, part=plans[0])
+        hidden_message = protocol.message(protocol.PART, part=plans[1]) if hidden else None
         return first, second, message, hidden_message
 
     def attempt(self, worker: Worker) -> Stop | None:
         """One child: send it the submission, watch it, keep what it said; why it stopped."""
         public, hidden = self.todo(self.public), self.todo(self.hidden)
-        first, second, message, hidden_message = self._messages(public, hidden)
+        first, second, message, hidden_message = self._messages(public, hidden, worker.places_chains)
         worker.send(message)
         talk = Conversation(worker.decoder, first.inline, second.inline, memory_text=self.limits.memory_text,
                             public_chains=first.forked, hidden_chains=second.forked)
@@ -574,6 +664,8 @@ class _Run:
                 if _cut_short(lane, attempt.blamed):  # would have been in turn, had chains run one by one
                     for name in lane.answered:
                         observations.pop(name, None)
+        if attempt.withdrawn is not None:
+            observations.pop(attempt.withdrawn, None)
         self.observations.update(observations)
         if stop is None:
             return

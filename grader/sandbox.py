@@ -29,8 +29,9 @@ Where each limit (`Limits`) is held:
                  and not binding root: when the grader is root, bwrap runs the student's code as
                  a user id of its own.
     CPU time     RLIMIT_CPU per process; budgets over all processes are counted by the runner
-                 from the group's CPU time (`Sandbox.usage`), else from /proc. The group's CPU
-                 weight is the grader's own nice's (`nice grade batch` yields to other work).
+                 from the group's CPU time (`Sandbox.usage`), else from /proc; each forked chain
+                 of steps in a subgroup of its own (grader/charges.py). The group's CPU weight
+                 is the grader's own nice's (`nice grade batch` yields to other work).
     file size    RLIMIT_FSIZE.
     disk         bytes and files of the scratch folder: its own tmpfs where the grader can mount
                  one (grader/scratchfs.py), else counted by the runner.
@@ -164,7 +165,7 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | Non
            stderr: IO[bytes], processes: int | None = None, group: ControlGroup | None = None,
            pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     """Start `argv` in `group` (created before, so that the child is in it before exec), with
-    `limits` as rlimits (None: none); the group travels on the process (`_group_of`)."""
+    `limits` as rlimits (None: none); the group travels on the process (`group_of`)."""
     if limits is not None and not processes:
         running = _user_process_count()
         processes = None if running is None else running + limits.processes
@@ -194,14 +195,14 @@ def _new_group(limits: Limits | None) -> ControlGroup | None:
         return None
 
 
-def _group_of(process: subprocess.Popen[bytes]) -> ControlGroup | None:
+def group_of(process: subprocess.Popen[bytes]) -> ControlGroup | None:
     group = getattr(process, "coursegrade_group", None)
     return group if isinstance(group, ControlGroup) else None
 
 
 def group_usage(process: subprocess.Popen[bytes]) -> Usage | None:
     """The usage of `process`'s control group; None when it has none."""
-    group = _group_of(process)
+    group = group_of(process)
     return group.usage() if group is not None else None
 
 
@@ -282,7 +283,7 @@ def memory_used(process: subprocess.Popen[bytes], scratch: str) -> int:
     With a control group: its charge (shared memory, memfd, tmpfs and page cache included),
     which the kernel keeps under the limit; once the kernel has killed one of its processes for
     memory, one byte more than the limit (they asked for more). Else a PSS sum over /proc."""
-    group = _group_of(process)
+    group = group_of(process)
     if group is not None:
         usage = group.usage()
         if usage.oom_kills and group.memory_limit is not None:
@@ -330,7 +331,7 @@ def _scratch_of(process: subprocess.Popen[bytes]) -> str:
 def stop_submission(process: subprocess.Popen[bytes]) -> None:
     """Kill every process of the submission's control group, then (a backstop) every marked one
     and the descendants of `process`; then remove the group (its usage is kept)."""
-    group = _group_of(process)
+    group = group_of(process)
     if group is not None:
         group.kill()
     kill_everything(process, _scratch_of(process))

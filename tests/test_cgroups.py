@@ -106,6 +106,23 @@ def test_cpu_seconds_is_cpu_time(small_group: ControlGroup) -> None:
     assert 0.5 <= small_group.usage().cpu_seconds <= 3
 
 
+@needs_groups
+def test_a_subgroup_counts_its_own_cpu_inside_the_groups_limits_and_dies_with_it(small_group: ControlGroup) -> None:
+    """A forked chain's group: its CPU counted apart, and in the group's; its processes held by the
+    group's limits (a fork past them refused), listed, killed and removed with the group."""
+    chain = small_group.subgroup("chain-0")
+    spin = ("import os, time\nwhile time.process_time() < 1.0:\n    pass\nprint(len([os.fork() for _ in range(40)]))")
+    done = subprocess.run([sys.executable, "-c", spin], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: (small_group.join(os.getpid()), chain.join(os.getpid())))
+    assert done.returncode != 0 and "BlockingIOError" in done.stderr  # the group's 32 processes
+    assert 0.5 <= chain.cpu_seconds() <= small_group.cpu_seconds() <= 3
+    sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=lambda: (small_group.join(os.getpid()),
+                                                                    chain.join(os.getpid())))
+    assert small_group.own_pids() == [] and small_group.pids() == chain.pids() == {sleeper.pid}
+    assert small_group.kill() and sleeper.wait(timeout=10) == -9
+    assert small_group.remove() and not os.path.exists(chain.folders[next(iter(chain.folders))])
+
+
 ORPHANS = """
 import os
 for _ in range(3):

@@ -17,7 +17,7 @@ from grader.model import Ref, Step
 from grader.plan import chains, cross_part_keep, lanes, plan_part
 from grader.progress import step_texts
 from grader.runner import RunOutcome, run_steps
-from grader.sandbox import Limits, get_sandbox
+from grader.sandbox import Limits, bwrap_problem, get_sandbox
 
 from .conftest import SUBMISSIONS, line
 
@@ -295,3 +295,66 @@ def test_a_chain_stopped_for_its_cpu_limit_costs_only_its_own_checks(tmp_path: P
     assert observed["a.after"].status == "not_run" and "needs the result of a" in observed["a.after"].error_message
     assert [observed[s].value for s in ("a", "b", "b.wait", "b.after")] == [[0, 1], [0, 1], 2, 2]
     assert outcome.stop is not None and outcome.stop.kind == "call_time"
+
+
+# -- a chain's CPU, counted by the kernel in a group of its own ------------------------------------------
+
+ESCAPES = SUBMISSIONS / "hostile" / "escapes_its_cpu_limit.py"
+EXPECTED = json.loads((SUBMISSIONS / "hostile" / "expected.json").read_text())[ESCAPES.name]
+
+
+def _lost(observed: dict[str, Any], step: str, function: str) -> bool:
+    """The step of `function` lost its marks as the hostile corpus expects, for its CPU."""
+    return (function in EXPECTED["loses"] and observed[step].status == "timeout"
+            and EXPECTED["message"] in observed[step].error_message)
+
+
+def _escapes_notebook(tmp_path: Path) -> Path:
+    notebook = tmp_path / "escapes.ipynb"
+    cell: dict[str, Any] = {"cell_type": "code", "source": ESCAPES.read_text(), "metadata": {}, "outputs": [],
+                            "execution_count": None}
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return notebook
+
+
+def _needs_groups() -> None:
+    from grader.cgroups import availability
+
+    if availability():
+        pytest.skip(f"needs control groups: {availability()}")
+
+
+@pytest.mark.parametrize("backend", ["auto", "bwrap", "subprocess"])
+def test_cpu_a_call_hides_from_its_process_limit_still_counts_against_it(tmp_path: Path, backend: str) -> None:
+    """In a process it forks, or after raising its own RLIMIT_CPU: its chain's group counts it,
+    on every backend with control groups."""
+    _needs_groups()
+    if backend == "bwrap" and bwrap_problem():
+        pytest.skip(bwrap_problem())
+    steps = [Step("a", "make"), Step("a.child", "in_a_child", (Ref("a"),)), Step("a.after", "use", (Ref("a"),)),
+             Step("b", "make"), Step("b.raise", "raising_its_limit", (Ref("b"),)), Step("b.after", "use", (Ref("b"),)),
+             Step("w", "make"), Step("w.wait", "wait_a_while", (Ref("w"),))]
+    outcome = run_steps(_escapes_notebook(tmp_path), steps, get_sandbox(backend), Limits(call_seconds=1),
+                        warm_imports=(), jobs=2)
+    observed = outcome.observations
+    for step, function in (("a.child", "in_a_child"), ("b.raise", "raising_its_limit")):
+        assert _lost(observed, step, function), observed[step]
+        assert f"used more than 1 s of CPU in {function} (its limit)" in observed[step].error_message
+        assert observed[step.split(".")[0] + ".after"].status == "not_run"
+    assert [observed[s].value for s in ("a", "b", "w", "w.wait")] == [[0, 1], [0, 1], [0, 1], 2]
+    assert all(stop.kind == "call_time" for stop in outcome.stops)
+
+
+def test_cpu_used_after_a_call_returned_costs_that_call(tmp_path: Path) -> None:
+    """A process a call leaves running spins on after it returned, while another chain waits: that
+    CPU is outside every step, and the call that left it loses its answer."""
+    _needs_groups()
+    steps = [Step("c", "make"), Step("c.leave", "leaving_a_spinner", (Ref("c"),)),
+             Step("w", "make"), Step("w.wait", "wait_a_while", (Ref("w"),))]
+    outcome = run_steps(_escapes_notebook(tmp_path), steps, get_sandbox(), Limits(call_seconds=1),
+                        warm_imports=(), jobs=2)
+    observed = outcome.observations
+    assert _lost(observed, "c.leave", "leaving_a_spinner")
+    assert ("processes leaving_a_spinner left running used more than 1 s of CPU after it returned"
+            in observed["c.leave"].error_message)
+    assert [observed[s].value for s in ("c", "w", "w.wait")] == [[0, 1], [0, 1], 2]  # w's chain ran again

@@ -24,9 +24,9 @@ from grader.sandbox import (
     PlainSandbox,
     Sandbox,
     SubprocessSandbox,
-    _group_of,
     bwrap_problem,
     get_sandbox,
+    group_of,
     memory_used,
     student_uid,
     submission_processes,
@@ -358,7 +358,7 @@ def test_every_process_of_a_sandbox_is_in_its_own_group(sandbox: Sandbox, scratc
             usage = sandbox.usage(process)
             assert usage is not None and usage.processes >= len(inside) and usage.memory_bytes >= 200 * 2**20
             assert memory_used(process, str(scratch)) >= 200 * 2**20  # the memfd no process maps
-            group = _group_of(process)
+            group = group_of(process)
             assert group is not None and all(os.path.isdir(folder) for folder in group.folders.values())
         finally:
             sandbox.stop(process)

@@ -1,0 +1,62 @@
+"""Hostile: uses more CPU in a call than its limit allows, where a forked chain's own process
+limit (RLIMIT_CPU, set by the probe in the student's own process) and the probe's CPU timer for
+the call do not count it: in a
+process it forks (whose count starts at zero), by raising that limit first, or in a process it
+leaves running after a call returned.
+
+Each chain of steps runs in a control group of its own, placed by the grader, whose count the
+kernel keeps: the first two cost their own call its marks ("used more than 1 s of CPU in ...")
+and nothing else; the third is CPU outside every call, which stops the child ("outside its
+checks"). tests/test_chains.py grades it with steps of its own (1 s of CPU each), two chains at
+once; a chain beside it that only waits keeps its answers. Bounded: each spinner spins 6 s of
+CPU at most, and every one dies with the sandbox.
+"""
+# %%
+import os
+import resource
+import signal
+import time
+
+
+def make():
+    return [0, 1]
+
+
+def use(x):
+    return len(x)
+
+
+def _spin(seconds):
+    signal.setitimer(signal.ITIMER_PROF, 0)  # the probe's timer for the call
+    signal.signal(signal.SIGXCPU, signal.SIG_IGN)  # its soft limit's warning: on to the hard one
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def in_a_child(x):
+    pid = os.fork()
+    if pid == 0:
+        _spin(5)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return len(x)
+
+
+def raising_its_limit(x):
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+    _spin(5)
+    return len(x)
+
+
+def leaving_a_spinner(x):
+    if os.fork() == 0:
+        _spin(6)
+        os._exit(0)
+    return len(x)
+
+
+def wait_a_while(x):
+    time.sleep(8)
+    return len(x)
