@@ -1,9 +1,9 @@
 """Charging the CPU a submission used after its cells, as the kernel counted it, to its steps.
 
-The grader samples counts (grader/runner.py): one per forked chain that has a control group of
-its own (each chain's process is moved into one as it starts: grader/cgroups.py `subgroup`), and
-the rest, what the submission's group holds outside them (the kernel's own steps, processes left
-over, a chain not placed). Between two samples each count grows by some CPU time, charged to:
+The runner samples counts every 0.1 s (`samples`): one per forked chain that has a control group
+of its own (each chain's process is moved into one as it starts: grader/cgroups.py `subgroup`),
+and the rest, what the submission's group holds outside them (the kernel's own steps, processes
+left over, a chain not placed). Between two samples each count grows by some CPU time, charged to:
 
     the one step its processes were running    that step (its limit is checked against it)
     several at once (one count, no groups)     none: each chain's process is then held by its
@@ -22,10 +22,43 @@ within one process; what it cannot do is use CPU that no limit counts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .conversation import Conversation, Lane
+
 Count = int | None  # a forked chain's index, or None: the rest of the submission's group
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One count now: its CPU seconds, the steps running on it, the step it began last."""
+
+    cpu: float
+    running: tuple[str, ...] = ()
+    last: str | None = None
+
+
+def samples(talk: Conversation, total: float, chain_cpu: Mapping[int, float]) -> dict[Count, Sample]:
+    """The counts of a child now: each chain of the part being run that has a group of its own
+    (`chain_cpu`: its count), and the rest of `total`, with the steps the conversation says ran."""
+    placed = {i: lane for i, lane in talk.lanes.items() if i in chain_cpu}
+    found: dict[Count, Sample] = {i: Sample(chain_cpu[i], _running(lane), _last(_running(lane), lane.answered))
+                                  for i, lane in placed.items()}
+    rest = (*((talk.running,) if talk.running else ()),
+            *(s for i, lane in talk.lanes.items() if i not in placed for s in _running(lane)))
+    chained = {s for lane in placed.values() for s in (*lane.answered, *lane.todo)}
+    ended = sorted((s for s in talk.spans if s not in chained), key=lambda s: talk.spans[s][1])
+    found[None] = Sample(total - sum(chain_cpu[i] for i in placed), rest, _last(rest, ended))
+    return found
+
+
+def _running(lane: Lane) -> tuple[str, ...]:
+    return (lane.running,) if lane.running is not None and lane.exit_code is None else ()
+
+
+def _last(running: tuple[str, ...], answered: list[str]) -> str | None:
+    return running[-1] if running else (answered[-1] if answered else None)
 
 
 @dataclass
@@ -33,7 +66,7 @@ class _Meter:
     """One count at the last sample, what its processes were running then and had begun last."""
 
     cpu: float
-    steps: tuple[str, ...] = ()
+    running: tuple[str, ...] = ()
     last: str | None = None
 
 
@@ -51,18 +84,16 @@ class Charges:
         """The step after which most of `between` was used (by processes it left running), if known."""
         return max(self.after, key=lambda step: self.after[step]) if self.after else None
 
-    def take(self, cpu: Mapping[Count, float], running: Mapping[Count, Sequence[str]],
-             last: Mapping[Count, str | None], after_cells: bool) -> None:
-        """A new sample: each count's CPU, the steps running on it and the one it began last; CPU
-        outside steps is charged to `between` only `after_cells`."""
-        for key, now in cpu.items():
-            steps, began = tuple(running.get(key, ())), last.get(key)
-            meter = self._meters.setdefault(key, _Meter(0.0 if key is not None else now, steps, began))
-            used = now - meter.cpu
-            seen = meter.steps or steps
+    def take(self, now: Mapping[Count, Sample], after_cells: bool) -> None:
+        """A new sample of each count; CPU outside steps is charged to `between` only `after_cells`."""
+        for key, sample in now.items():
+            meter = self._meters.setdefault(key, _Meter(0.0 if key is not None else sample.cpu,
+                                                        sample.running, sample.last))
+            used = sample.cpu - meter.cpu
+            seen = meter.running or sample.running
             if len(seen) == 1:
                 self.charged[seen[0]] = self.charged.get(seen[0], 0.0) + used
-            elif not seen and began == meter.last and after_cells:
+            elif not seen and sample.last == meter.last and after_cells:
                 self.between += used
-                self.after[began] = self.after.get(began, 0.0) + used
-            meter.cpu, meter.steps, meter.last = now, steps, began
+                self.after[sample.last] = self.after.get(sample.last, 0.0) + used
+            meter.cpu, meter.running, meter.last = sample.cpu, sample.running, sample.last

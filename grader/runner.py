@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from . import protocol
 from .cgroups import ControlGroup
-from .charges import Charges, Count
+from .charges import Charges, samples
 from .codec import Decoder
 from .conversation import Conversation, Lane, observe
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
@@ -413,17 +413,7 @@ class _Attempt:
         if talk.phase in ("public", "hidden"):
             worker.place_chains(list(talk.lanes))
         total = worker.cpu_seconds(now)
-        placed = {i: lane for i, lane in talk.lanes.items() if i in worker.chain_cpu}
-        cpu: dict[Count, float] = {None: total - sum(worker.chain_cpu[i] for i in placed), **{
-            i: worker.chain_cpu[i] for i in placed}}
-        running: dict[Count, list[str]] = {i: _lane_running(lane) for i, lane in placed.items()}
-        running[None] = [*([talk.running] if talk.running else []),
-                         *(s for i, lane in talk.lanes.items() if i not in placed for s in _lane_running(lane))]
-        last: dict[Count, str | None] = {i: _last_begun(lane.running, lane.answered) for i, lane in placed.items()}
-        chained = {s for lane in placed.values() for s in (*lane.answered, *lane.todo)}
-        last[None] = _last_begun(running[None][-1] if running[None] else None,
-                                 sorted((s for s in talk.spans if s not in chained), key=lambda s: talk.spans[s][1]))
-        self.charges.take(cpu, running, last, after_cells=talk.phase != "cells")
+        self.charges.take(samples(talk, total, worker.chain_cpu), after_cells=talk.phase != "cells")
         steps = [step for step, _ in talk.running_steps()]
         self.progress(steps[0] if steps else None)
 
@@ -468,14 +458,6 @@ class _Attempt:
         if stop.kind == "memory" and usage is not None:
             self.worker.blamed_kills = usage.oom_kills  # this chain's process was the one killed
         self.chain_stops.append((running, stop))
-
-
-def _last_begun(running: str | None, answered: Sequence[str]) -> str | None:
-    return running if running is not None else (answered[-1] if answered else None)
-
-
-def _lane_running(lane: Lane) -> list[str]:
-    return [lane.running] if lane.running is not None and lane.exit_code is None else []
 
 
 def _read_events(attempt: _Attempt, now: float) -> None:
