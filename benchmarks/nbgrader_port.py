@@ -183,15 +183,13 @@ def _ways(assignment: Assignment, base: Path, n: int, sandbox: str) -> dict[str,
     _copies(assignment.solution, base / "class", n)  # type: ignore[arg-type]
     grade = [sys.executable, "-m", "grader"]
     ways: dict[str, Any] = {f"nbgrader {n}": lambda r: autograde_command(course)}
-    jobs: tuple[int, ...] = (1, 2)
     if assignment.name == toy2d_port.NAME:
         build_course(assignment, base / "course1", 1)
         single = base / f"solution{assignment.solution.suffix}"  # type: ignore[union-attr]
         single.write_bytes(assignment.solution.read_bytes())  # type: ignore[union-attr]
         ways["nbgrader 1"] = lambda r: autograde_command(base / "course1")
         ways["grade FILE"] = lambda r: [*grade, str(single), "-a", assignment.name, "--sandbox", sandbox]
-        jobs = (2,)
-    for j in jobs:
+    for j in (1, 2):
         ways[f"grade -j {j}"] = lambda r, j=j: [*grade, "batch", str(base / "class"), "-a", assignment.name,
                                                 "-j", str(j), "-o", str(base / f"out-{j}-{r}"), "--sandbox", sandbox]
     return ways

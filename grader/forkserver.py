@@ -104,15 +104,18 @@ class Template:
                 os.close(program_fd)
         self.sock = mine
         self.lock = threading.Lock()
+        self.owner = os.getpid()  # a forked grader process (a batch's worker) shares it, never closes it
         self.started, self.ready = time.monotonic(), False
 
     def _wait_ready(self) -> None:
-        """Until the template said it is ready (its imports done), the first fork waits."""
+        """Until the template said it is ready (its imports done), the first fork waits. What it
+        said stays unread (peeked): each grader process sharing the template reads it."""
         if self.ready:
             return
         left = TEMPLATE_PATIENCE - (time.monotonic() - self.started)
-        if not select.select([self.sock], [], [], max(0.0, left))[0] or self.sock.recv(1) != b"R":
-            self.close()
+        if not select.select([self.sock], [], [], max(0.0, left))[0] or self.sock.recv(1, socket.MSG_PEEK) != b"R":
+            if self.owner == os.getpid():
+                self.close()
             raise SandboxError(f"the fork server's template did not start: {self._stderr_tail()}")
         self.ready = True
 
@@ -122,7 +125,13 @@ class Template:
         return lines[-1] if lines else f"exit status {self.process.poll()}"
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.owner == os.getpid():
+            return self.process.poll() is None
+        try:  # another process's child: not waited for here, so a dead one lingers as a zombie
+            with open(f"/proc/{self.process.pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        except (OSError, IndexError):
+            return False
 
     def fork(self, head: bytes, fds: list[int]) -> None:
         with self.lock:
@@ -235,15 +244,15 @@ class ForkSandbox:
     @property
     def template(self) -> Template | None:
         """The template started last (tests)."""
-        return next(reversed(self.templates.values()), None) if self.owner == os.getpid() else None
+        return next(reversed(self.templates.values()), None)
 
     def _template(self, warm: tuple[str, ...]) -> Template:
+        """The template for `warm`: started here, or shared with the grader process this one was
+        forked from (a batch's workers share the batch process's); a dead one is started again."""
         with self.lock:
-            if self.owner != os.getpid():  # a forked copy of this object: the templates are the parent's
-                self.templates, self.owner = {}, os.getpid()
             template = self.templates.get(warm)
             if template is None or not template.alive():
-                if template is not None:
+                if template is not None and template.owner == os.getpid():
                     template.close()
                 template = self.templates[warm] = Template(self.bwrap, warm)
             return template
@@ -322,8 +331,8 @@ class ForkSandbox:
         return group_usage(process)
 
     def close(self) -> None:
-        if self.owner == os.getpid():
-            for template in self.templates.values():
+        for template in self.templates.values():
+            if template.owner == os.getpid():
                 template.close()
         self.templates = {}
 

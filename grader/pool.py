@@ -26,6 +26,7 @@ from typing import Any
 from .assignments import Assignment
 from .course import StudentTerms
 from .errors import GraderError
+from .forkserver import ForkSandbox
 from .intake import Entry, SubmittedFile
 from .model import GradeReport
 from .outputs import details_path, error_report, write_student
@@ -224,7 +225,7 @@ def _no_thread_pool() -> None:
         torch.set_num_threads(1)
 
 
-def _serve(config: PoolConfig, connection: Connection, parent: int, ahead: int) -> None:
+def _serve(config: PoolConfig, connection: Connection, parent: int, ahead: int, shared: Sandbox | None) -> None:
     """A worker process: grade the entries it is sent, one at a time, until told to stop."""
     _die_with_parent()
     _no_thread_pool()
@@ -232,7 +233,7 @@ def _serve(config: PoolConfig, connection: Connection, parent: int, ahead: int) 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the batch process handles Ctrl-C for everyone
     if os.getppid() != parent:
         return
-    sandbox = get_sandbox(config.sandbox_name)
+    sandbox = shared or get_sandbox(config.sandbox_name)
     pool = WarmPool(sandbox, config.assignment, ahead)
     try:
         while True:
@@ -256,9 +257,9 @@ class _Slot:
     entry: Entry | None = None
 
 
-def _start_slot(config: PoolConfig, context: Any, ahead: int) -> _Slot:
+def _start_slot(config: PoolConfig, context: Any, ahead: int, shared: Sandbox | None) -> _Slot:
     mine, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(config, theirs, os.getpid(), ahead), daemon=True)
+    process = context.Process(target=_serve, args=(config, theirs, os.getpid(), ahead, shared), daemon=True)
     process.start()
     theirs.close()
     return _Slot(process, mine)
@@ -269,6 +270,21 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def _shared_sandbox(config: PoolConfig, context: Any) -> ForkSandbox | None:
+    """The fork server, made here when the workers are forked from this process: they all fork
+    their children from one template (one template's memory, whatever -j), started now."""
+    if context.get_start_method() != "fork" or config.sandbox_name not in ("auto", "bwrap-fork"):
+        return None
+    try:
+        sandbox = get_sandbox(config.sandbox_name)
+    except GraderError:
+        return None  # each worker says why, on its submissions
+    if not isinstance(sandbox, ForkSandbox):
+        return None
+    sandbox.prepare(config.assignment.warm_imports)
+    return sandbox
+
+
 def run_pool(config: PoolConfig, todo: list[tuple[Entry, str]]) -> Iterator[Graded]:
     """Grade `todo` in parallel; yields each student's outcome as it arrives."""
     context = _mp_context()
@@ -276,7 +292,8 @@ def run_pool(config: PoolConfig, todo: list[tuple[Entry, str]]) -> Iterator[Grad
     count = min(config.jobs, len(todo))
     most = warm_ahead_for(config.assignment) if config.warm_ahead is None else config.warm_ahead
     ahead = min(most, -(-len(todo) // max(1, count)))
-    slots = [_start_slot(config, context, ahead) for _ in range(count)]
+    shared = _shared_sandbox(config, context) if todo else None
+    slots = [_start_slot(config, context, ahead, shared) for _ in range(count)]
     try:
         for slot in slots:
             _send_next(slot, queue, count)
@@ -293,10 +310,12 @@ def run_pool(config: PoolConfig, todo: list[tuple[Entry, str]]) -> Iterator[Grad
                 if not slot.process.is_alive():
                     slot.connection.close()
                     index = slots.index(slot)
-                    slots[index] = slot = _start_slot(config, context, min(most, len(queue)))
+                    slots[index] = slot = _start_slot(config, context, min(most, len(queue)), shared)
                 _send_next(slot, queue, count)
     finally:
         _stop_slots(slots)
+        if shared is not None:
+            shared.close()
 
 
 def _receive(slot: _Slot, config: PoolConfig) -> Graded:

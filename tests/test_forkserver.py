@@ -183,6 +183,37 @@ def test_a_dead_template_is_started_again(sandbox: ForkSandbox, two_scratches: t
     assert out.strip() == b"after" and sandbox.template is not template
 
 
+def _fork_from_shared(sandbox: ForkSandbox, scratch: Path) -> int:
+    """In a forked grader process (as a batch's worker is): one child from the shared template."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            child = _start(sandbox, "print('forked', flush=True)", scratch)
+            out, _ = child.communicate(timeout=120)
+            sandbox.stop(child)
+            code = 0 if out.strip() == b"forked" and sandbox.templates[()].owner != os.getpid() else 2
+            sandbox.close()  # closes only what this process started: nothing
+        finally:
+            os._exit(code)
+    return pid
+
+
+def test_grader_processes_forked_from_the_owner_share_its_template(two_scratches: tuple[Path, Path]) -> None:
+    """A batch's workers fork their children from the batch process's template, at once; closing
+    a worker's copy of the backend leaves the template to its owner."""
+    sandbox = ForkSandbox(shutil.which("bwrap") or "bwrap")
+    try:
+        sandbox.prepare(())
+        template = sandbox.templates[()]
+        pids = [_fork_from_shared(sandbox, scratch) for scratch in two_scratches]
+        assert [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids] == [0, 0]
+        assert template.alive()  # each child used it (not one of its own) and left it running
+    finally:
+        sandbox.close()
+    assert not template.alive()
+
+
 # -- the in-process shell against nbclient's kernel ------------------------------------------------
 
 def _cells(path: Path, assignment: Any, sandbox: Any) -> tuple[CellLog, ...]:
