@@ -6,7 +6,10 @@ and the rest, what the submission's group holds outside them (the kernel's own s
 left over, a chain not placed). Between two samples each count grows by some CPU time, charged to:
 
     the one step its processes were running    that step (its limit is checked against it)
-    several at once (one count, no groups)     none: each chain's process is then held by its
+    several at once                            where chains get groups (`strict`): each of them,
+                                               all of it (a chain not placed: its process did not
+                                               name itself, which an honest one does at once);
+                                               else none: each chain's process is then held by its
                                                RLIMIT_CPU alone
     none, though steps began and ended         none (a step shorter than a sample)
     none at all                                `between`: CPU spent outside every step, held to
@@ -74,6 +77,7 @@ class _Meter:
 class Charges:
     """The CPU charged so far to each step, and to none (`between`)."""
 
+    strict: bool = False  # chains get groups of their own: one count of several steps is each one's
     charged: dict[str, float] = field(default_factory=dict)
     between: float = 0.0
     after: dict[str | None, float] = field(default_factory=dict)  # `between`, by the step each count ran last
@@ -91,8 +95,9 @@ class Charges:
                                                         sample.running, sample.last))
             used = sample.cpu - meter.cpu
             seen = meter.running or sample.running
-            if len(seen) == 1:
-                self.charged[seen[0]] = self.charged.get(seen[0], 0.0) + used
+            if len(seen) == 1 or (seen and self.strict):
+                for step in seen:
+                    self.charged[step] = self.charged.get(step, 0.0) + used
             elif not seen and sample.last == meter.last and after_cells:
                 self.between += used
                 self.after[sample.last] = self.after.get(sample.last, 0.0) + used

@@ -618,7 +618,7 @@ class _Run:
         go = time.monotonic()
         attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + backstop(allowed_cells), self.deadline,
                            cells, self.by_name, worker.cpu_seconds(go, fresh=True), self.cpu_spent,
-                           progress=self.progress)
+                           Charges(strict=worker.places_chains), progress=self.progress)
         stop = _watch(attempt)
         self.cpu_spent += worker.cpu_seconds(time.monotonic(), fresh=True) - attempt.cpu_at_go
         worker.sandbox.stop(worker.process)

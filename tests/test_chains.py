@@ -309,11 +309,11 @@ def _lost(observed: dict[str, Any], step: str, function: str) -> bool:
             and EXPECTED["message"] in observed[step].error_message)
 
 
-def _escapes_notebook(tmp_path: Path) -> Path:
+def _escapes_notebook(tmp_path: Path, *more: str) -> Path:
     notebook = tmp_path / "escapes.ipynb"
-    cell: dict[str, Any] = {"cell_type": "code", "source": ESCAPES.read_text(), "metadata": {}, "outputs": [],
-                            "execution_count": None}
-    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    cells: list[dict[str, Any]] = [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
+                                    "execution_count": None} for source in (ESCAPES.read_text(), *more)]
+    notebook.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
     return notebook
 
 
@@ -358,3 +358,16 @@ def test_cpu_used_after_a_call_returned_costs_that_call(tmp_path: Path) -> None:
     assert ("processes leaving_a_spinner left running used more than 1 s of CPU after it returned"
             in observed["c.leave"].error_message)
     assert [observed[s].value for s in ("c", "w", "w.wait")] == [[0, 1], [0, 1], 2]  # w's chain ran again
+
+
+def test_chains_that_hide_from_the_grader_are_each_charged_all_their_shared_cpu(tmp_path: Path) -> None:
+    """Unnamed, the chains' processes stay in the submission's group, one count for both: each
+    running call is charged all of it, so neither gets more than its limit."""
+    _needs_groups()
+    steps = [Step("a", "make"), Step("a.child", "in_a_child", (Ref("a"),)),
+             Step("b", "make"), Step("b.child", "in_a_child", (Ref("b"),))]
+    outcome = run_steps(_escapes_notebook(tmp_path, "hide_from_the_grader()"), steps, get_sandbox(),
+                        Limits(call_seconds=1), warm_imports=(), jobs=2)
+    observed = outcome.observations
+    assert _lost(observed, "a.child", "in_a_child") and _lost(observed, "b.child", "in_a_child")
+    assert [observed[s].value for s in ("a", "b")] == [[0, 1], [0, 1]]

@@ -43,3 +43,11 @@ def test_the_cells_cpu_is_not_between() -> None:
     charges.take({None: Sample(0.5)}, after_cells=False)
     charges.take({None: Sample(9.5)}, after_cells=False)
     assert charges.between == 0.0
+
+
+def test_where_chains_get_groups_one_count_of_several_steps_is_charged_to_each() -> None:
+    """Chains not placed though they could be (their processes did not name themselves)."""
+    charges = Charges(strict=True)
+    charges.take({None: Sample(0.0, ("a.train", "b.train"), "b.train")}, after_cells=True)
+    charges.take({None: Sample(4.0, ("a.train", "b.train"), "b.train")}, after_cells=True)
+    assert charges.charged == {"a.train": 4.0, "b.train": 4.0}

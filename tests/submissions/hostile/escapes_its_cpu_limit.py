@@ -1,17 +1,18 @@
 """Hostile: uses more CPU in a call than its limit allows, where a forked chain's own process
 limit (RLIMIT_CPU, set by the probe in the student's own process) and the probe's CPU timer for
-the call do not count it: in a
-process it forks (whose count starts at zero), by raising that limit first, or in a process it
-leaves running after a call returned.
+the call do not count it: in a process it forks (whose count starts at zero), by raising that
+limit first, or in a process it leaves running after the call returned; and, with
+`hide_from_the_grader()` run in a cell first, with its chains' processes unnamed, so that the
+grader cannot tell them apart.
 
 Each chain of steps runs in a control group of its own, placed by the grader, whose count the
 kernel keeps: the first two cost their own call its marks ("used more than 1 s of CPU in ...")
-and nothing else; the third is CPU outside every call, which stops the child ("outside its
-checks"). tests/test_chains.py grades it with steps of its own (1 s of CPU each), two chains at
-once; a chain beside it that only waits keeps its answers. Bounded: each spinner spins 6 s of
-CPU at most, and every one dies with the sandbox.
-"""
-# %%
+and nothing else; the third is CPU used after the call, which costs that call ("processes ...
+left running used more than 1 s of CPU after it returned"); unnamed chains share one count,
+which is charged to each of their running calls. tests/test_chains.py grades it with steps of
+its own (1 s of CPU each), two chains at once; a chain beside it that only waits keeps its
+answers. Bounded: each spinner spins 6 s of CPU at most, and every one dies with the sandbox.
+"""# %%
 import os
 import resource
 import signal
@@ -60,3 +61,11 @@ def leaving_a_spinner(x):
 def wait_a_while(x):
     time.sleep(8)
     return len(x)
+
+
+def hide_from_the_grader():
+    """Called in a cell: the chains' processes no longer name themselves, so the grader cannot
+    put each in a group of its own."""
+    import grader.probe
+
+    grader.probe._await_placing = lambda index, group: None
