@@ -52,14 +52,38 @@ def raising_its_limit(x):
 
 
 def leaving_a_spinner(x):
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid == 0:
         _spin(6)
         os._exit(0)
+    with open("/tmp/spinner", "w") as f:
+        f.write(str(pid))
     return len(x)
 
 
 def wait_a_while(x):
-    time.sleep(8)
+    time.sleep(1)
+    return len(x)
+
+
+def _spinning():
+    """Whether the spinner still runs, or is still to come."""
+    try:
+        with open("/proc/" + open("/tmp/spinner").read() + "/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return not os.path.exists("/tmp/spinner")
+
+
+def wait_for_the_spinner(x):
+    """In a forked chain beside the spinner's: keeps the child running while the spinner spins
+    (the child is then stopped with it). Called again, in a new child's kernel process (the only
+    chain left is not forked), it returns at once."""
+    with open("/proc/self/comm") as f:
+        forked = f.read().startswith("cgchain-")
+    deadline = time.monotonic() + 120
+    while forked and _spinning() and time.monotonic() < deadline:
+        time.sleep(0.05)
     return len(x)
 
 
