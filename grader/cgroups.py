@@ -308,16 +308,21 @@ class ControlGroup:
         folder = os.path.join(self._counting, name)
         with contextlib.suppress(FileExistsError):
             os.mkdir(folder, 0o755)
-        return ControlGroup(self.version, {"cpuacct" if self.version == 1 else "memory": folder}, None)
+        return ControlGroup(self.version, {self._counting_role: folder}, None)
+
+    @property
+    def _counting_role(self) -> str:
+        return "cpuacct" if self.version == 1 else "memory"  # v2: one folder for every role
 
     @property
     def _counting(self) -> str:
-        return self.folders["cpuacct" if self.version == 1 else "memory"]
+        return self.folders[self._counting_role]
 
     def cpu_seconds(self) -> float:
         """CPU time of every process the group (its subgroups included) ever held."""
-        if self._last is not None:
-            return self._last.cpu_seconds
+        return self._last.cpu_seconds if self._last is not None else self._cpu_now()
+
+    def _cpu_now(self) -> float:
         if self.version == 1:
             return _number(os.path.join(self._counting, "cpuacct.usage")) / 1e9
         return _keyed(os.path.join(self._counting, "cpu.stat")).get("usage_usec", 0) / 1e6
@@ -341,7 +346,7 @@ class ControlGroup:
                 self._file("memory", "memory.failcnt"))
             kills = min(1, failed)
         return Usage(
-            cpu_seconds=_number(self._file("cpuacct", "cpuacct.usage")) / 1e9,
+            cpu_seconds=self._cpu_now(),
             memory_bytes=_number(self._file("memory", "memory.usage_in_bytes")),
             memory_peak_bytes=_number(self._file("memory", "memory.max_usage_in_bytes")),
             oom_kills=kills,
@@ -353,7 +358,7 @@ class ControlGroup:
         current = _number(self._file("memory", "memory.current"))
         peak = self._file("memory", "memory.peak")  # kernel 5.19 and later
         return Usage(
-            cpu_seconds=_keyed(self._file("memory", "cpu.stat")).get("usage_usec", 0) / 1e6,
+            cpu_seconds=self._cpu_now(),
             memory_bytes=current,
             memory_peak_bytes=_number(peak) if os.path.exists(peak) else current,
             oom_kills=events.get("oom_kill", min(1, events.get("oom", 0))),

@@ -48,6 +48,7 @@ from .sandbox import (
     group_usage,
     hand_over,
     hidden_data_arguments,
+    is_alive,
     python_roots,
     student_uid,
     system_view_arguments,
@@ -127,11 +128,7 @@ class Template:
     def alive(self) -> bool:
         if self.owner == os.getpid():
             return self.process.poll() is None
-        try:  # another process's child: not waited for here, so a dead one lingers as a zombie
-            with open(f"/proc/{self.process.pid}/stat", "rb") as f:
-                return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-        except (OSError, IndexError):
-            return False
+        return is_alive(self.process.pid)  # another process's child: a dead one lingers as a zombie
 
     def fork(self, head: bytes, fds: list[int]) -> None:
         with self.lock:

@@ -306,7 +306,7 @@ def kill_everything(process: subprocess.Popen[bytes], scratch: str) -> None:
             os.killpg(process.pid, signal.SIGKILL)
     for _ in range(20):
         root = process.pid if process.returncode is None else None
-        alive = {pid for pid in submission_processes(root, scratch) if _is_alive(pid)}
+        alive = {pid for pid in submission_processes(root, scratch) if is_alive(pid)}
         if not alive:
             break
         _signal_all(alive, signal.SIGSTOP)  # a frozen process cannot fork while we look
@@ -315,7 +315,8 @@ def kill_everything(process: subprocess.Popen[bytes], scratch: str) -> None:
     process.wait()
 
 
-def _is_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, not yet waited for by its parent, does not)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
