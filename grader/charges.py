@@ -46,8 +46,10 @@ def samples(talk: Conversation, total: float, chain_cpu: Mapping[int, float]) ->
     """The counts of a child now: each chain of the part being run that has a group of its own
     (`chain_cpu`: its count), and the rest of `total`, with the steps the conversation says ran."""
     placed = {i: lane for i, lane in talk.lanes.items() if i in chain_cpu}
-    found: dict[Count, Sample] = {i: Sample(chain_cpu[i], _running(lane), _last(_running(lane), lane.answered))
-                                  for i, lane in placed.items()}
+    found: dict[Count, Sample] = {}
+    for i, lane in placed.items():
+        running = _running(lane)
+        found[i] = Sample(chain_cpu[i], running, _last(running, lane.answered))
     rest = (*((talk.running,) if talk.running else ()),
             *(s for i, lane in talk.lanes.items() if i not in placed for s in _running(lane)))
     chained = {s for lane in placed.values() for s in (*lane.answered, *lane.todo)}

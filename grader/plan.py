@@ -107,9 +107,10 @@ def cross_part_keep(public: Sequence[Step], hidden: Sequence[Step]) -> frozenset
 
 
 def plan_part(steps: Sequence[Step], part: int, seed: int, limits: Limits, more: bool,
-              lanes: Lanes | None = None) -> dict[str, Any]:
+              lanes: Lanes | None = None, placed: bool = False) -> dict[str, Any]:
     """Part `part` of the plan as the child receives it, tensors included (protocol.PLAN); with
-    `lanes`, which steps the probe runs in forked processes."""
+    `lanes`, which steps the probe runs in forked processes (`placed`: the grader puts each in a
+    control group of its own)."""
     encoder = Encoder(None, prefix=f"in{part}")
     encoded = [
         {
@@ -129,4 +130,5 @@ def plan_part(steps: Sequence[Step], part: int, seed: int, limits: Limits, more:
     if lanes is not None and lanes.forked:
         plan["chains"] = [{"index": index, "steps": list(names)} for index, names in lanes.forked]
         plan["jobs"] = lanes.jobs
+        plan["placed"] = placed
     return plan

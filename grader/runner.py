@@ -411,7 +411,7 @@ class _Attempt:
         submission's group holds outside them."""
         worker, talk = self.worker, self.conversation
         if talk.phase in ("public", "hidden"):
-            worker.place_chains(list(talk.lanes))
+            worker.place_chains([i for i, lane in talk.lanes.items() if lane.exit_code is None])
         total = worker.cpu_seconds(now)
         self.charges.take(samples(talk, total, worker.chain_cpu), after_cells=talk.phase != "cells")
         steps = [step for step, _ in talk.running_steps()]
@@ -598,12 +598,10 @@ class _Run:
         own), and the two parts' messages."""
         first = lanes(public, self.jobs, 0, cross_part_keep(public, hidden))
         second = lanes(hidden, self.jobs, len(first.forked))
-        plans = [plan_part(public, 1, self.seed, self.limits, bool(hidden), first),
-                 plan_part(hidden, 2, self.seed, self.limits, False, second)]
-        for plan in plans:
-            plan["placed"] = placed
-        message = protocol.message(protocol.SUBMISSION, notebook=self.notebook, part=plans[0])
-        hidden_message = protocol.message(protocol.PART, part=plans[1]) if hidden else None
+        message = protocol.message(protocol.SUBMISSION, notebook=self.notebook,
+                                   part=plan_part(public, 1, self.seed, self.limits, bool(hidden), first, placed))
+        hidden_message = (protocol.message(protocol.PART, part=plan_part(hidden, 2, self.seed, self.limits,
+                                                                           False, second, placed)) if hidden else None)
         return first, second, message, hidden_message
 
     def attempt(self, worker: Worker) -> Stop | None:
