@@ -299,13 +299,13 @@ class ControlGroup:
 
     def own_pids(self) -> list[int]:
         """The processes in this group itself, not in a subgroup, as its CPU count sees them."""
-        return [int(word) for word in _read(os.path.join(self._counting, "cgroup.procs")).split()]
+        return [int(word) for word in _read(self._file(self._counting_role, "cgroup.procs")).split()]
 
     def subgroup(self, name: str) -> ControlGroup:
         """A group inside this one that only counts CPU: a process moved there (`join`) is still
         held by this group's limits, killed with it and counted in its usage too. OSError when it
         cannot be made."""
-        folder = os.path.join(self._counting, name)
+        folder = os.path.join(self.folders[self._counting_role], name)
         with contextlib.suppress(FileExistsError):
             os.mkdir(folder, 0o755)
         return ControlGroup(self.version, {self._counting_role: folder}, None)
@@ -314,18 +314,14 @@ class ControlGroup:
     def _counting_role(self) -> str:
         return "cpuacct" if self.version == 1 else "memory"  # v2: one folder for every role
 
-    @property
-    def _counting(self) -> str:
-        return self.folders[self._counting_role]
-
     def cpu_seconds(self) -> float:
         """CPU time of every process the group (its subgroups included) ever held."""
         return self._last.cpu_seconds if self._last is not None else self._cpu_now()
 
     def _cpu_now(self) -> float:
         if self.version == 1:
-            return _number(os.path.join(self._counting, "cpuacct.usage")) / 1e9
-        return _keyed(os.path.join(self._counting, "cpu.stat")).get("usage_usec", 0) / 1e6
+            return _number(self._file(self._counting_role, "cpuacct.usage")) / 1e9
+        return _keyed(self._file(self._counting_role, "cpu.stat")).get("usage_usec", 0) / 1e6
 
     def usage(self) -> Usage:
         """What the group's processes have used; after `remove`, what they had used then."""
@@ -489,7 +485,8 @@ def _stale_names(layout: _Layout) -> set[str]:
 
 def sweep_stale() -> int:
     """Kill the processes left in, and remove, the groups of grader processes that are gone (a
-    grader killed before its `stop` ran); how many groups were removed."""
+    grader killed before its `stop` ran, or while it removed its folders one hierarchy at a time:
+    a group may be missing some); how many groups were removed."""
     layout = _layout()
     if isinstance(layout, str):
         return 0

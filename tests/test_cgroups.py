@@ -205,6 +205,23 @@ print(json.dumps({"pid": sleeper.pid, "folders": group.folders}), flush=True)
 os._exit(0)  # a grader killed before its stop: the group and its process are left behind
 """
 
+LEAVES_HALF_A_GROUP = """
+import json, os
+from grader.cgroups import ControlGroup
+from grader.sandbox import Limits
+group = ControlGroup.create(Limits(), 1024)
+if group.version == 2:  # one folder: nothing to leave half removed
+    group.remove()
+    print("{}")
+    os._exit(0)
+group.subgroup("cgchain-0")
+counting = group.folders["cpuacct"]
+os.rmdir(os.path.join(counting, "cgchain-0"))
+os.rmdir(counting)  # killed while removing its folders: the one that counts CPU is gone first
+print(json.dumps({role: folder for role, folder in group.folders.items() if folder != counting}), flush=True)
+os._exit(0)
+"""
+
 
 @needs_groups
 def test_groups_of_a_grader_that_is_gone_are_swept() -> None:
@@ -220,3 +237,15 @@ def test_groups_of_a_grader_that_is_gone_are_swept() -> None:
     finally:
         if _alive(left["pid"]):
             os.kill(left["pid"], 9)
+
+
+@needs_groups
+def test_a_group_left_half_removed_is_swept_too() -> None:
+    done = subprocess.run([sys.executable, "-c", LEAVES_HALF_A_GROUP], capture_output=True, text=True,
+                          timeout=30, cwd=Path(__file__).resolve().parent.parent)
+    left = json.loads(done.stdout)
+    if not left:
+        pytest.skip("cgroup v2: a group is one folder")
+    assert all(os.path.isdir(f) for f in left.values()), done.stderr
+    assert sweep_stale() >= 1
+    assert not [f for f in left.values() if os.path.exists(f)]
