@@ -1,13 +1,16 @@
 """Pictures for the report, drawn in the grader's process from plain data (PNG bytes in a `Figure`,
 drawn only when a report shows it).
 
-Matplotlib is used through its object API with the Agg canvas: no pyplot state, no window,
-the same bytes for the same data.
+Decision boundaries (a dozen per toy2d report) are drawn with numpy alone; pictures with text
+(confusion matrices, labelled image grids) with matplotlib, through its object API with the Agg
+canvas: no pyplot state, no window. Either way, the same bytes for the same data.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,33 +50,61 @@ def decision_boundary(
 
     `X=None` draws the boundary alone (a hidden split's points and labels are not for students).
     """
-    return Figure(title, lambda: _boundary_png(title, grid_classes, extent, X, y, predicted, n_classes), caption)
+    return Figure(title, lambda: _boundary_png(grid_classes, extent, X, y, predicted, n_classes), caption)
 
 
-def _boundary_png(title: str, grid_classes: Any, extent: tuple[float, float, float, float], X: Any, y: Any,
-                  predicted: Any, n_classes: int) -> bytes:
-    from matplotlib.colors import ListedColormap
+def _boundary_png(grid_classes: Any, extent: tuple[float, float, float, float], X: Any, y: Any, predicted: Any,
+                  n_classes: int) -> bytes:
+    """Drawn pixel by pixel with numpy (no text in it: the report's caption names it): the grid's
+    classes pale, each test point a dot of its true class, a black × where the model is wrong."""
+    import numpy as np
 
-    colours = ListedColormap(CLASS_COLOURS[:n_classes])
-    figure = _new(3.4, 3.4)
-    axes = figure.add_subplot()
+    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS[:n_classes]], dtype=float)
+    image = np.full((BOUNDARY_PIXELS, BOUNDARY_PIXELS, 3), 255.0)
     if grid_classes is not None:
         steps = int(round(len(grid_classes) ** 0.5))
-        image = grid_classes.reshape(steps, steps).numpy()
-        axes.imshow(image, origin="lower", extent=extent, cmap=colours, vmin=-0.5, vmax=n_classes - 0.5,
-                    alpha=0.3, aspect="auto", interpolation="nearest")
+        cells = np.clip(grid_classes.reshape(steps, steps).numpy(), 0, n_classes - 1)[::-1]  # row 0: the top
+        index = np.arange(BOUNDARY_PIXELS) * steps // BOUNDARY_PIXELS
+        image = 255 * (1 - REGION_ALPHA) + REGION_ALPHA * palette[cells[np.ix_(index, index)]]
     if X is not None:
+        x0, x1, y0, y1 = extent
+        points = X.numpy()
+        columns = np.round((points[:, 0] - x0) / (x1 - x0) * (BOUNDARY_PIXELS - 1)).astype(int)
+        rows = np.round((y1 - points[:, 1]) / (y1 - y0) * (BOUNDARY_PIXELS - 1)).astype(int)
         right = (predicted == y).numpy()
-        points, labels = X.numpy(), y.numpy()
-        axes.scatter(points[right, 0], points[right, 1], c=labels[right], cmap=colours, vmin=-0.5,
-                     vmax=n_classes - 0.5, s=8, edgecolors="none")
-        axes.scatter(points[~right, 0], points[~right, 1], c="black", marker="x", s=18, linewidths=1)
-    axes.set_xlim(extent[0], extent[1])
-    axes.set_ylim(extent[2], extent[3])
-    axes.set_title(title, fontsize=9)
-    axes.set_xticks([])
-    axes.set_yticks([])
-    return _png(figure)
+        labels = np.clip(y.numpy(), 0, n_classes - 1)
+        _stamp(image, rows[right], columns[right], _DOT, palette[labels[right]])
+        _stamp(image, rows[~right], columns[~right], _CROSS, np.zeros((int((~right).sum()), 3)))
+    image[[0, -1], :] = image[:, [0, -1]] = FRAME
+    return png_bytes(np.round(image).astype(np.uint8))
+
+
+BOUNDARY_PIXELS = 256
+REGION_ALPHA = 0.3
+FRAME = 136  # grey
+_DOT = [(r, c) for r in range(-2, 3) for c in range(-2, 3) if r * r + c * c <= 5]
+_CROSS = [(d + t, s * d) for d in range(-3, 4) for s in (1, -1) for t in (0, 1)]
+
+
+def _stamp(image: Any, rows: Any, columns: Any, shape: list[tuple[int, int]], colours: Any) -> None:
+    """Paint `shape` (pixel offsets) in `colours` (one per point) at each point, clipped to the image."""
+    size = image.shape[0]
+    for dr, dc in shape:
+        r, c = rows + dr, columns + dc
+        inside = (r >= 0) & (r < size) & (c >= 0) & (c < size)
+        image[r[inside], c[inside]] = colours[inside]
+
+
+def png_bytes(rgb: Any) -> bytes:
+    """An RGB image (height × width × 3, uint8) as a PNG file: the same bytes for the same pixels."""
+    height, width, _ = rgb.shape
+    rows = b"".join(b"\0" + row.tobytes() for row in rgb)  # filter type 0 on every row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 6)) + chunk(b"IEND", b"")
 
 
 def confusion_matrix(title: str, caption: str, y: Any, predicted: Any, n_classes: int) -> Figure:
