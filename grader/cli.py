@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json", "junit", "gradescope")
+KEEP_WARM_SECONDS = 600.0  # --keep-warm alone: a kept template ends ten minutes after its last grading
 
 DESCRIPTION = """\
 Grade a student's notebook (.ipynb) or module (.py) for one assignment of the course
@@ -72,6 +73,16 @@ def _add_sandbox_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text!r}")
+    return value
+
+
 def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the notebook (.ipynb) or module (.py) to grade")
     parser.add_argument("-a", "--assignment", metavar="NAME",
@@ -91,6 +102,11 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, metavar="N",
                         help="run up to N independent trainings (or other chains of checks) at once, each in "
                              "its own process within its own CPU limits (default: the cores there are)")
+    parser.add_argument("--keep-warm", nargs="?", type=_seconds, const=KEEP_WARM_SECONDS, default=0.0,
+                        metavar="SECONDS",
+                        help="keep the sandbox's warm template (its imports done) running SECONDS after this grading "
+                             f"(default {KEEP_WARM_SECONDS:g}), so that the next `grade` forks from it at once; "
+                             "with the fork server only (root)")
     _add_sandbox_option(parser)
 
 
@@ -141,7 +157,7 @@ def _grade_one(args: argparse.Namespace) -> GradeReport:
     from .grading import grade_file
     from .sandbox import get_sandbox
 
-    return grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox),
+    return grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox, args.keep_warm),
                       include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr), jobs=args.jobs)
 
 

@@ -19,12 +19,15 @@ from __future__ import annotations
 import array
 import contextlib
 import dataclasses
+import fcntl
 import functools
+import hashlib
 import os
 import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -62,10 +65,12 @@ TEMPLATE_PATIENCE = 120.0  # seconds for a template to import torch on a busy ma
 JOIN_PATIENCE = 30.0
 
 
-def template_arguments(bwrap: str) -> list[str]:
-    """bwrap's command line for the template: bwrap's view without any scratch folder."""
+def template_arguments(bwrap: str, kept: bool = False) -> list[str]:
+    """bwrap's command line for the template: bwrap's view without any scratch folder (a kept
+    template outlives the grader that started it)."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            *([] if kept else ["--die-with-parent"]), "--new-session", "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp"]
     args += ["--cap-drop", "ALL"]
     for cap in CAPABILITIES:
         args += ["--cap-add", cap]
@@ -84,29 +89,63 @@ def template_arguments(bwrap: str) -> list[str]:
 
 
 class Template:
-    """A running template and the socket the grader asks it for children on."""
+    """A running template and the socket the grader asks it for children on: the template's own
+    child (closed with this grader), or, `kept` for `keep` seconds, a connection to a template
+    that outlives it (`kept_address`)."""
 
-    def __init__(self, bwrap: str, warm: tuple[str, ...] = ()) -> None:
+    def __init__(self, bwrap: str, warm: tuple[str, ...] = (), keep: float = 0.0) -> None:
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self.lock = threading.Lock()
+        self.owner = os.getpid()  # a forked grader process (a batch's worker) shares it, never closes it
+        self.started, self.ready, self.kept = time.monotonic(), False, keep > 0
+        self.process: subprocess.Popen[bytes] | None = None
+        if self.kept:
+            self.sock = self._connect_kept(bwrap, warm, keep)
+            return
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = self._launch(bwrap, warm, theirs, 0.0)
+        finally:
+            theirs.close()
+        self.sock = mine
+
+    def _launch(self, bwrap: str, warm: tuple[str, ...], endpoint: socket.socket,
+                keep: float) -> subprocess.Popen[bytes]:
+        """Start the template, asking for children on `endpoint` (listening for graders, if `keep`)."""
         program_fd = filter_file() if not syscall_filter_problem() else None
-        fds = [theirs.fileno()] + ([program_fd] if program_fd is not None else [])
+        fds = [endpoint.fileno()] + ([program_fd] if program_fd is not None else [])
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
                "HOME": "/tmp", "IPYTHONDIR": "/tmp/ipython", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp"}
-        command = [*template_arguments(bwrap), "--", sys.executable, "-m", "grader.zygote", str(theirs.fileno()),
-                   str(program_fd) if program_fd is not None else "-", ",".join(warm)]
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        command = [*template_arguments(bwrap, kept=keep > 0), "--", sys.executable, "-m", "grader.zygote",
+                   str(endpoint.fileno()), str(program_fd) if program_fd is not None else "-", ",".join(warm),
+                   *([f"{keep:g}"] if keep else [])]
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=self.stderr, pass_fds=fds, env=env, start_new_session=True)
+            return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=self.stderr, pass_fds=fds, env=env, start_new_session=True)
         finally:
-            theirs.close()
             if program_fd is not None:
                 os.close(program_fd)
-        self.sock = mine
-        self.lock = threading.Lock()
-        self.owner = os.getpid()  # a forked grader process (a batch's worker) shares it, never closes it
-        self.started, self.ready = time.monotonic(), False
+
+    def _connect_kept(self, bwrap: str, warm: tuple[str, ...], keep: float) -> socket.socket:
+        """A connection to the kept template for `warm`; one is started (listening at its address,
+        never waited for: it ends `keep` seconds after its last grader) where none answers."""
+        address = kept_address(bwrap, warm)
+        with open(address + ".lock", "a") as lock:  # one grader at a time starts it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return _connected(address, keep)
+            except (FileNotFoundError, ConnectionRefusedError):  # none, or one that ended
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(address)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                listener.bind(address)
+                listener.listen(64)
+                self.process = self._launch(bwrap, warm, listener, keep)
+            finally:
+                listener.close()
+            return _connected(address, keep)
 
     def _wait_ready(self) -> None:
         """Until the template said it is ready (its imports done), the first fork waits. What it
@@ -123,9 +162,20 @@ class Template:
     def _stderr_tail(self) -> str:
         self.stderr.seek(0)
         lines = self.stderr.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else f"exit status {self.process.poll()}"
+        if lines:
+            return lines[-1]
+        if self.process is None:
+            return "the kept template closed the connection"
+        return f"exit status {self.process.poll()}"
 
     def alive(self) -> bool:
+        if self.kept:  # the connection: the kept template (or its copy serving this grader) ended when it hung up
+            if self.sock.fileno() == -1:
+                return False
+            poller = select.poll()
+            poller.register(self.sock, 0)
+            return not poller.poll(0)
+        assert self.process is not None
         if self.owner == os.getpid():
             return self.process.poll() is None
         return is_alive(self.process.pid)  # another process's child: a dead one lingers as a zombie
@@ -136,13 +186,55 @@ class Template:
             self.sock.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
 
     def close(self) -> None:
+        """Hang up; a template of this grader's own is killed, a kept one left running."""
         with contextlib.suppress(OSError):
             self.sock.close()
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        if self.process is not None and not self.kept:
+            if self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.stderr.close()
+
+
+KEPT_FOLDER = "/run/coursegrade"
+
+
+def kept_address(bwrap: str, warm: tuple[str, ...]) -> str:
+    """The socket a kept template for `warm` listens on, in a folder only root may enter: named
+    after the template's command line and the grader's code, so that a grader never reaches a
+    template of another version, view or interpreter."""
+    os.makedirs(KEPT_FOLDER, mode=0o700, exist_ok=True)
+    folder = os.lstat(KEPT_FOLDER)
+    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != os.geteuid() or folder.st_mode & 0o077:
+        raise SandboxError(f"{KEPT_FOLDER} is not a folder only this user may enter: no kept template")
+    digest = hashlib.sha256("\0".join([*template_arguments(bwrap, kept=True), sys.executable, *warm]).encode())
+    digest.update(_grader_digest())
+    return os.path.join(KEPT_FOLDER, f"template-{digest.hexdigest()[:32]}.sock")
+
+
+@functools.cache
+def _grader_digest() -> bytes:
+    digest = hashlib.sha256()
+    for path in sorted(GRADER_PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(GRADER_PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def _connected(address: str, keep: float) -> socket.socket:
+    """Connected to the kept template at `address`, made by this user (its credentials say), told
+    to stay `keep` seconds after this grader."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(address)
+        _, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        if uid != os.geteuid():
+            raise SandboxError(f"{address} was not made by this user")
+        sock.sendall(b"%.3f" % keep)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class ForkedProcess:
@@ -232,8 +324,8 @@ class ForkSandbox:
 
     name = "bwrap-fork"
 
-    def __init__(self, bwrap: str, note: str = "") -> None:
-        self.bwrap, self.note = bwrap, note
+    def __init__(self, bwrap: str, note: str = "", keep: float = 0.0) -> None:
+        self.bwrap, self.note, self.keep = bwrap, note, keep  # keep: its templates are kept that long
         self.templates: dict[tuple[str, ...], Template] = {}  # by warm imports
         self.owner = os.getpid()
         self.lock = threading.Lock()
@@ -251,7 +343,7 @@ class ForkSandbox:
             if template is None or not template.alive():
                 if template is not None and template.owner == os.getpid():
                     template.close()
-                template = self.templates[warm] = Template(self.bwrap, warm)
+                template = self.templates[warm] = Template(self.bwrap, warm, self.keep)
             return template
 
     def prepare(self, warm: tuple[str, ...]) -> None:
@@ -350,9 +442,10 @@ def _warm_imports(scratch: Path) -> tuple[str, ...]:
 
 
 @functools.cache
-def fork_problem() -> str:
+def fork_problem(keep: float = 0.0) -> str:
     """Why the fork server cannot run here ("" when it can): root, control groups, bwrap, and a
-    real child forked from a real template (kept for the first backend made)."""
+    real child forked from a real template (kept for the first backend made; with `keep`, a
+    template kept that long after this grader)."""
     if os.geteuid() != 0 or student_uid(Path("/")) is None:
         return "the fork server needs the grader to run as root (to give each child a user of its own)"
     problem = groups_problem()
@@ -363,7 +456,7 @@ def fork_problem() -> str:
         return "the bwrap command is not installed"
     from .scratchfs import ScratchSpace
 
-    sandbox = ForkSandbox(bwrap)
+    sandbox = ForkSandbox(bwrap, keep=keep)
     try:
         with ScratchSpace.create(2**24, 100, prefix="coursegrade-probe-") as space:
             for sub in ("work", "tmp", "home"):
@@ -383,19 +476,19 @@ def fork_problem() -> str:
     if process.returncode != 0 or not out.strip():
         sandbox.close()
         return f"the fork server cannot run here: {said[-1] if said else f'exit status {process.returncode}'}"
-    _KEPT.append(sandbox)
+    _TESTED.append(sandbox)
     return ""
 
 
-_KEPT: list[ForkSandbox] = []
+_TESTED: list[ForkSandbox] = []
 
 
-def fork_sandbox(note: str = "") -> ForkSandbox:
+def fork_sandbox(note: str = "", keep: float = 0.0) -> ForkSandbox:
     """The backend; the self-test's template is reused by the first one made in this process."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    for kept in _KEPT:
-        if kept.owner == os.getpid():
-            _KEPT.remove(kept)
-            kept.note = note
-            return kept
-    return ForkSandbox(bwrap, note)
+    for tested in _TESTED:
+        if tested.owner == os.getpid() and tested.keep == keep:
+            _TESTED.remove(tested)
+            tested.note = note
+            return tested
+    return ForkSandbox(bwrap, note, keep)

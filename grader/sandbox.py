@@ -386,7 +386,7 @@ def _open_mount_points(targets: list[str]) -> list[str]:
     a student user that is not root can reach Python."""
     ancestors = {str(p) for t in targets for p in Path(t).parents if str(p) != "/"}
     args: list[str] = []
-    for folder in sorted(ancestors, key=lambda p: p.count("/")):
+    for folder in sorted(ancestors, key=lambda p: (p.count("/"), p)):  # parents first, the same order each run
         args += ["--perms", "0755", "--dir", folder]
     return args
 
@@ -580,8 +580,10 @@ def filter_note() -> str:
     return f"no system-call filter: {problem}" if problem else ""
 
 
-def get_sandbox(name: str = "auto") -> Sandbox:
-    """The backend called `name` ("auto": bwrap when it works here, else a loud fallback)."""
+def get_sandbox(name: str = "auto", keep: float = 0.0) -> Sandbox:
+    """The backend called `name` ("auto": bwrap when it works here, else a loud fallback); `keep`:
+    the fork server's templates outlive this grader by that many seconds (the next grader forks
+    from them at once), where the fork server runs."""
     if name == "none":
         return PlainSandbox()
     if name == "subprocess":
@@ -589,16 +591,16 @@ def get_sandbox(name: str = "auto") -> Sandbox:
     if name == "bwrap-fork":
         from .forkserver import fork_problem, fork_sandbox
 
-        why_not = fork_problem()
+        why_not = fork_problem(keep)
         if why_not:
             raise SandboxError(f"--sandbox bwrap-fork: {why_not}; use --sandbox bwrap")
-        return fork_sandbox(_noted(filter_note()))
+        return fork_sandbox(_noted(filter_note()), keep)
     problem = bwrap_problem()
     if name == "auto" and not problem:
         from .forkserver import fork_problem, fork_sandbox
 
-        if not fork_problem():
-            return fork_sandbox(_noted(filter_note()))
+        if not fork_problem(keep):
+            return fork_sandbox(_noted(filter_note()), keep)
     if not problem:
         return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note(), filter_note()))
     if name == "bwrap":

@@ -4,10 +4,14 @@ the cells run in the child's own IPython shell give what nbclient's kernel gives
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
+import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -18,14 +22,16 @@ from typing import Any
 import pytest
 
 from grader.assignments import known_assignments, load_assignment
-from grader.forkserver import ForkSandbox, fork_problem
+from grader.forkserver import KEPT_FOLDER, ForkSandbox, fork_problem, kept_address
 from grader.model import CellLog
 from grader.runner import run_steps
 from grader.sandbox import Limits, bwrap_problem, get_sandbox
 from grader.submission import load_submission
 from grader.validate import sample_cases
 
-from .conftest import SUBMISSIONS, leading_to_python
+from .conftest import ROOT, SUBMISSIONS, leading_to_python
+
+HOSTILE = SUBMISSIONS / "hostile"
 
 pytestmark = pytest.mark.skipif(bool(bwrap_problem() or fork_problem()),
                                 reason=f"the fork server cannot run here: {bwrap_problem() or fork_problem()}")
@@ -266,3 +272,55 @@ def test_a_link_planted_where_python_is_mounted_is_not_followed(sandbox: ForkSan
     sandbox.stop(child)
     assert out == b"" and child.returncode != 0
     assert "is not a folder: a link or a file in the submission's tmp folder" in (first / "stderr.txt").read_text()
+
+
+# -- a kept template (grade FILE --keep-warm) ------------------------------------------------------
+
+def _grade_kept(path: Path, keep: float) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", "grader", str(path), "-a", "conv-arithmetic", "--format", "json",
+                           "--sandbox", "bwrap-fork", "--keep-warm", f"{keep:g}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1) and done.stdout, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _listener_pid(address: str) -> int:
+    """The pid of the grader that made the kept template at `address` listen (its credentials)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.connect(address)
+        return int(struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0])
+
+
+def _kept_templates() -> list[str]:
+    """The addresses of this checkout's kept templates for conv-arithmetic: the self-test's and the grading's."""
+    bwrap, warm = shutil.which("bwrap") or "bwrap", load_assignment("conv-arithmetic").warm_imports
+    return [kept_address(bwrap, ()), kept_address(bwrap, tuple(sorted(warm)))]
+
+
+def _answering(address: str) -> int | None:
+    with contextlib.suppress(OSError):
+        return _listener_pid(address)
+    return None
+
+
+def test_a_kept_template_serves_the_next_grader_out_of_the_students_reach() -> None:
+    """`--keep-warm`: the second grading forks from the templates the first one left (the same
+    listeners), with the same verdicts; a submission that looks for the kept template, through a
+    child of that very template, finds nothing."""
+    first = _grade_kept(SUBMISSIONS / "conv-arithmetic" / "correct_module.py", 60)
+    listeners = [_answering(address) for address in _kept_templates()]
+    assert None not in listeners, "no kept template answers after the first grading"
+    second = _grade_kept(HOSTILE / "reaches_for_kept_templates.py", 60)
+    assert [_answering(address) for address in _kept_templates()] == listeners  # the same templates
+    assert first["score"] == second["score"] == first["max_score"], second
+    assert os.stat(KEPT_FOLDER).st_mode & 0o777 == 0o700
+
+
+def test_a_kept_template_ends_when_no_grader_came_for_its_seconds() -> None:
+    """The last grader's --keep-warm counts (here 1 s, after the 60 s of a template already kept)."""
+    _grade_kept(SUBMISSIONS / "conv-arithmetic" / "correct_module.py", 1)
+    deadline = time.monotonic() + 120
+    while any(_answering(a) for a in _kept_templates()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(_answering(a) for a in _kept_templates())
