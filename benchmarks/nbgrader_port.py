@@ -16,10 +16,12 @@ Assignments whose checks are plain calls on plain values are ported generically 
 toy2d-classifiers by benchmarks/toy2d_port.py (its datasets made in the notebook as the grader makes
 them, the same trainings and thresholds as asserts). For toy2d-classifiers the rounds also time one
 notebook (the reference) by `nbgrader autograde` against `grade FILE` (hidden checks included,
-trainings in parallel up to the cores), n notebooks against `grade batch -j 2` only, and print the
-batch's wall time against the time the reference's own training takes on the machine's cores (CPU
-seconds of its make/train/predict for every model the checks train, in a plain process, times n,
-divided by the cores).
+trainings in parallel up to the cores) and against `grade FILE --keep-warm` (forked from the
+template the previous grading left running: a student's second self-check; its CPU seconds leave
+out the template's forks, which are not the command's processes), n notebooks against
+`grade batch -j 2` only, and print the batch's wall time against the time the reference's own
+training takes on the machine's cores (CPU seconds of its make/train/predict for every model the
+checks train, in a plain process, times n, divided by the cores).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ from grader.submission import load_submission  # noqa: E402
 VENV = Path(os.environ.get("COURSEGRADE_NBGRADER_VENV", Path.home() / ".cache" / "coursegrade" / "nbgrader-venv"))
 NBGRADER = VENV / "bin" / "nbgrader"
 ASSIGNMENT = "ported"
+KEPT = "grade FILE kept"  # --keep-warm: forked from the template the previous grading left running
+KEEP_SECONDS = 1800  # longer than a round; the last round's grading is followed by one that ends it
 
 
 def ensure_nbgrader() -> None:
@@ -189,6 +193,8 @@ def _ways(assignment: Assignment, base: Path, n: int, sandbox: str) -> dict[str,
         single.write_bytes(assignment.solution.read_bytes())  # type: ignore[union-attr]
         ways["nbgrader 1"] = lambda r: autograde_command(base / "course1")
         ways["grade FILE"] = lambda r: [*grade, str(single), "-a", assignment.name, "--sandbox", sandbox]
+        ways[KEPT] = lambda r: [*grade, str(single), "-a", assignment.name, "--sandbox", sandbox,
+                                "--keep-warm", str(KEEP_SECONDS)]
     for j in (1, 2):
         ways[f"grade -j {j}"] = lambda r, j=j: [*grade, "batch", str(base / "class"), "-a", assignment.name,
                                                 "-j", str(j), "-o", str(base / f"out-{j}-{r}"), "--sandbox", sandbox]
@@ -207,7 +213,7 @@ def _summary(name: str, n: int, results: dict[str, list[dict[str, float]]], own:
               for w, fs in results.items()}
     pairs = [(f"nbgrader {n}", w) for w in median if w.startswith("grade -j")]
     if "grade FILE" in median:
-        pairs.insert(0, ("nbgrader 1", "grade FILE"))
+        pairs[:0] = [("nbgrader 1", "grade FILE"), ("nbgrader 1", KEPT)]
     print(f"{name}: medians")
     for slow, fast in pairs:
         a, b = median[slow], median[fast]
@@ -253,19 +259,24 @@ def main() -> int:
             results[name] = {w: [] for w in ways[name]}
             print(f"{name}: {args.count} submissions (copies of the reference), {len(assignment.checks)} checks "
                   f"ported (hidden ones included)", flush=True)
+        kept = [ways[name][KEPT](0) for name in names if KEPT in ways[name]]
+        for command in kept:  # its template is started here, not in the first round
+            subprocess.run(command, capture_output=True, check=False)
         print(f"interleaved x {args.repeat}", flush=True)
         for round_ in range(args.repeat):
             for name, assignment in assignments.items():
                 for way, command in ways[name].items():
                     figures = measured(command(round_))
                     results[name][way].append(figures)
-                    subs = 1 if way in ("nbgrader 1", "grade FILE") else args.count
+                    subs = 1 if way in ("nbgrader 1", "grade FILE", KEPT) else args.count
                     print(_line(f"{name[:4]} {way}", figures, yardstick, subs), flush=True)
                 if name == toy2d_port.NAME:
                     mine = {**toy2d_port.own_training_seconds(assignment), "load": os.getloadavg()[0]}
                     own.append(mine)
                     print(f"  toy2 own training (plain process): {mine['cpu']:.2f} CPU-s for {mine['models']} models"
                           f"   load {mine['load']:.1f}", flush=True)
+        for command in kept:  # the kept templates end a second after this grading
+            subprocess.run([*command[:-1], "1"], capture_output=True, check=False)
         for name, assignment in assignments.items():
             base = Path(scratch) / name
             print(f"  {name} nbgrader: {check_scores(base / 'course', assignment, args.count)}")
