@@ -100,7 +100,11 @@ class Template:
         self.started, self.ready, self.kept = time.monotonic(), False, keep > 0
         self.process: subprocess.Popen[bytes] | None = None
         if self.kept:
-            self.sock = self._connect_kept(bwrap, warm, keep)
+            try:
+                self.sock = self._connect_kept(bwrap, warm, keep)
+            except BaseException:
+                self.stderr.close()
+                raise
             return
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
