@@ -84,18 +84,20 @@ class Lanes:
 
 def lanes(steps: Sequence[Step], jobs: int, first_chain: int = 0, keep: frozenset[str] = frozenset()) -> Lanes:
     """The part's steps as lanes: chains of more than one step are forked when `jobs` > 1 and there
-    are two of them or more, at most protocol.MAX_CHAINS - `first_chain` files (later chains share
-    files, one after another); single steps, and chains with a step in `keep` (whose results a later
-    part refers to: they must stay in the kernel's process), run inline."""
+    are two of them or more, into `jobs` processes at most (a fork of the kernel's process costs
+    more than a small model's training: each process runs its chains one after another, the
+    longest chains placed first, each on the process with the fewest steps so far), and at most
+    protocol.MAX_CHAINS - `first_chain` of them. Single steps, and chains with a step in `keep`
+    (whose results a later part refers to: they must stay in the kernel's process), run inline."""
     cut = chains(steps)
     forkable = [c for c in cut if len(c) > 1 and not any(s.name in keep for s in c)]
     room = protocol.MAX_CHAINS - first_chain
     if jobs < 2 or len(forkable) < 2 or room < 2:
         return Lanes(tuple(s.name for s in steps))
     forked_names = {s.name for c in forkable for s in c}
-    files: list[list[str]] = [[] for _ in range(min(room, len(forkable)))]
-    for index, chain in enumerate(forkable):
-        files[index % len(files)].extend(s.name for s in chain)
+    files: list[list[str]] = [[] for _ in range(min(room, jobs, len(forkable)))]
+    for chain in sorted(forkable, key=len, reverse=True):
+        min(files, key=len).extend(s.name for s in chain)
     return Lanes(tuple(s.name for s in steps if s.name not in forked_names),
                  tuple((first_chain + i, tuple(names)) for i, names in enumerate(files)), jobs)
 

@@ -51,11 +51,17 @@ def test_chains_are_forked_only_with_jobs_and_two_of_them() -> None:
     assert lanes([*a, *b], 2, keep=frozenset({"a"})).forked == ()
 
 
-def test_more_chains_than_files_share_files() -> None:
-    many = [s for k in range(protocol.MAX_CHAINS + 3) for s in model_chain(f"m{k}")]
-    forked = lanes(many, 2).forked
-    assert len(forked) == protocol.MAX_CHAINS
-    assert sorted(s for _, names in forked for s in names) == sorted(s.name for s in many)
+def test_chains_share_one_process_per_job_the_longest_placed_first() -> None:
+    many = [s for k in range(7) for s in model_chain(f"m{k}")]
+    short = [Step("s", "make"), Step("s.use", "use", (Ref("s"),))]
+    forked = lanes([*short, *many], 3).forked
+    assert [i for i, _ in forked] == [0, 1, 2]
+    assert sorted(s for _, names in forked for s in names) == sorted(s.name for s in [*short, *many])
+    sizes = sorted(len(names) for _, names in forked)
+    assert sizes[-1] - sizes[0] <= len(model_chain("x"))  # balanced: no process a whole chain ahead of another
+    assert [names[-2:] for _, names in forked].count(("s", "s.use")) == 1  # the short chain placed last
+    huge = lanes(many, protocol.MAX_CHAINS + 5, first_chain=protocol.MAX_CHAINS - 4).forked
+    assert len(huge) == 4  # no more processes than events files left
 
 
 def test_a_hidden_step_that_refers_to_a_public_one_keeps_that_chain_inline() -> None:
