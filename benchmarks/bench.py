@@ -268,7 +268,8 @@ def _pss(pid: int) -> int:
 
 def measured(command: list[str]) -> dict[str, float]:
     """Run `command` in a control group of its own (the sandboxes' groups are made inside it);
-    its wall time, the CPU seconds of the group, and the peak of its processes' summed PSS."""
+    its wall time, the CPU seconds of the group, and the peak of its processes' summed PSS (its
+    descendants and every process in its group: the children a kept template forks for it too)."""
     import threading
 
     group = ControlGroup.create(None, 1024)
@@ -280,7 +281,7 @@ def measured(command: list[str]) -> dict[str, float]:
 
         def sample() -> None:
             while process.poll() is None:
-                peak[0] = max(peak[0], sum(_pss(pid) for pid in _tree(process.pid)))
+                peak[0] = max(peak[0], sum(_pss(pid) for pid in {*_tree(process.pid), *group.pids()}))
                 time.sleep(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
