@@ -157,7 +157,11 @@ def _grade_one(args: argparse.Namespace) -> GradeReport:
     from .grading import grade_file
     from .sandbox import get_sandbox
 
-    return grade_file(args.file, args.assignment, sandbox=get_sandbox(args.sandbox, args.keep_warm),
+    sandbox = get_sandbox(args.sandbox, args.keep_warm)
+    if args.keep_warm and sandbox.name != "bwrap-fork":
+        print(f"grade: --keep-warm: nothing to keep with the {sandbox.name} sandbox (the fork server needs root "
+              "and control groups)", file=sys.stderr)
+    return grade_file(args.file, args.assignment, sandbox=sandbox,
                       include_hidden=not args.no_hidden, progress=_progress_line(sys.stderr), jobs=args.jobs)
 
 

@@ -324,3 +324,14 @@ def test_a_kept_template_ends_when_no_grader_came_for_its_seconds() -> None:
     while any(_answering(a) for a in _kept_templates()) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(_answering(a) for a in _kept_templates())
+
+
+def test_keep_warm_without_the_fork_server_says_so_and_grades() -> None:
+    done = subprocess.run([sys.executable, "-m", "grader", str(SUBMISSIONS / "conv-arithmetic" / "correct_module.py"),
+                           "-a", "conv-arithmetic", "--sandbox", "bwrap", "--keep-warm", "5"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "--keep-warm: nothing to keep with the bwrap sandbox" in done.stderr
+    bad = subprocess.run([sys.executable, "-m", "grader", "x.py", "--keep-warm", "-3"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "not a number of seconds above 0" in bad.stderr
