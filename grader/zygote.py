@@ -1,5 +1,7 @@
-"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD WARM,IMPORTS` runs inside one bubblewrap sandbox
-(grader/forkserver.py starts it) and forks one child per submission.
+"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD WARM,IMPORTS [KEEP]` runs inside one bubblewrap
+sandbox (grader/forkserver.py starts it) and forks one child per submission. With KEEP (seconds:
+`grade FILE --keep-warm`) it outlives the grader that started it: SOCKET_FD listens, and each
+grader that connects is served by a fork of the template (`keep`).
 
 It imports the interpreter machinery once (IPython's shell, the probe and the codec, and the
 assignment's warm imports: torch with one thread, numpy; and, where the assignment exports models,
@@ -242,20 +244,31 @@ def keep(listener: socket.socket, program: bytes | None, idle: float) -> None:
             return
         if not select.select([listener], [], [], 1.0)[0]:
             continue
-        conn, _ = listener.accept()
-        _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-        told = _seconds(conn) if uid == os.geteuid() else None
+        try:
+            conn, _ = listener.accept()
+        except OSError:  # the grader gave up connecting
+            continue
+        told = _seconds(conn) if _peer_uid(conn) == os.geteuid() else None
         if told is None:
             conn.close()
             continue
         idle = told
         pid = os.fork()
         if pid == 0:
-            listener.close()
-            serve(conn, program)
-            os._exit(0)
+            try:
+                listener.close()
+                serve(conn, program)
+            finally:
+                os._exit(0)  # never back into this loop: one template listens
         conn.close()
         servers.add(pid)
+
+
+def _peer_uid(conn: socket.socket) -> int | None:
+    try:
+        return int(struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1])
+    except OSError:
+        return None
 
 
 def _seconds(conn: socket.socket) -> float | None:
