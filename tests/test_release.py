@@ -16,7 +16,7 @@ import pytest
 from grader.assignments import known_assignments, load_assignment
 from grader.release import build_release
 
-from .conftest import ROOT
+from .conftest import ROOT, SUBMISSIONS
 
 
 def _text_lines(folder: Path) -> set[str]:
@@ -76,8 +76,17 @@ def test_self_check_from_a_release_with_only_the_grader(tmp_path: Path) -> None:
     assert template.returncode == 1 and "run at grading time" in template.stdout
 
 
-def test_validate_passes_on_a_sound_assignment(run_grade) -> None:
-    done = run_grade("validate", "conv-arithmetic", timeout=900)
+def test_validate_passes_on_a_sound_assignment(run_grade, tmp_path: Path) -> None:
+    """The command, on the reference, the template and two samples (tests/test_corpus.py holds
+    every sample to its expected outcome)."""
+    samples = tmp_path / "conv-arithmetic"
+    samples.mkdir()
+    expected = json.loads((SUBMISSIONS / "conv-arithmetic" / "expected.json").read_text())
+    kept = {name: expected[name] for name in ("correct_module.py", "floor_not_ceil.py")}
+    (samples / "expected.json").write_text(json.dumps(kept))
+    for name in kept:
+        shutil.copyfile(SUBMISSIONS / "conv-arithmetic" / name, samples / name)
+    done = run_grade("validate", "conv-arithmetic", "--samples", str(tmp_path), timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "valid" in done.stdout
 
