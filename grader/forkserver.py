@@ -231,8 +231,7 @@ def _connected(address: str, keep: float) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.connect(address)
-        _, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-        if uid != os.geteuid():
+        if isolate.peer(sock)[1] != os.geteuid():
             raise SandboxError(f"{address} was not made by this user")
         sock.sendall(b"%.3f" % keep)
     except BaseException:

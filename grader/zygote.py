@@ -266,7 +266,7 @@ def keep(listener: socket.socket, program: bytes | None, idle: float) -> None:
 
 def _peer_uid(conn: socket.socket) -> int | None:
     try:
-        return int(struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1])
+        return isolate.peer(conn)[1]
     except OSError:
         return None
 

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from grader import isolate
 from grader.assignments import known_assignments, load_assignment
 from grader.forkserver import KEPT_FOLDER, ForkSandbox, fork_problem, kept_address
 from grader.model import CellLog
@@ -300,7 +300,7 @@ def _listener_pid(address: str) -> int:
     """The pid of the grader that made the kept template at `address` listen (its credentials)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
         sock.connect(address)
-        return int(struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0])
+        return isolate.peer(sock)[0]
 
 
 def _kept_templates() -> list[str]:
