@@ -52,7 +52,14 @@ WARM = ("IPython.core.interactiveshell", "grader.probe", "grader.codec", "grader
 
 
 def _warm_up(extra: list[str]) -> None:
-    """Import what every child needs; start no thread pool (a fork keeps only the calling thread)."""
+    """Import what every child needs; start no thread pool (a fork keeps only the calling thread).
+    The collector is off meanwhile (imports make millions of objects and few cycles: it would walk
+    them again and again, a sixth of the time), and what was made is frozen, not collected: no child
+    ever walks or writes those pages, so they stay shared however much of it is garbage. With no
+    warm imports at all (the fork server's self-test: its child execs a command) nothing is imported."""
+    if not extra:
+        return
+    gc.disable()
     for name in (*extra, *WARM):
         __import__(name)
     torch = sys.modules.get("torch")
@@ -66,8 +73,8 @@ def _warm_up(extra: list[str]) -> None:
     from grader.shell import Shell
 
     Shell()  # the shell itself: each child takes it as it is (grader/shell.py's Shell() finds it)
-    gc.collect()
-    gc.freeze()  # the collector never walks the template's objects in a child: their pages stay shared
+    gc.freeze()
+    gc.enable()
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
