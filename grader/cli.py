@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -567,5 +569,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def run() -> None:
+    """The `grade` command. After `grade FILE` the process ends without Python's teardown, which
+    frees torch's modules and objects one by one: half a second of a student's wait for nothing.
+    Every file is written and closed by then; the exit handlers run, the output is flushed."""
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] not in COMMANDS and threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
