@@ -56,7 +56,8 @@ def _warm_up(extra: list[str]) -> None:
     The collector is off meanwhile (imports make millions of objects and few cycles: it would walk
     them again and again, a sixth of the time), and what was made is frozen, not collected: no child
     ever walks or writes those pages, so they stay shared however much of it is garbage. With no
-    warm imports at all (the fork server's self-test: its child execs a command) nothing is imported."""
+    warm imports at all nothing is imported: that is the fork server's self-test, whose child execs
+    a command (an assignment without WARM_IMPORTS gets such a template too; its children import)."""
     if not extra:
         return
     gc.disable()
