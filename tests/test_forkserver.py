@@ -265,6 +265,24 @@ def test_the_shell_runs_cells_as_nbclient_does(name: str) -> None:
     assert not differences, differences
 
 
+COLLECTOR = """import gc, weakref
+class Node: pass
+node = Node(); node.me = node; alive = weakref.ref(node); del node
+gc.collect()
+print(gc.isenabled(), alive() is None)
+"""
+
+
+@pytest.mark.parametrize("backend", ["bwrap-fork", "bwrap"])
+def test_the_students_code_has_the_collector_its_imports_went_without(backend: str, tmp_path: Path) -> None:
+    """The template and the kernel's set-up cell import with the collector off: the student's cells
+    find it on, and it collects the cycles they make."""
+    module = tmp_path / "cycles.py"
+    module.write_text(COLLECTOR)
+    cells = _cells(module, load_assignment("toy2d-classifiers"), get_sandbox(backend))
+    assert [(c.status, c.output) for c in cells] == [("ok", "True True\n")]
+
+
 UNDER_TMP = sorted(leading_to_python("/tmp"))  # a checkout in /tmp
 
 
