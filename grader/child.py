@@ -23,27 +23,40 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from typing import TYPE_CHECKING, Any
 
 from grader import protocol
+
+if TYPE_CHECKING:
+    from nbclient import NotebookClient
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-class _CappedClient(NotebookClient):
-    """An nbclient that keeps at most MAX_CELL_OUTPUT characters of each cell's output."""
+class CellTimeout(Exception):
+    """A cell stopped by the wall-clock backstop (either kernel)."""
 
-    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
-        kept = sum(len(str(o.get("text", ""))) for o in outs)
-        if msg["msg_type"] == "stream" and kept >= protocol.MAX_CELL_OUTPUT:
-            return None
-        if msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
-            return None  # pictures and rich outputs are not needed for grading
-        return super().output(outs, msg, display_id, cell_index)
+
+class KernelDied(Exception):
+    """nbclient's kernel process ended (a forked child's end is its supervisor's to say)."""
+
+
+def _capped_client(notebook: Any, **options: Any) -> NotebookClient:
+    """An nbclient that keeps at most MAX_CELL_OUTPUT characters of each cell's output. nbclient is
+    imported here: a child forked from the fork server's template runs its cells in IPython's shell,
+    so the template never imports it (nor jupyter_client, zmq, nbformat: 0.15 s of its start)."""
+    from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+            kept = sum(len(str(o.get("text", ""))) for o in outs)
+            if msg["msg_type"] == "stream" and kept >= protocol.MAX_CELL_OUTPUT:
+                return None
+            if msg["msg_type"] in ("display_data", "execute_result", "update_display_data"):
+                return None  # pictures and rich outputs are not needed for grading
+            return super().output(outs, msg, display_id, cell_index)
+
+    return CappedClient(notebook, **options)
 
 
 def cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, Any]:
@@ -56,7 +69,7 @@ def cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, An
             trace = "\n".join(out.get("traceback", [])) or f"{out.get('ename')}: {out.get('evalue')}"
             error = (f"{note}\n" if note else "") + _ANSI.sub("", trace)[-protocol.MAX_CELL_ERROR:]
             status = "error" if status == "ok" else status
-    first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+    first_line = next((line for line in cell["source"].splitlines() if line.strip()), "")
     return {
         "index": index,
         "status": status,
@@ -118,10 +131,16 @@ def _kernel_returncode(client: NotebookClient) -> int | None:
     return process.wait(timeout=5) if process is not None else None
 
 
-def _code_cell(source: str) -> Any:
-    """A code cell, made without nbformat's validation: in a forked child it is made after the
-    student's code ran, which may have patched what the validation calls (builtins.any)."""
-    return nbformat.NotebookNode(cell_type="code", source=source, metadata={}, outputs=[], execution_count=None)
+def _code_cell(source: str) -> dict[str, Any]:
+    """A code cell as plain data, made without nbformat's validation: in a forked child it is made
+    after the student's code ran, which may have patched what the validation calls (builtins.any)."""
+    return {"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+
+
+def _code_cells(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """The notebook's code cells, their source as one string (the grader's JSON, as nbformat's)."""
+    sources = [c.get("source", "") for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    return [_code_cell("".join(s) if isinstance(s, list) else str(s)) for s in sources]
 
 
 class _Events:
@@ -164,9 +183,24 @@ class _NbKernel:
     def __init__(self, client: NotebookClient) -> None:
         self.client = client
 
-    def execute(self, cell: Any) -> None:
-        self.client.nb.cells.append(cell)
-        self.client.execute_cell(cell, len(self.client.nb.cells) - 1)
+    def execute(self, cell: dict[str, Any]) -> None:
+        import nbformat
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        node = nbformat.NotebookNode(cell_type="code", source=cell["source"], metadata={}, outputs=[],
+                                     execution_count=None)
+        self.client.nb.cells.append(node)
+        try:
+            self.client.execute_cell(node, len(self.client.nb.cells) - 1)
+        except CellTimeoutError as error:
+            raise CellTimeout(str(error)) from error
+        except DeadKernelError as error:
+            raise KernelDied(str(error)) from error
+        finally:
+            cell["outputs"] = node.outputs
+
+    def returncode(self) -> int | None:
+        return _kernel_returncode(self.client)
 
     def cpu(self) -> float:
         return _kernel_cpu(self.client)
@@ -187,8 +221,7 @@ def _serve(kernel: Any, scratch: Path, config: dict[str, Any], events: _Events, 
     given = protocol.read_message(grader_in, protocol.SUBMISSION)
     if given is None:
         return 0
-    notebook = nbformat.from_dict(given["notebook"])
-    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    code_cells = _code_cells(given["notebook"])
     plan = given["part"]
     logs: list[dict[str, Any]] = []
     cells_sent = False
@@ -201,7 +234,7 @@ def _serve(kernel: Any, scratch: Path, config: dict[str, Any], events: _Events, 
                 kernel.execute(cell)
                 logs.append(cell_log(index, cell, "timeout" if watch.fired else "ok",
                                      f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
-            except CellTimeoutError:
+            except CellTimeout:
                 logs.append(cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
             watch.cell(running=False)
             if on_cell is not None:
@@ -220,10 +253,10 @@ def _serve(kernel: Any, scratch: Path, config: dict[str, Any], events: _Events, 
             given = protocol.read_message(grader_in, protocol.PART)
             plan = given["part"] if given is not None else None
         events.emit(protocol.DONE)
-    except DeadKernelError:
+    except KernelDied:
         if not cells_sent:
             events.emit(protocol.CELLS, cells=logs)
-        events.emit(protocol.KERNEL_EXIT, returncode=_kernel_returncode(kernel.client))
+        events.emit(protocol.KERNEL_EXIT, returncode=kernel.returncode())
         return protocol.KERNEL_DIED
     return 0
 
@@ -240,11 +273,13 @@ def _setup_source(config: dict[str, Any]) -> str:
 
 
 def main(scratch: Path) -> int:
+    import nbformat
+
     config = json.loads((scratch / protocol.CONFIG).read_text())
     events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     cell_seconds = float(config.get("cell_seconds", 60))
-    client = _CappedClient(
-        nbformat.v4.new_notebook(cells=[_code_cell(_setup_source(config))]),
+    client = _capped_client(
+        nbformat.v4.new_notebook(cells=[nbformat.from_dict(_code_cell(_setup_source(config)))]),
         timeout=int(protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK),
         kernel_name="python3",
         allow_errors=True,
@@ -288,7 +323,7 @@ class _ShellKernel:
             _set_builtins(self.pristine)
         cell["outputs"] = outputs
         if self.wall_fired:
-            raise CellTimeoutError("the cell did not finish (wall-clock backstop)")
+            raise CellTimeout("the cell did not finish (wall-clock backstop)")
 
     def cpu(self) -> float:
         if self.wall is not None and self.started and time.monotonic() - self.started > self.wall:
