@@ -427,6 +427,9 @@ def _chain_process(chain: dict[str, Any], steps: list[dict[str, Any]], plan: dic
         _EXIT(0)
 
 
+_WARMED: list[bool] = []  # warm_export has run in this process, or in the template it was forked from
+
+
 def warm_export() -> None:
     """torch.export's first export (about 0.5 s of CPU, nearly all of it set-up) and a first
     backward pass, on a model of the grader's: done once, then inherited warm by forked processes
@@ -437,11 +440,12 @@ def warm_export() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     graph_of(model, torch.zeros(3, 2))
     model(torch.zeros(3, 2)).sum().backward()
+    _WARMED.append(True)
 
 
 def _warm_up(steps: list[dict[str, Any]]) -> None:
-    """What every forked chain would otherwise do once on its own (`warm_export`), done here."""
-    if "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
+    """What every forked chain would otherwise do once on its own (`warm_export`), done here once."""
+    if _WARMED or "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
         return
     with contextlib.suppress(Exception):  # a cell may have broken torch: the chains will say so
         warm_export()
