@@ -427,25 +427,26 @@ def _chain_process(chain: dict[str, Any], steps: list[dict[str, Any]], plan: dic
         _EXIT(0)
 
 
-_WARMED: list[bool] = []  # warm_export has run in this process, or in the template it was forked from
+_warmed = False  # warm_export has run in this process, or in the template it was forked from
 
 
 def warm_export() -> None:
     """torch.export's first export (about 0.5 s of CPU, nearly all of it set-up) and a first
     backward pass, on a model of the grader's: done once, then inherited warm by forked processes
     (the fork server's template does it before any child; else the kernel before its chains)."""
+    global _warmed
     torch = sys.modules["torch"]
     from .export import graph_of
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     graph_of(model, torch.zeros(3, 2))
     model(torch.zeros(3, 2)).sum().backward()
-    _WARMED.append(True)
+    _warmed = True
 
 
 def _warm_up(steps: list[dict[str, Any]]) -> None:
     """What every forked chain would otherwise do once on its own (`warm_export`), done here once."""
-    if _WARMED or "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
+    if _warmed or "torch" not in sys.modules or not any(s.get("observe") == "graph" for s in steps):
         return
     with contextlib.suppress(Exception):  # a cell may have broken torch: the chains will say so
         warm_export()
