@@ -156,10 +156,10 @@ def _grade_one(args: argparse.Namespace) -> GradeReport:
         print("grade: no sandbox on this system: the notebook runs in a Jupyter kernel of your own, "
               "public checks only", file=sys.stderr)
         return grade_in_own_kernel(args.file, args.assignment)
-    from .grading import grade_file
+    from .grading import grade_file, template_imports
     from .sandbox import get_sandbox
 
-    sandbox = get_sandbox(args.sandbox, args.keep_warm)
+    sandbox = get_sandbox(args.sandbox, args.keep_warm, template_imports(args.file, args.assignment))
     if args.keep_warm and sandbox.name != "bwrap-fork":
         print(f"grade: --keep-warm: nothing to keep with the {sandbox.name} sandbox (the fork server needs root "
               "and control groups)", file=sys.stderr)

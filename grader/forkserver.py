@@ -445,10 +445,11 @@ def _warm_imports(scratch: Path) -> tuple[str, ...]:
 
 
 @functools.cache
-def fork_problem(keep: float = 0.0) -> str:
+def fork_problem(keep: float = 0.0, warm: tuple[str, ...] = ()) -> str:
     """Why the fork server cannot run here ("" when it can): root, control groups, bwrap, and a
     real child forked from a real template (kept for the first backend made; with `keep`, a
-    template kept that long after this grader)."""
+    template kept that long after this grader). `warm`: a template the grading will want, started
+    first, to import while the self-test runs."""
     if os.geteuid() != 0 or student_uid(Path("/")) is None:
         return "the fork server needs the grader to run as root (to give each child a user of its own)"
     problem = groups_problem()
@@ -461,6 +462,8 @@ def fork_problem(keep: float = 0.0) -> str:
 
     sandbox = ForkSandbox(bwrap, keep=keep)
     try:
+        if warm:
+            sandbox.prepare(warm)
         with ScratchSpace.create(2**24, 100, prefix="coursegrade-probe-") as space:
             for sub in ("work", "tmp", "home"):
                 (space.path / sub).mkdir()
@@ -487,9 +490,10 @@ _TESTED: list[ForkSandbox] = []
 
 
 def fork_sandbox(note: str = "", keep: float = 0.0) -> ForkSandbox:
-    """The backend; the self-test's template is reused by the first one made in this process."""
+    """The backend; the last self-test's (and the template it started for the grading) is reused by
+    the first one made in this process after it."""
     bwrap = shutil.which("bwrap") or "bwrap"
-    for tested in _TESTED:
+    for tested in reversed(_TESTED):
         if tested.owner == os.getpid() and tested.keep == keep:
             _TESTED.remove(tested)
             tested.note = note

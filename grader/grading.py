@@ -90,6 +90,18 @@ def _early_worker(sandbox: Sandbox, root: Path, name: str) -> Worker | None:
         return None
 
 
+def template_imports(path: Path, assignment_name: str | None = None) -> tuple[str, ...]:
+    """The warm imports of the sandbox that grading `path` will want, read without loading the
+    checks (so that the sandbox's self-test can run while they import); () when they cannot be told
+    (grade_file says why)."""
+    try:
+        root = course_root(path.parent)
+        settings = sandbox_settings(root, assignment_name or detect_assignment(load_submission(path), root))
+    except GraderError:
+        return ()
+    return settings[1] if settings is not None else ()
+
+
 def grade_file(
     path: Path,
     assignment_name: str | None = None,

@@ -580,27 +580,24 @@ def filter_note() -> str:
     return f"no system-call filter: {problem}" if problem else ""
 
 
-def get_sandbox(name: str = "auto", keep: float = 0.0) -> Sandbox:
-    """The backend called `name` ("auto": bwrap when it works here, else a loud fallback); `keep`:
-    the fork server's templates outlive this grader by that many seconds (the next grader forks
-    from them at once), where the fork server runs."""
+def get_sandbox(name: str = "auto", keep: float = 0.0, warm: tuple[str, ...] = ()) -> Sandbox:
+    """The backend called `name` ("auto": the fork server, else bwrap, where it works here, else a
+    loud fallback); `keep`: the fork server's templates outlive this grader by that many seconds
+    (the next grader forks from them at once); `warm`: the imports of the template the grading
+    will want, started beside the fork server's self-test rather than after it."""
     if name == "none":
         return PlainSandbox()
     if name == "subprocess":
         return SubprocessSandbox(_noted(limits_note()))
-    if name == "bwrap-fork":
+    if name in ("auto", "bwrap-fork"):
         from .forkserver import fork_problem, fork_sandbox
 
-        why_not = fork_problem(keep)
-        if why_not:
-            raise SandboxError(f"--sandbox bwrap-fork: {why_not}; use --sandbox bwrap")
-        return fork_sandbox(_noted(filter_note()), keep)
-    problem = bwrap_problem()
-    if name == "auto" and not problem:
-        from .forkserver import fork_problem, fork_sandbox
-
-        if not fork_problem(keep):
+        why_not = fork_problem(keep, tuple(sorted(warm)))
+        if not why_not:
             return fork_sandbox(_noted(filter_note()), keep)
+        if name == "bwrap-fork":
+            raise SandboxError(f"--sandbox bwrap-fork: {why_not}; use --sandbox bwrap")
+    problem = bwrap_problem()
     if not problem:
         return BwrapSandbox(shutil.which("bwrap") or "bwrap", _noted(limits_note(), filter_note()))
     if name == "bwrap":

@@ -221,6 +221,17 @@ def test_grader_processes_forked_from_the_owner_share_its_template(two_scratches
     assert not template.alive()
 
 
+def test_the_template_the_grading_wants_starts_before_the_self_tests_child() -> None:
+    """`grade FILE` tells get_sandbox the assignment's warm imports: their template imports while the
+    fork server's self-test runs, and the backend it returns holds it (the grading forks from it)."""
+    sandbox = get_sandbox("bwrap-fork", warm=("json",))
+    try:
+        assert list(sandbox.templates)[:1] == [("json",)]
+        assert sandbox.templates[("json",)].alive()
+    finally:
+        sandbox.close()
+
+
 # -- the in-process shell against nbclient's kernel ------------------------------------------------
 
 def _cells(path: Path, assignment: Any, sandbox: Any) -> tuple[CellLog, ...]:
