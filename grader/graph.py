@@ -160,7 +160,7 @@ def read_graph(value: Any) -> Graph | str:
     if not isinstance(value, dict):
         return "the model's graph could not be read"
     if "error" in value:
-        return (f"the model could not be exported to a graph of operators (torch.export, in eval mode): "
+        return (f"the model could not be exported to a graph of operators (traced in eval mode, as torch.export does): "
                 f"{str(value['error'])[:600]}\nforward must be plain tensor code: {INSTEAD}")
     try:
         return _parse(value)

@@ -431,9 +431,10 @@ _warmed = False  # warm_export has run in this process, or in the template it wa
 
 
 def warm_export() -> None:
-    """torch.export's first export (about 0.5 s of CPU, nearly all of it set-up) and a first
-    backward pass, on a model of the grader's: done once, then inherited warm by forked processes
-    (the fork server's template does it before any child; else the kernel before its chains)."""
+    """The first export (the recorder's set-up and self-check; torch.export's set-up, 0.5 s, where the
+    recorder cannot run) and a first backward pass, on a model of the grader's: done once, then
+    inherited warm by forked processes (the fork server's template does it before any child; else
+    the kernel before its chains)."""
     global _warmed
     torch = sys.modules["torch"]
     from .export import graph_of

@@ -5,7 +5,7 @@ grader that connects is served by a fork of the template (`keep`).
 
 It imports the interpreter machinery once (IPython's shell, the probe and the codec, and the
 assignment's warm imports: torch with one thread, numpy; and, where the assignment exports models,
-a first torch.export of a model of its own) and never runs student code. Per
+a first export of a model of its own) and never runs student code. Per
 request (one message on its socket: a JSON head and, by SCM_RIGHTS, the child's stdin, stdout,
 stderr, its scratch folder as a detached mount (open_tree) and one end of a control socket) it
 forks a child into a new pid namespace:

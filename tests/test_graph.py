@@ -4,6 +4,8 @@ sandbox), carried through the real codec, checked against the allowlist and run 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from grader import export
 from grader.codec import Decoder, Encoder
 from grader.export import graph_of
 from grader.graph import Graph, GraphError, graph_problem, read_graph, run_graph
@@ -125,6 +128,78 @@ def test_a_model_that_cannot_be_exported_is_told_why(tmp_path: Path) -> None:
     problem = exported(DataDependent(), torch.randn(4, 2), tmp_path)
     assert isinstance(problem, str) and "could not be exported" in problem
     assert "not a torch.nn.Module" in str(exported([1, 2], torch.randn(4, 2), tmp_path))  # type: ignore[arg-type]
+
+
+class EverythingAtOnce(nn.Module):
+    """In-place activations and sums, a registered buffer, a plain tensor attribute, a constant made in
+    forward, slicing, a tuple-returning operator and a view: what export's bookkeeping must get right."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.norm, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Linear(64, 6)
+        self.register_buffer("scale", torch.tensor(2.0))
+        self.shift = torch.randn(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.norm(self.conv(x)), inplace=True), 2)
+        x += x * self.scale
+        low, high = self.fc(x.view(x.size(0), -1)).chunk(2, dim=1)
+        return torch.max(low, high)[:, :3] + torch.tensor([0.5]) + self.shift
+
+
+MODELS = [(FunctionalMLP, (8, 2)), (FunctionalCNN, (16, 1, 8, 8)), (EverythingAtOnce, (5, 1, 8, 8))]
+
+
+@pytest.mark.parametrize(("make", "shape"), MODELS, ids=[m.__name__ for m, _ in MODELS])
+def test_the_recorder_gives_torch_exports_graph(make: type[nn.Module], shape: tuple[int, ...], tmp_path: Path) -> None:
+    """The recorder (graph_of) against torch.export's own program of the same model: the operators
+    that run, the tensors with their kinds, names and values, and what the grader computes."""
+    torch.manual_seed(0)
+    model, example = make().eval(), torch.randn(*shape)
+    ours = read_graph(through_the_codec(graph_of(model, example), tmp_path))
+    theirs = read_graph(export._program(torch.export.export(model, (example,), strict=False), example))
+    assert isinstance(ours, Graph) and isinstance(theirs, Graph)
+    assert [n.op for n in ours.used()] == [n.op for n in theirs.used()]
+    assert [(t.name, t.kind, t.target, t.requires_grad) for t in ours.tensors] == \
+        [(t.name, t.kind, t.target, t.requires_grad) for t in theirs.tensors]
+    assert all(torch.equal(a.value, b.value) for a, b in zip(ours.tensors, theirs.tensors, strict=True))
+    inputs = torch.randn(2 * shape[0], *shape[1:])
+    assert torch.allclose(run_graph(ours, inputs), run_graph(theirs, inputs))
+    assert torch.allclose(run_graph(ours, inputs), model(inputs), atol=1e-5)
+
+
+def test_recording_leaves_the_model_and_the_example_as_they_were(tmp_path: Path) -> None:
+    """Real tensors run through forward: one that changes its weights and its input in place changes
+    neither the student's model nor the example (export's fake tensors change nothing either); a print
+    in forward adds nothing to the graph."""
+
+    class Meddles(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            print(x[:1])
+            self.fc.bias.data.add_(1.0)
+            return self.fc(x.mul_(2))
+
+    model, example = Meddles(), torch.ones(4, 2)
+    weights = [p.detach().clone() for p in model.parameters()]
+    graph = exported(model, example, tmp_path)
+    assert isinstance(graph, Graph) and graph.outline() == "linear(2→3)"
+    assert all(torch.equal(p, w) for p, w in zip(model.parameters(), weights, strict=True))
+    assert torch.equal(example, torch.ones(4, 2))
+    assert torch.allclose(run_graph(graph, torch.ones(4, 2)), nn.functional.linear(torch.full((4, 2), 2.0), *weights))
+
+
+def test_exporting_imports_neither_dynamo_nor_inductor() -> None:
+    """The recorder's point: torch.export imports torch._dynamo and torch._inductor (1 s) on its first use."""
+    script = ("import sys, torch\nfrom grader.export import graph_of\n"
+              "graph = graph_of(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU()), torch.zeros(4, 2))\n"
+              "print([n['op'] for n in graph['nodes']], sorted(m for m in sys.modules if m in "
+              "('torch._dynamo', 'torch._inductor')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "['aten.linear.default', 'aten.relu.default'] []"
 
 
 def test_dropout_forced_on_is_refused(tmp_path: Path) -> None:
