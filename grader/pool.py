@@ -275,8 +275,8 @@ def _shared_sandbox(config: PoolConfig, context: Any) -> ForkSandbox | None:
     their children from one template (one template's memory, whatever -j), started now."""
     if context.get_start_method() != "fork" or config.sandbox_name not in ("auto", "bwrap-fork"):
         return None
-    try:
-        sandbox = get_sandbox(config.sandbox_name)
+    try:  # the assignment's template imports while the fork server's self-test runs
+        sandbox = get_sandbox(config.sandbox_name, warm=config.assignment.warm_imports)
     except GraderError:
         return None  # each worker says why, on its submissions
     if not isinstance(sandbox, ForkSandbox):
