@@ -21,7 +21,9 @@ template the previous grading left running: a student's second self-check; its C
 out the template's forks, which are not the command's processes), n notebooks against
 `grade batch -j 2` only, and print the batch's wall time against the time the reference's own
 training takes on the machine's cores (CPU seconds of its make/train/predict for every model the
-checks train, in a plain process, times n, divided by the cores).
+checks train, in a plain process, times n, divided by the cores), and against that with the
+notebook's own cells added (its demo trainings and plot: work that grading a notebook runs, in
+nbgrader as here).
 """
 
 from __future__ import annotations
@@ -231,6 +233,11 @@ def _summary(name: str, n: int, results: dict[str, list[dict[str, float]]], own:
               f"{median['grade -j 2']['cpu'] / (cpu * n):.1f}; beyond the student's functions "
               f"{median['grade -j 2']['cpu'] / n - cpu:.2f} CPU-s per submission   "
               f"load {statistics.median(o['load'] for o in own):.1f}")
+        cells = statistics.median(o["notebook"] for o in own)
+        print(f"  with the notebook's own cells too ({cells:.2f} CPU-s: its demo trainings and plot, which grading "
+              f"runs as nbgrader does): ({cpu:.2f} + {cells:.2f}) x {n} / {cores} = {(cpu + cells) * n / cores:.1f} s; "
+              f"grade batch -j 2 wall / that = {wall / ((cpu + cells) * n / cores):.2f}; beyond the notebook and "
+              f"its functions {median['grade -j 2']['cpu'] / n - cpu - cells:.2f} CPU-s per submission")
 
 
 def main() -> int:
@@ -273,8 +280,8 @@ def main() -> int:
                 if name == toy2d_port.NAME:
                     mine = {**toy2d_port.own_training_seconds(assignment), "load": os.getloadavg()[0]}
                     own.append(mine)
-                    print(f"  toy2 own training (plain process): {mine['cpu']:.2f} CPU-s for {mine['models']} models"
-                          f"   load {mine['load']:.1f}", flush=True)
+                    print(f"  toy2 own training (plain process): {mine['cpu']:.2f} CPU-s for {mine['models']} models, "
+                          f"its own cells {mine['notebook']:.2f} CPU-s   load {mine['load']:.1f}", flush=True)
         for command in kept:  # the kept templates end a second after this grading
             subprocess.run([*command[:-1], "1"], capture_output=True, check=False)
         for name, assignment in assignments.items():
