@@ -262,8 +262,9 @@ def _deadline(text: str) -> datetime:
 
 
 def _run_batch(args: argparse.Namespace) -> int:
-    from .assignments import load_assignment
+    from .assignments import course_root, load_assignment, sandbox_settings
     from .batch import BatchConfig, run_batch, summary_line
+    from .sandbox import start_early
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
@@ -272,6 +273,9 @@ def _run_batch(args: argparse.Namespace) -> int:
     if args.pick == "latest-before-deadline" and args.deadline is None and args.layout != "canvas":
         print("grade batch: no --deadline: only Canvas's late tags tell which files are late", file=sys.stderr)
     roster = read_roster(args.roster) if args.roster else None
+    settings = sandbox_settings(course_root(), args.assignment)
+    if settings is not None and args.scheduler is None:  # the workers' template imports while the checks load
+        start_early(args.sandbox, settings[1])
     assignment = load_assignment(args.assignment, include_hidden=not args.no_hidden)
     from .course_db import database_url
 

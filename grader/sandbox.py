@@ -580,6 +580,16 @@ def filter_note() -> str:
     return f"no system-call filter: {problem}" if problem else ""
 
 
+def start_early(name: str, warm: tuple[str, ...]) -> None:
+    """Where `name` may be the fork server: run its self-test now, with the template for `warm`
+    importing beside it, for a grading that loads its checks meanwhile; get_sandbox(name, warm=warm)
+    then returns that backend, template and all."""
+    if name in ("auto", "bwrap-fork"):
+        from .forkserver import fork_problem
+
+        fork_problem(0.0, tuple(sorted(warm)))
+
+
 def get_sandbox(name: str = "auto", keep: float = 0.0, warm: tuple[str, ...] = ()) -> Sandbox:
     """The backend called `name` ("auto": the fork server, else bwrap, where it works here, else a
     loud fallback); `keep`: the fork server's templates outlive this grader by that many seconds

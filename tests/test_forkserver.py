@@ -26,7 +26,7 @@ from grader.assignments import known_assignments, load_assignment
 from grader.forkserver import KEPT_FOLDER, ForkSandbox, fork_problem, kept_address
 from grader.model import CellLog
 from grader.runner import run_steps
-from grader.sandbox import Limits, bwrap_problem, get_sandbox
+from grader.sandbox import Limits, bwrap_problem, get_sandbox, start_early
 from grader.submission import load_submission
 from grader.validate import sample_cases
 
@@ -222,12 +222,16 @@ def test_grader_processes_forked_from_the_owner_share_its_template(two_scratches
 
 
 def test_the_template_the_grading_wants_starts_before_the_self_tests_child() -> None:
-    """`grade FILE` tells get_sandbox the assignment's warm imports: their template imports while the
-    fork server's self-test runs, and the backend it returns holds it (the grading forks from it)."""
+    """`grade batch` starts the self-test before it loads the checks, with the assignment's template
+    importing beside it (`grade FILE` asks get_sandbox at once); the backend get_sandbox returns
+    then holds that very template (the grading forks from it), started before it was asked for."""
+    start_early("bwrap-fork", ("json",))
+    asked = time.monotonic()
     sandbox = get_sandbox("bwrap-fork", warm=("json",))
     try:
         assert list(sandbox.templates)[:1] == [("json",)]
-        assert sandbox.templates[("json",)].alive()
+        template = sandbox.templates[("json",)]
+        assert template.alive() and template.started < asked
     finally:
         sandbox.close()
 
