@@ -103,6 +103,10 @@ class DataDependentError(RuntimeError):
     """What export says of a forward that branches on the data, said by the recorder."""
 
 
+class DetachedOutput(RuntimeError):
+    """What export says of a forward that leaves the operators (x.numpy()), said by the recorder."""
+
+
 class _Trace:
     """The nodes and tensors of one recording; tensors are known by identity (all kept alive meanwhile)."""
 
@@ -172,6 +176,19 @@ class _Trace:
         count = self.counts[what] = self.counts.get(what, -1) + 1
         return count
 
+    def sources(self, outputs: list[Any]) -> set[str]:
+        """The names the outputs are computed from: nodes, tensors and the input."""
+        found, todo = set(), _names(outputs)
+        by_name = {n["name"]: n for n in self.nodes}
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.add(name)
+                node = by_name.get(name)
+                if node is not None:
+                    todo.extend(_names([node["args"], list(node["kwargs"].values())]))
+        return found
+
     def used(self, outputs: list[Any]) -> list[dict[str, Any]]:
         """The nodes the outputs depend on, and those that change a tensor in place (and theirs)."""
         needed = set(_names(outputs)) | {n["name"] for n in self.nodes if _in_place(n["op"])}
@@ -204,6 +221,10 @@ def _recorded(torch: Any, recorder: Any, model: Any, example: Any) -> dict[str, 
     finally:
         trace.restore()
     outputs = [trace.arg(leaf) for leaf in torch.utils._pytree.tree_leaves(result)]
+    if outputs and "x" not in trace.sources(outputs[:1]):
+        raise DetachedOutput("forward's output does not come from its input through tensor operators (numpy, "
+                             "Python numbers or a stored answer on the way?), so its graph would only repeat "
+                             "what it gave the example")
     return {"version": GRAPH_VERSION, "inputs": ["x"], "input_shape": list(example.shape), "tensors": trace.tensors,
             "other_inputs": [], "nodes": trace.used(outputs), "outputs": outputs}
 
