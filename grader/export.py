@@ -45,8 +45,9 @@ def graph_of(model: Any, example: Any) -> dict[str, Any]:
 # `Recorder` is such a mode, on real tensors: the same operators, in 0.6 ms instead of 12.5 ms for a small
 # MLP, and without importing torch._dynamo and torch._inductor as export's tracer does (1 s, once).
 # Unlike export it runs the student's forward on real tensors: an operator that hands a tensor's value
-# to Python (a branch on the data) is refused, as export refuses it; operators whose result nothing
-# uses and that change nothing in place (a print in forward) are left out.
+# to Python (a branch on the data), or an output that does not come from the input through operators
+# (x.numpy() and back), is refused, as export refuses them; operators whose result nothing uses and
+# that change nothing in place (a print in forward) are left out.
 
 _MODE: list[Any] = []  # the recorder's class, made once; [None]: this torch has no pre-dispatch hooks
 
