@@ -7,7 +7,7 @@ tensors that grader/codec.py carries back (never pickle). The grader checks the 
 allowlist and runs the graph itself, on test inputs that never enter this process
 (grader/graph.py). Nothing here is trusted: the student's code shares this process, and
 whatever it makes this function return is only a graph that the grader will run as it is.
-Standard library at the top; torch is the student's process's own.
+Standard library (and graph.py, itself standard library at its top) here; torch is the student's process's own.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import operator
 import sys
 from typing import Any
+
+from .graph import node_refs
 
 GRAPH_VERSION = 1
 _TENSOR_KINDS = {"PARAMETER": "parameter", "BUFFER": "buffer", "CONSTANT_TENSOR": "constant"}
@@ -179,7 +181,7 @@ class _Trace:
 
     def sources(self, outputs: list[Any]) -> set[str]:
         """The names the outputs are computed from: nodes, tensors and the input."""
-        found, todo = set(), _names(outputs)
+        found, todo = set(), node_refs(outputs)
         by_name = {n["name"]: n for n in self.nodes}
         while todo:
             name = todo.pop()
@@ -187,15 +189,15 @@ class _Trace:
                 found.add(name)
                 node = by_name.get(name)
                 if node is not None:
-                    todo.extend(_names([node["args"], list(node["kwargs"].values())]))
+                    todo.extend(node_refs([node["args"], list(node["kwargs"].values())]))
         return found
 
     def used(self, outputs: list[Any]) -> list[dict[str, Any]]:
         """The nodes the outputs depend on, and those that change a tensor in place (and theirs)."""
-        needed = set(_names(outputs)) | {n["name"] for n in self.nodes if _in_place(n["op"])}
+        needed = set(node_refs(outputs)) | {n["name"] for n in self.nodes if _in_place(n["op"])}
         for node in reversed(self.nodes):
             if node["name"] in needed:
-                needed |= set(_names([node["args"], list(node["kwargs"].values())]))
+                needed |= set(node_refs([node["args"], list(node["kwargs"].values())]))
         return [n for n in self.nodes if n["name"] in needed]
 
 
@@ -203,14 +205,6 @@ def _in_place(op: str) -> bool:
     """aten.relu_.default, aten.add_.Tensor: the operator changes its first argument."""
     parts = op.split(".")
     return len(parts) == 3 and parts[1].endswith("_")
-
-
-def _names(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [value["node"]] if isinstance(value.get("node"), str) else []
-    if isinstance(value, list | tuple):
-        return [name for v in value for name in _names(v)]
-    return []
 
 
 def _recorded(torch: Any, recorder: Any, model: Any, example: Any) -> dict[str, Any]:
