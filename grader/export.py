@@ -3,11 +3,11 @@
 Runs in the sandbox, after the student's `train`: the model runs in eval mode on an example batch
 of public inputs while each ATen operator is recorded as torch.export records it (`Recorder`;
 torch.export itself where this torch lacks the hooks), and the graph becomes names, numbers and
-tensors that grader/codec.py carries back (never pickle). The grader checks the operators against its
-allowlist and runs the graph itself, on test inputs that never enter this process
+tensors that grader/codec.py carries back (never pickle). The grader checks the operators against
+its allowlist and runs the graph itself, on test inputs that never enter this process
 (grader/graph.py). Nothing here is trusted: the student's code shares this process, and
 whatever it makes this function return is only a graph that the grader will run as it is.
-Standard library (and graph.py, itself standard library at its top) here; torch is the student's process's own.
+Standard library (and graph.py, standard library at its top) here; torch is the student's own.
 """
 
 from __future__ import annotations
@@ -194,10 +194,7 @@ class _Trace:
 
     def used(self, outputs: list[Any]) -> list[dict[str, Any]]:
         """The nodes the outputs depend on, and those that change a tensor in place (and theirs)."""
-        needed = set(node_refs(outputs)) | {n["name"] for n in self.nodes if _in_place(n["op"])}
-        for node in reversed(self.nodes):
-            if node["name"] in needed:
-                needed |= set(node_refs([node["args"], list(node["kwargs"].values())]))
+        needed = self.sources([*outputs, *({"node": n["name"]} for n in self.nodes if _in_place(n["op"]))])
         return [n for n in self.nodes if n["name"] in needed]
 
 
