@@ -7,7 +7,7 @@ tensors that grader/codec.py carries back (never pickle). The grader checks the 
 its allowlist and runs the graph itself, on test inputs that never enter this process
 (grader/graph.py). Nothing here is trusted: the student's code shares this process, and
 whatever it makes this function return is only a graph that the grader will run as it is.
-Standard library (and graph.py, standard library at its top) here; torch is the student's own.
+Standard library at the top; torch is the student's process's own.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import operator
 import sys
 from typing import Any
-
-from .graph import node_refs
 
 GRAPH_VERSION = 1
 _TENSOR_KINDS = {"PARAMETER": "parameter", "BUFFER": "buffer", "CONSTANT_TENSOR": "constant"}
@@ -181,7 +179,7 @@ class _Trace:
 
     def sources(self, outputs: list[Any]) -> set[str]:
         """The names the outputs are computed from: nodes, tensors and the input."""
-        found, todo = set(), node_refs(outputs)
+        found, todo = set(), _node_refs(outputs)
         by_name = {n["name"]: n for n in self.nodes}
         while todo:
             name = todo.pop()
@@ -189,7 +187,7 @@ class _Trace:
                 found.add(name)
                 node = by_name.get(name)
                 if node is not None:
-                    todo.extend(node_refs([node["args"], list(node["kwargs"].values())]))
+                    todo.extend(_node_refs([node["args"], list(node["kwargs"].values())]))
         return found
 
     def used(self, outputs: list[Any]) -> list[dict[str, Any]]:
@@ -202,6 +200,16 @@ def _in_place(op: str) -> bool:
     """aten.relu_.default, aten.add_.Tensor: the operator changes its first argument."""
     parts = op.split(".")
     return len(parts) == 3 and parts[1].endswith("_")
+
+
+def _node_refs(value: Any) -> list[str]:
+    """The node names {"node": name} in `value`. (graph.py reads them the same way, on the grader's
+    side; the child side imports none of the grader's modules: tests/test_protocol.py.)"""
+    if isinstance(value, dict):
+        return [value["node"]] if isinstance(value.get("node"), str) else []
+    if isinstance(value, list | tuple):
+        return [name for v in value for name in _node_refs(v)]
+    return []
 
 
 def _recorded(torch: Any, recorder: Any, model: Any, example: Any) -> dict[str, Any]:

@@ -106,11 +106,11 @@ class Graph:
 
     def used(self) -> tuple[Node, ...]:
         """The nodes the output depends on, in the order they run."""
-        needed = set(node_refs(self.outputs))
+        needed = set(_refs(self.outputs))
         by_name = {n.name: n for n in self.nodes}
         for node in reversed(self.nodes):
             if node.name in needed:
-                needed |= set(node_refs((node.args, tuple(node.kwargs.values()))))
+                needed |= set(_refs((node.args, tuple(node.kwargs.values()))))
         return tuple(n for n in self.nodes if n.name in needed and n.name in by_name)
 
     def layers(self) -> tuple[str, ...]:
@@ -147,12 +147,11 @@ class Graph:
         return found
 
 
-def node_refs(value: Any) -> list[str]:
-    """The node names {"node": name} in `value` (arguments, outputs), in order."""
+def _refs(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [value["node"]] if isinstance(value.get("node"), str) else []
     if isinstance(value, list | tuple):
-        return [r for v in value for r in node_refs(v)]
+        return [r for v in value for r in _refs(v)]
     return []
 
 
@@ -189,7 +188,7 @@ def graph_problem(graph: Graph) -> str | None:
         problem = _node_problem(node)
         if problem:
             return problem
-    normalized = {r for n in graph.nodes if n.family == "normalization" for r in node_refs(n.args)}
+    normalized = {r for n in graph.nodes if n.family == "normalization" for r in _refs(n.args)}
     for tensor in graph.tensors:
         if tensor.value is None:
             return f"the model's tensor {tensor.target} could not be read back"
@@ -199,7 +198,7 @@ def graph_problem(graph: Graph) -> str | None:
     total = sum(t.value.numel() for t in graph.tensors)
     if total > MAX_VALUES:
         return f"the model's tensors hold {total:,} values, more than the {MAX_VALUES:,} the grader runs"
-    if not graph.outputs or not node_refs(graph.outputs[:1]):
+    if not graph.outputs or not _refs(graph.outputs[:1]):
         return "the model's graph has no output the grader can run"
     return None
 
