@@ -187,8 +187,7 @@ class _NbKernel:
         import nbformat
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-        node = nbformat.NotebookNode(cell_type="code", source=cell["source"], metadata={}, outputs=[],
-                                     execution_count=None)
+        node = nbformat.from_dict(cell)
         self.client.nb.cells.append(node)
         try:
             self.client.execute_cell(node, len(self.client.nb.cells) - 1)
