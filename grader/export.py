@@ -124,8 +124,8 @@ class _Trace:
             for key, value in vars(module).items():
                 if isinstance(value, torch.Tensor):
                     self.attributes.setdefault(id(value), f"{prefix}.{key}" if prefix else key)
-        held = [("p", "parameter", model.named_parameters()), ("b", "buffer", model.named_buffers())]
-        for letter, kind, named in held:
+        kinds = [("p", "parameter", model.named_parameters()), ("b", "buffer", model.named_buffers())]
+        for letter, kind, named in kinds:
             for target, value in named:
                 self.hold(value, f"{letter}_{target.replace('.', '_')}", kind, target)
                 self.held.append((value, self.tensors[-1]["value"]))
