@@ -9,6 +9,7 @@ scikit-learn's digits cannot be read there.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +19,9 @@ import pytest
 import torch
 
 from grader.assignments import load_assignment
+from grader.batch import BatchConfig, run_batch
 from grader.grading import grade_submission
+from grader.model import GradeReport
 from grader.sandbox import ISOLATED, Limits, get_sandbox
 from grader.submission import load_submission
 from grader.validate import expectation_problems
@@ -41,6 +44,24 @@ def test_a_cheat_loses_exactly_its_exercise(name: str, expected: dict[str, Any])
     spec = load_assignment(expected["assignment"])
     report = grade_submission(load_submission(HOSTILE / name), spec, sandbox)
     assert expectation_problems(report, expected, len(spec.checks)) == []
+
+
+BESIDE = ("forward_through_numpy.py", "honest_functional_mlp.py")  # an attack on the recorder, an honest classmate
+
+
+def test_a_forward_through_numpy_is_graded_beside_an_honest_classmate(tmp_path: Path) -> None:
+    """`grade batch`, two at once: the attack loses what it is expected to lose, and the honest
+    student beside it keeps full marks."""
+    cases = json.loads((HOSTILE / "expected.json").read_text())
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for name in BESIDE:
+        shutil.copyfile(HOSTILE / name, folder / name)
+    spec = load_assignment("toy2d-classifiers")
+    run_batch(BatchConfig(folder, spec, tmp_path / "out", jobs=2, sandbox_name="auto"))
+    for name in BESIDE:
+        result = json.loads((tmp_path / "out" / "results" / f"{Path(name).stem}.json").read_text())
+        assert expectation_problems(GradeReport.from_json(result), cases[name], len(spec.checks)) == [], name
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
