@@ -360,7 +360,7 @@ def test_cpu_used_after_a_call_returned_costs_that_call(tmp_path: Path) -> None:
     outcome = run_steps(_escapes_notebook(tmp_path), steps, get_sandbox(), Limits(call_seconds=1),
                         warm_imports=(), jobs=2)
     observed = outcome.observations
-    assert _lost(observed, "c.leave", "leaving_a_spinner")
+    assert _lost(observed, "c.leave", "leaving_a_spinner"), (observed["c.leave"], observed["w.wait"], outcome.stops)
     assert ("processes leaving_a_spinner left running used more than 1 s of CPU after it returned"
             in observed["c.leave"].error_message)
     assert [observed[s].value for s in ("c", "w", "w.wait")] == [[0, 1], [0, 1], 2]  # w's chain ran again

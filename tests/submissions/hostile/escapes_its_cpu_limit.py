@@ -56,8 +56,9 @@ def leaving_a_spinner(x):
     if pid == 0:
         _spin(6)
         os._exit(0)
-    with open("/tmp/spinner", "w") as f:
+    with open("/tmp/spinner.new", "w") as f:  # renamed whole: never read half-written
         f.write(str(pid))
+    os.replace("/tmp/spinner.new", "/tmp/spinner")
     return len(x)
 
 
