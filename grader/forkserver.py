@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from . import isolate
+from . import fontlist, isolate
 from .cgroups import ControlGroup, Usage
 from .cgroups import availability as groups_problem
 from .errors import SandboxError
@@ -65,9 +65,10 @@ TEMPLATE_PATIENCE = 120.0  # seconds for a template to import torch on a busy ma
 JOIN_PATIENCE = 30.0
 
 
-def template_arguments(bwrap: str, kept: bool = False) -> list[str]:
+def template_arguments(bwrap: str, kept: bool = False, fonts: bool = True) -> list[str]:
     """bwrap's command line for the template: bwrap's view without any scratch folder (a kept
-    template outlives the grader that started it)."""
+    template outlives the grader that started it), and matplotlib's font list once the grader has
+    built it (`fonts`: grader/fontlist.py)."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             *([] if kept else ["--die-with-parent"]), "--new-session", "--proc", "/proc", "--dev", "/dev",
             "--tmpfs", "/tmp"]
@@ -84,6 +85,7 @@ def template_arguments(bwrap: str, kept: bool = False) -> list[str]:
     args += hidden_data_arguments()
     if not (temp + "/").startswith("/tmp/"):
         args += ["--dir", temp]
+    args += fontlist.bind_arguments() if fonts else []
     args += ["--chdir", "/", "--remount-ro", "/"]
     return args
 
@@ -116,6 +118,8 @@ class Template:
     def _launch(self, bwrap: str, warm: tuple[str, ...], endpoint: socket.socket,
                 keep: float) -> subprocess.Popen[bytes]:
         """Start the template, asking for children on `endpoint` (listening for graders, if `keep`)."""
+        if any(name.split(".")[0] == "matplotlib" for name in warm):
+            fontlist.build_soon()  # for the next templates: this one lists the fonts itself if it must
         program_fd = filter_file() if not syscall_filter_problem() else None
         fds = [endpoint.fileno()] + ([program_fd] if program_fd is not None else [])
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "PYTHONDONTWRITEBYTECODE": "1",
@@ -212,7 +216,8 @@ def kept_address(bwrap: str, warm: tuple[str, ...]) -> str:
     folder = os.lstat(KEPT_FOLDER)
     if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != os.geteuid() or folder.st_mode & 0o077:
         raise SandboxError(f"{KEPT_FOLDER} is not a folder only this user may enter: no kept template")
-    digest = hashlib.sha256("\0".join([*template_arguments(bwrap, kept=True), sys.executable, *warm]).encode())
+    view = template_arguments(bwrap, kept=True, fonts=False)  # the same before and after the font list is built
+    digest = hashlib.sha256("\0".join([*view, sys.executable, *warm]).encode())
     digest.update(_grader_digest())
     return os.path.join(KEPT_FOLDER, f"template-{digest.hexdigest()[:32]}.sock")
 

@@ -34,6 +34,7 @@ import gc
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -41,7 +42,7 @@ import sys
 import time
 from typing import Any
 
-from grader import isolate
+from grader import fontlist, isolate
 
 REQUEST_BYTES = 1 << 20
 FDS = ("stdin", "stdout", "stderr", "scratch", "control")
@@ -60,6 +61,8 @@ def _warm_up(extra: list[str]) -> None:
     a command (an assignment without WARM_IMPORTS gets such a template too; its children import)."""
     if not extra:
         return
+    if any(name.split(".")[0] == "matplotlib" for name in extra):
+        _take_font_list()
     gc.disable()
     for name in (*extra, *WARM):
         __import__(name)
@@ -76,6 +79,15 @@ def _warm_up(extra: list[str]) -> None:
     Shell()  # the shell itself: each child takes it as it is (grader/shell.py's Shell() finds it)
     gc.freeze()
     gc.enable()
+
+
+def _take_font_list() -> None:
+    """matplotlib's font list as the grader built it (grader/fontlist.py), where matplotlib looks
+    for it: its fonts are not listed again here."""
+    with contextlib.suppress(OSError, KeyError):
+        for name in os.listdir(fontlist.INSIDE):
+            if name.startswith("fontlist-v") and name.endswith(".json"):
+                shutil.copyfile(os.path.join(fontlist.INSIDE, name), os.path.join(os.environ["MPLCONFIGDIR"], name))
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from grader import isolate
+from grader import fontlist, isolate
 from grader.assignments import known_assignments, load_assignment
-from grader.forkserver import KEPT_FOLDER, ForkSandbox, fork_problem, kept_address
+from grader.forkserver import KEPT_FOLDER, ForkSandbox, fork_problem, kept_address, template_arguments
 from grader.model import CellLog
 from grader.runner import run_steps
-from grader.sandbox import Limits, bwrap_problem, get_sandbox, start_early
+from grader.sandbox import INSIDE_LIB, Limits, bwrap_problem, get_sandbox, start_early
 from grader.submission import load_submission
 from grader.validate import sample_cases
 
@@ -296,6 +296,54 @@ def test_the_students_code_has_the_collector_its_imports_went_without(backend: s
     module.write_text(COLLECTOR)
     cells = _cells(module, load_assignment("toy2d-classifiers"), get_sandbox(backend))
     assert [(c.status, c.output) for c in cells] == [("ok", "True True\n")]
+
+
+FONTS_IN_THE_TEMPLATE = """
+import glob, io, logging, sys
+if sys.argv[1] == "take":
+    from grader.zygote import _take_font_list
+    _take_font_list()
+taken = bool(glob.glob("/tmp/fontlist-v*.json"))
+said = io.StringIO()
+logging.basicConfig(stream=said, level=logging.INFO)
+import matplotlib.font_manager
+print("taken" if taken else "none", "listed" if "generated new fontManager" in said.getvalue() else "loaded")
+"""
+
+FONTS_FROM_A_CELL = f"""
+import os
+def attempt(do):
+    try:
+        do()
+        return "done"
+    except OSError as error:
+        return type(error).__name__
+print(attempt(lambda: os.listdir({fontlist.INSIDE!r})),
+      attempt(lambda: open({fontlist.INSIDE!r} + "/planted.json", "w")),
+      attempt(lambda: os.rename({fontlist.INSIDE!r}, "/tmp/fonts")))
+"""
+
+
+def test_the_font_list_the_grader_built_serves_each_template_out_of_the_students_reach(tmp_path: Path) -> None:
+    """matplotlib's font list, built once by the grader (grader/fontlist.py): a template takes it
+    and does not list the fonts again (without it, it does); a student's cell can neither read nor
+    change it, nor plant a file beside it."""
+    if not fontlist.built():
+        fontlist.build()
+    folder = fontlist.folder()
+    assert folder is not None and fontlist.built()
+    before = sorted(p.name for p in folder.iterdir())
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "HOME": "/tmp", "MPLCONFIGDIR": "/tmp", "LANG": "C.UTF-8"}
+    view = template_arguments(shutil.which("bwrap") or "bwrap")
+    template = [*view, "--", sys.executable, "-c", FONTS_IN_THE_TEMPLATE]
+    said = [subprocess.run([*template, way], env=env, capture_output=True, text=True, timeout=120).stdout.strip()
+            for way in ("take", "leave")]
+    assert said == ["taken loaded", "none listed"]
+    module = tmp_path / "fonts.py"
+    module.write_text(FONTS_FROM_A_CELL)
+    cells = _cells(module, load_assignment("toy2d-classifiers"), get_sandbox("bwrap-fork"))
+    assert [(c.status, c.output.split()) for c in cells] == [("ok", ["PermissionError"] * 3)]
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing planted
 
 
 UNDER_TMP = sorted(leading_to_python("/tmp"))  # a checkout in /tmp
