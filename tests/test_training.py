@@ -113,3 +113,28 @@ def test_a_lookup_model_gets_no_accuracy() -> None:
     observed = _observations(run, lookup, lookup, [1.0, 0.2], split.y_train.clone())
     verdict = accuracy_check("make_mlp/blobs", "make_mlp", run, 0.9).judge(Evidence(observed))
     assert not verdict.passed and "aten.cdist" in verdict.message
+
+
+def test_the_graders_adam_is_torchs_bit_for_bit() -> None:
+    """grader/trainer.py's Adam (without torch.optim's per-step machinery) against torch.optim.Adam:
+    the same parameters after 300 steps, to the bit; a parameter with no gradient is left as it is."""
+    from grader.trainer import Adam
+
+    def start() -> list[torch.Tensor]:
+        generator = torch.Generator().manual_seed(3)
+        return [torch.randn(shape, generator=generator).requires_grad_() for shape in ((2, 8), (8,), (8, 3), (5,))]
+
+    X, y = torch.randn(64, 2, generator=torch.Generator().manual_seed(4)), torch.arange(64) % 3
+
+    def loss(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(torch.relu(X @ w1 + b1) @ w2, y)
+
+    theirs, ours = start(), start()
+    optimizer, own = torch.optim.Adam(theirs, lr=0.01), Adam(ours, lr=0.01)
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss(*theirs).backward()
+        optimizer.step()
+        own.step(torch.autograd.grad(loss(*ours), ours, allow_unused=True))
+    assert all(torch.equal(a, b) for a, b in zip(theirs, ours, strict=True))
+    assert torch.equal(ours[3], start()[3]) and not torch.equal(ours[0], start()[0])
