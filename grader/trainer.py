@@ -131,6 +131,8 @@ class Adam:
             for i, (parameter, gradient) in enumerate(zip(self.parameters, gradients, strict=True)):
                 if gradient is None:
                     continue
+                if torch.is_complex(parameter):  # as torch's Adam: each part a real number of its own
+                    parameter, gradient = torch.view_as_real(parameter), torch.view_as_real(gradient)
                 moments = self.moments[i]
                 if moments is None:
                     moments = self.moments[i] = _Moments(0, torch.zeros_like(parameter), torch.zeros_like(parameter))
