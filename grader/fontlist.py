@@ -9,9 +9,11 @@ A template's MPLCONFIGDIR is its own empty /tmp, so every cold start paid that. 
 - it is kept in the grader's own cache folder, `$XDG_CACHE_HOME/coursegrade/matplotlib-VERSION`
   (0700, this user's: a student's process cannot read it, let alone write it), written under a
   temporary folder and renamed into place whole;
-- a template sees that folder read-only at INSIDE and copies the list into its /tmp before it
-  imports pyplot (grader/zygote.py). A list matplotlib cannot use (another version, a font file
-  gone) is rebuilt by matplotlib in the template, as before.
+- a template that imports matplotlib is handed the list as a file descriptor open for reading
+  (`opened`, as the system-call filter is handed over), with its name; it copies the list into
+  its /tmp and closes the descriptor before it imports anything (grader/zygote.py). Nothing is
+  mounted: no sandbox shows the folder, and no child inherits the descriptor. A list matplotlib
+  cannot use (another version, a font file gone) is rebuilt by matplotlib in the template.
 The first template on a machine starts while the list is being built, and lists the fonts itself.
 """
 
@@ -21,6 +23,7 @@ import contextlib
 import functools
 import importlib.metadata
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -28,7 +31,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-INSIDE = "/run/coursegrade-fonts"  # where a template sees the folder
+NAME = re.compile(r"^fontlist-v[0-9A-Za-z.]{1,32}\.json$")  # matplotlib's name for it
 _BUILD = """
 import glob, os, sys
 import matplotlib.font_manager
@@ -57,13 +60,26 @@ def folder() -> Path | None:
 
 
 def built() -> bool:
+    return _list() is not None
+
+
+def _list() -> Path | None:
     path = folder()
-    return path is not None and any(path.glob("fontlist-v*.json"))
+    try:
+        return next((p for p in sorted(path.iterdir()) if NAME.match(p.name)), None) if path is not None else None
+    except OSError:
+        return None
 
 
-def bind_arguments() -> list[str]:
-    """bwrap's arguments that show the font list to a template: none until it is built."""
-    return ["--ro-bind", str(folder()), INSIDE] if built() else []
+def opened() -> tuple[int, str] | None:
+    """The font list open for reading (a descriptor the caller closes) and its name; None until it is built."""
+    path = _list()
+    if path is None:
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), path.name
+    except OSError:
+        return None
 
 
 def build_soon() -> None:

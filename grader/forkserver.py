@@ -65,10 +65,9 @@ TEMPLATE_PATIENCE = 120.0  # seconds for a template to import torch on a busy ma
 JOIN_PATIENCE = 30.0
 
 
-def template_arguments(bwrap: str, kept: bool = False, fonts: bool = True) -> list[str]:
+def template_arguments(bwrap: str, kept: bool = False) -> list[str]:
     """bwrap's command line for the template: bwrap's view without any scratch folder (a kept
-    template outlives the grader that started it), and matplotlib's font list once the grader has
-    built it (`fonts`: grader/fontlist.py)."""
+    template outlives the grader that started it)."""
     args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             *([] if kept else ["--die-with-parent"]), "--new-session", "--proc", "/proc", "--dev", "/dev",
             "--tmpfs", "/tmp"]
@@ -85,7 +84,6 @@ def template_arguments(bwrap: str, kept: bool = False, fonts: bool = True) -> li
     args += hidden_data_arguments()
     if not (temp + "/").startswith("/tmp/"):
         args += ["--dir", temp]
-    args += fontlist.bind_arguments() if fonts else []
     args += ["--chdir", "/", "--remount-ro", "/"]
     return args
 
@@ -118,22 +116,25 @@ class Template:
     def _launch(self, bwrap: str, warm: tuple[str, ...], endpoint: socket.socket,
                 keep: float) -> subprocess.Popen[bytes]:
         """Start the template, asking for children on `endpoint` (listening for graders, if `keep`)."""
+        fonts = None
         if any(name.split(".")[0] == "matplotlib" for name in warm):
-            fontlist.build_soon()  # for the next templates: this one lists the fonts itself if it must
+            fonts = fontlist.opened()
+            if fonts is None:
+                fontlist.build_soon()  # for the next templates: this one lists the fonts itself
         program_fd = filter_file() if not syscall_filter_problem() else None
-        fds = [endpoint.fileno()] + ([program_fd] if program_fd is not None else [])
+        fds = [endpoint.fileno()] + [fd for fd in (program_fd, fonts and fonts[0]) if fd is not None]
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
                "HOME": "/tmp", "IPYTHONDIR": "/tmp/ipython", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp"}
         command = [*template_arguments(bwrap, kept=keep > 0), "--", sys.executable, "-m", "grader.zygote",
-                   str(endpoint.fileno()), str(program_fd) if program_fd is not None else "-", ",".join(warm),
-                   *([f"{keep:g}"] if keep else [])]
+                   str(endpoint.fileno()), str(program_fd) if program_fd is not None else "-",
+                   f"{fonts[0]}:{fonts[1]}" if fonts else "-", ",".join(warm), *([f"{keep:g}"] if keep else [])]
         try:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=self.stderr, pass_fds=fds, env=env, start_new_session=True)
         finally:
-            if program_fd is not None:
-                os.close(program_fd)
+            for fd in fds[1:]:
+                os.close(fd)
 
     def _connect_kept(self, bwrap: str, warm: tuple[str, ...], keep: float) -> socket.socket:
         """A connection to the kept template for `warm`; one is started (listening at its address,
@@ -216,8 +217,7 @@ def kept_address(bwrap: str, warm: tuple[str, ...]) -> str:
     folder = os.lstat(KEPT_FOLDER)
     if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != os.geteuid() or folder.st_mode & 0o077:
         raise SandboxError(f"{KEPT_FOLDER} is not a folder only this user may enter: no kept template")
-    view = template_arguments(bwrap, kept=True, fonts=False)  # the same before and after the font list is built
-    digest = hashlib.sha256("\0".join([*view, sys.executable, *warm]).encode())
+    digest = hashlib.sha256("\0".join([*template_arguments(bwrap, kept=True), sys.executable, *warm]).encode())
     digest.update(_grader_digest())
     return os.path.join(KEPT_FOLDER, f"template-{digest.hexdigest()[:32]}.sock")
 

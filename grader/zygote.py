@@ -1,5 +1,5 @@
-"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD WARM,IMPORTS [KEEP]` runs inside one bubblewrap
-sandbox (grader/forkserver.py starts it) and forks one child per submission. With KEEP (seconds:
+"""The template: `python -m grader.zygote SOCKET_FD FILTER_FD FONTS WARM,IMPORTS [KEEP]` runs inside one
+bubblewrap sandbox (grader/forkserver.py starts it) and forks one child per submission. With KEEP (seconds:
 `grade FILE --keep-warm`) it outlives the grader that started it: SOCKET_FD listens, and each
 grader that connects is served by a fork of the template (`keep`).
 
@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -61,8 +60,6 @@ def _warm_up(extra: list[str]) -> None:
     a command (an assignment without WARM_IMPORTS gets such a template too; its children import)."""
     if not extra:
         return
-    if any(name.split(".")[0] == "matplotlib" for name in extra):
-        _take_font_list()
     gc.disable()
     for name in (*extra, *WARM):
         __import__(name)
@@ -81,13 +78,19 @@ def _warm_up(extra: list[str]) -> None:
     gc.enable()
 
 
-def _take_font_list() -> None:
-    """matplotlib's font list as the grader built it (grader/fontlist.py), where matplotlib looks
-    for it: its fonts are not listed again here."""
-    with contextlib.suppress(OSError, KeyError):
-        for name in os.listdir(fontlist.INSIDE):
-            if name.startswith("fontlist-v") and name.endswith(".json"):
-                shutil.copyfile(os.path.join(fontlist.INSIDE, name), os.path.join(os.environ["MPLCONFIGDIR"], name))
+def _take_font_list(handed: str) -> None:
+    """matplotlib's font list as the grader built it (grader/fontlist.py), handed over as FD:NAME:
+    copied where matplotlib looks for it, so that its fonts are not listed again here; the
+    descriptor closed before any child is forked."""
+    if handed == "-":
+        return
+    fd, _, name = handed.partition(":")
+    with contextlib.suppress(OSError, ValueError, KeyError):  # without it, matplotlib lists the fonts
+        with open(int(fd), "rb") as handed_over:
+            data = handed_over.read()
+        if fontlist.NAME.match(name):
+            with open(os.path.join(os.environ["MPLCONFIGDIR"], name), "wb") as copy:
+                copy.write(data)
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
@@ -303,16 +306,18 @@ def _seconds(conn: socket.socket) -> float | None:
 
 
 def main(argv: list[str]) -> int:
-    """SOCKET_FD FILTER_FD WARM [KEEP]: serve the grader on the socket, or, with KEEP (seconds),
-    listen on it for graders (`keep`)."""
+    """SOCKET_FD FILTER_FD FONTS WARM [KEEP]: serve the grader on the socket, or, with KEEP
+    (seconds), listen on it for graders (`keep`). FILTER_FD and FONTS (FD:NAME, grader/fontlist.py)
+    may be "-"."""
     sock = socket.socket(fileno=int(argv[1]))
     program = None
     if argv[2] != "-":
         with open(int(argv[2]), "rb") as file:
             program = file.read()
-    _warm_up([name for name in argv[3].split(",") if name] if len(argv) > 3 else [])
-    if len(argv) > 4:
-        keep(sock, program, float(argv[4]))
+    _take_font_list(argv[3])
+    _warm_up([name for name in argv[4].split(",") if name])
+    if len(argv) > 5:
+        keep(sock, program, float(argv[5]))
     else:
         serve(sock, program)
     return 0

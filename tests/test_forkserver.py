@@ -300,9 +300,8 @@ def test_the_students_code_has_the_collector_its_imports_went_without(backend: s
 
 FONTS_IN_THE_TEMPLATE = """
 import glob, io, logging, sys
-if sys.argv[1] == "take":
-    from grader.zygote import _take_font_list
-    _take_font_list()
+from grader.zygote import _take_font_list
+_take_font_list(sys.argv[1])
 taken = bool(glob.glob("/tmp/fontlist-v*.json"))
 said = io.StringIO()
 logging.basicConfig(stream=said, level=logging.INFO)
@@ -310,40 +309,39 @@ import matplotlib.font_manager
 print("taken" if taken else "none", "listed" if "generated new fontManager" in said.getvalue() else "loaded")
 """
 
-FONTS_FROM_A_CELL = f"""
-import os
-def attempt(do):
+FONTS_FROM_A_CELL = """
+import glob, os
+def target(fd):
     try:
-        do()
-        return "done"
-    except OSError as error:
-        return type(error).__name__
-print(attempt(lambda: os.listdir({fontlist.INSIDE!r})),
-      attempt(lambda: open({fontlist.INSIDE!r} + "/planted.json", "w")),
-      attempt(lambda: os.rename({fontlist.INSIDE!r}, "/tmp/fonts")))
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own descriptor, closed by now
+        return ""
+opened = [target(fd) for fd in os.listdir("/proc/self/fd")]
+print([path for path in glob.glob("/run/*") + opened if "font" in path or "coursegrade" in path])
 """
 
 
 def test_the_font_list_the_grader_built_serves_each_template_out_of_the_students_reach(tmp_path: Path) -> None:
-    """matplotlib's font list, built once by the grader (grader/fontlist.py): a template takes it
-    and does not list the fonts again (without it, it does); a student's cell can neither read nor
-    change it, nor plant a file beside it."""
+    """matplotlib's font list, built once by the grader (grader/fontlist.py), handed to a template
+    as an open file: the template takes it and does not list the fonts again (without it, it
+    does). Nothing of it reaches a child: no folder shown, no descriptor left open."""
     if not fontlist.built():
         fontlist.build()
-    folder = fontlist.folder()
-    assert folder is not None and fontlist.built()
-    before = sorted(p.name for p in folder.iterdir())
+    handed = fontlist.opened()
+    assert handed is not None
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "HOME": "/tmp", "MPLCONFIGDIR": "/tmp", "LANG": "C.UTF-8"}
     view = template_arguments(shutil.which("bwrap") or "bwrap")
     template = [*view, "--", sys.executable, "-c", FONTS_IN_THE_TEMPLATE]
-    said = [subprocess.run([*template, way], env=env, capture_output=True, text=True, timeout=120).stdout.strip()
-            for way in ("take", "leave")]
+    try:
+        said = [subprocess.run([*template, way], env=env, capture_output=True, text=True, timeout=120,
+                               pass_fds=(handed[0],)).stdout.strip() for way in (f"{handed[0]}:{handed[1]}", "-")]
+    finally:
+        os.close(handed[0])
     assert said == ["taken loaded", "none listed"]
     module = tmp_path / "fonts.py"
     module.write_text(FONTS_FROM_A_CELL)
     cells = _cells(module, load_assignment("toy2d-classifiers"), get_sandbox("bwrap-fork"))
-    assert [(c.status, c.output.split()) for c in cells] == [("ok", ["PermissionError"] * 3)]
-    assert sorted(p.name for p in folder.iterdir()) == before  # nothing planted
+    assert [(c.status, c.output) for c in cells] == [("ok", "[]\n")]
 
 
 UNDER_TMP = sorted(leading_to_python("/tmp"))  # a checkout in /tmp
