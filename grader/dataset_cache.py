@@ -23,12 +23,13 @@ import functools
 import hashlib
 import io
 import os
-import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from .cachedir import private_cache_folder
 
 FORMAT = 1
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -40,16 +41,7 @@ def cache_folder() -> Path | None:
     """The grader's own folder for datasets, or None where none can be used safely."""
     if os.environ.get(DISABLE):
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "coursegrade" / f"datasets-{_generators_version()}"
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(folder)
-    except (OSError, RuntimeError):
-        return None
-    own = not hasattr(os, "getuid") or info.st_uid == os.getuid()
-    private = not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return folder if stat.S_ISDIR(info.st_mode) and own and private else None
+    return private_cache_folder(f"datasets-{_generators_version()}")
 
 
 @functools.cache

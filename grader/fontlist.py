@@ -7,7 +7,7 @@ A template's MPLCONFIGDIR is its own empty /tmp, so every cold start paid that. 
   manager in an empty folder, with an empty HOME as the template has (the same fonts are listed:
   the template sees the system's folders and /etc/fonts), no student code anywhere near it;
 - it is kept in the grader's own cache folder, `$XDG_CACHE_HOME/coursegrade/matplotlib-VERSION`
-  (0700, this user's: a student's process cannot read it, let alone write it), written under a
+  (made 0700, this user's, like the datasets' folder), written under a
   temporary folder and renamed into place whole;
 - a template that imports matplotlib is handed the list as a file descriptor open for reading
   (`opened`, as the system-call filter is handed over), with its name; it copies the list into
@@ -24,12 +24,13 @@ import functools
 import importlib.metadata
 import os
 import re
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
+
+from .cachedir import private_cache_folder
 
 NAME = re.compile(r"^fontlist-v[0-9A-Za-z.]{1,32}\.json$")  # matplotlib's name for it
 _BUILD = """
@@ -43,20 +44,11 @@ for path in glob.glob(os.path.join(os.environ["MPLCONFIGDIR"], "fontlist-v*.json
 @functools.cache
 def folder() -> Path | None:
     """The grader's folder for this matplotlib's font list; None without matplotlib, or where it is
-    not a folder of this user's that nobody else may enter."""
+    not a folder of this user's that nobody else may write into."""
     try:
-        version = importlib.metadata.version("matplotlib")
+        return private_cache_folder(f"matplotlib-{importlib.metadata.version('matplotlib')}")
     except importlib.metadata.PackageNotFoundError:
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    path = base / "coursegrade" / f"matplotlib-{version}"
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(path)
-    except (OSError, RuntimeError):
-        return None
-    private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
-    return path if private else None
 
 
 def built() -> bool:
