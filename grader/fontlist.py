@@ -7,8 +7,8 @@ A template's MPLCONFIGDIR is its own empty /tmp, so every cold start paid that. 
   manager in an empty folder, with an empty HOME as the template has (the same fonts are listed:
   the template sees the system's folders and /etc/fonts), no student code anywhere near it;
 - it is kept in the grader's own cache folder, `$XDG_CACHE_HOME/coursegrade/matplotlib-VERSION`
-  (made 0700, this user's, like the datasets' folder), written under a
-  temporary folder and renamed into place whole;
+  (grader/cachedir.py, as the datasets' folder), written under a temporary folder and renamed
+  into place whole;
 - a template that imports matplotlib is handed the list as a file descriptor open for reading
   (`opened`, as the system-call filter is handed over), with its name; it copies the list into
   its /tmp and closes the descriptor before it imports anything (grader/zygote.py). Nothing is
