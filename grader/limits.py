@@ -14,6 +14,7 @@ class Limits:
     cell_seconds: float = 60.0  # CPU seconds of one cell
     run_seconds: float = 300.0  # CPU seconds of the whole run (start-up not counted)
     startup_seconds: float = 60.0  # wall clock for a kernel to start (before any student code)
+    asleep_seconds: float = 60.0  # wall clock: cells that used (almost) no CPU this long wait for what never comes
     memory_bytes: int = 4 * 2**30
     processes: int = 512
     file_bytes: int = 512 * 2**20

@@ -42,7 +42,6 @@ from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, sub
 from .scratchfs import ScratchSpace, sweep_stale
 
 GRACE_SECONDS = 2.0
-ASLEEP_SECONDS = 60.0  # cells whose processes used (almost) no CPU this long wait for what never comes
 ASLEEP_CPU = 0.01  # "almost": below this share of one core (a busy machine still gives a runnable cell far more)
 POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
@@ -418,12 +417,12 @@ class _Attempt:
         self.progress(steps[0] if steps else None)
 
     def asleep(self, cpu: float, now: float) -> bool:
-        """Have the cells used (almost) no CPU for ASLEEP_SECONDS? Told only where the kernel counts
+        """Have the cells used (almost) no CPU for the limits' asleep_seconds? Told only where the kernel counts
         the CPU (a control group): a waiting process uses none, one a busy machine delays still some."""
         if self.awake_at == 0.0 or cpu - self.awake_cpu > ASLEEP_CPU * (now - self.awake_at):
             self.awake_cpu, self.awake_at = cpu, now
             return False
-        if now - self.awake_at <= ASLEEP_SECONDS:
+        if now - self.awake_at <= self.worker.limits.asleep_seconds:
             return False
         return _group_usage(self.worker.sandbox, self.worker.process) is not None  # read only once asleep that long
 
@@ -546,7 +545,7 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
                                      f"within {attempt.cells_seconds:g} s of CPU")
         if attempt.asleep(cpu, now):
             return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish: they "
-                                     f"used no CPU for {ASLEEP_SECONDS:g} s (waiting or sleeping?)")
+                                     f"used no CPU for {limits.asleep_seconds:g} s (waiting or sleeping?)")
     if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
     return None
