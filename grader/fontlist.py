@@ -14,7 +14,8 @@ A template's MPLCONFIGDIR is its own empty /tmp, so every cold start paid that. 
   its /tmp and closes the descriptor before it imports anything (grader/zygote.py). Nothing is
   mounted: no sandbox shows the folder, and no child inherits the descriptor. A list matplotlib
   cannot use (another version, a font file gone) is rebuilt by matplotlib in the template.
-The first template on a machine starts while the list is being built, and lists the fonts itself.
+The first template on a machine starts while the list is being built (by a process of its own), and
+lists the fonts itself.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from .cachedir import private_cache_folder
 
 NAME = re.compile(r"^fontlist-v[0-9A-Za-z.]{1,32}\.json$")  # matplotlib's name for it
 _BUILD = """
-import glob, os, sys
-import matplotlib.font_manager
-for path in glob.glob(os.path.join(os.environ["MPLCONFIGDIR"], "fontlist-v*.json")):
-    os.replace(path, os.path.join(sys.argv[1], os.path.basename(path)))
+import glob, os, shutil, sys
+try:
+    import matplotlib.font_manager
+    for path in glob.glob(os.path.join(os.environ["MPLCONFIGDIR"], "fontlist-v*.json")):
+        os.replace(path, os.path.join(sys.argv[1], os.path.basename(path)))
+finally:
+    shutil.rmtree(os.environ["MPLCONFIGDIR"], ignore_errors=True)
 """
 
 
@@ -75,23 +78,34 @@ def opened() -> tuple[int, str] | None:
 
 
 def build_soon() -> None:
-    """Start building the font list, where there is none yet (once per grader process), in a
-    thread that waits for it: the grading goes on meanwhile."""
-    if _started.acquire(blocking=False) and not built():
-        threading.Thread(target=build, daemon=True).start()
+    """Start building the font list, where there is none yet (once per grader process): a process
+    of its own, not waited for (no thread in a grader that forks its workers next); it puts the
+    list in place when it is done, also after this grader has ended."""
+    global _building
+    if _building is None and not built():
+        _building = _start_building() or False
 
 
-_started = threading.Lock()  # held for good once a build was started
+_building: subprocess.Popen[bytes] | bool | None = None  # kept: a Popen collected while running would warn
 
 
 def build() -> None:
     """Build the font list now (its folder gets it whole, or not at all)."""
+    process = _start_building()
+    with contextlib.suppress(subprocess.SubprocessError):
+        if process is not None:
+            process.wait(timeout=300)
+
+
+def _start_building() -> subprocess.Popen[bytes] | None:
     path = folder()
     if path is None:
-        return
-    with contextlib.suppress(OSError, subprocess.SubprocessError), tempfile.TemporaryDirectory(
-            prefix=".build-", dir=path) as scratch:
+        return None
+    try:
+        scratch = tempfile.mkdtemp(prefix=".build-", dir=path)
         env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "MPLCONFIGDIR": scratch, "MPLBACKEND": "Agg",
                "LANG": "C.UTF-8"}
-        subprocess.run([sys.executable, "-c", _BUILD, str(path)], env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300, check=False)
+        return subprocess.Popen([sys.executable, "-c", _BUILD, str(path)], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return None
