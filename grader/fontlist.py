@@ -60,8 +60,10 @@ def built() -> bool:
 
 def _list() -> Path | None:
     path = folder()
+    if path is None:
+        return None
     try:
-        return next((p for p in sorted(path.iterdir()) if NAME.match(p.name)), None) if path is not None else None
+        return next((p for p in sorted(path.iterdir()) if NAME.match(p.name)), None)
     except OSError:
         return None
 
@@ -81,12 +83,11 @@ def build_soon() -> None:
     """Start building the font list, where there is none yet (once per grader process): a process
     of its own, not waited for (no thread in a grader that forks its workers next); it puts the
     list in place when it is done, also after this grader has ended."""
-    global _building
-    if _building is None and not built():
-        _building = _start_building() or False
+    if not _building and not built():
+        _building.append(_start_building())
 
 
-_building: subprocess.Popen[bytes] | bool | None = None  # kept: a Popen collected while running would warn
+_building: list[subprocess.Popen[bytes] | None] = []  # the build this process started, kept (a Popen freed early warns)
 
 
 def build() -> None:

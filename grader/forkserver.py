@@ -122,7 +122,7 @@ class Template:
             if fonts is None:
                 fontlist.build_soon()  # for the next templates: this one lists the fonts itself
         program_fd = filter_file() if not syscall_filter_problem() else None
-        fds = [endpoint.fileno()] + [fd for fd in (program_fd, fonts and fonts[0]) if fd is not None]
+        handed = [fd for fd in (program_fd, fonts[0] if fonts else None) if fd is not None]  # closed here once passed
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": INSIDE_LIB, "PYTHONDONTWRITEBYTECODE": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "LANG": "C.UTF-8",
                "HOME": "/tmp", "IPYTHONDIR": "/tmp/ipython", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp"}
@@ -131,9 +131,10 @@ class Template:
                    f"{fonts[0]}:{fonts[1]}" if fonts else "-", ",".join(warm), *([f"{keep:g}"] if keep else [])]
         try:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=self.stderr, pass_fds=fds, env=env, start_new_session=True)
+                                    stderr=self.stderr, pass_fds=[endpoint.fileno(), *handed], env=env,
+                                    start_new_session=True)
         finally:
-            for fd in fds[1:]:
+            for fd in handed:
                 os.close(fd)
 
     def _connect_kept(self, bwrap: str, warm: tuple[str, ...], keep: float) -> socket.socket:
