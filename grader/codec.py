@@ -1,20 +1,23 @@
-"""Values across the sandbox boundary: JSON plus tensors saved one per file.
+"""Values across the sandbox boundary: JSON plus tensors, one per file.
 
 Both sides use this module (it imports only the standard library and `grader.protocol` at
 the top). Going in, the grader encodes a step's inputs (`Encoder` with no folder keeps the
 tensor files in memory, to travel in the grader's message); coming out, the probe encodes
 what the student's function returned, and the grader decodes it with `Decoder`: total (any
 bytes become a value or a `CodecError`), sizes capped, each tensor file read once through a
-folder descriptor and loaded with `torch.load(..., weights_only=True)`. Nothing is pickled.
+folder descriptor. Nothing is pickled or unpickled: a tensor file is one line of text,
+`coursegrade-tensor DTYPE DIM...`, then the tensor's elements as they lie in memory (C order,
+this machine's byte order; both sides run here), and the grader reads it back by checking that
+line, the length, and (for bool) every byte: no zip, no unpickler, between the child's bytes
+and the grader.
 
-Tags: {"$tensor": "file.pt"}, {"$tuple": [...]}, {"$dict": {...}}, {"$float": "nan"},
+Tags: {"$tensor": "file.tensor"}, {"$tuple": [...]}, {"$dict": {...}}, {"$float": "nan"},
 {"$ref": "step"} (inputs only), {"$object": {"type", "repr"}} (a value of any other type,
 decoded as `Opaque`).
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
@@ -33,7 +36,12 @@ from .protocol import (
     MAX_TENSOR_REFS,
 )
 
-_SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\.pt$")
+_SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]{1,64}\.tensor$")
+MAGIC = b"coursegrade-tensor"
+MAX_HEAD = 256  # bytes of a tensor file's first line
+MAX_DIMS = 16
+DTYPES = ("float32", "float64", "float16", "bfloat16", "complex64", "complex128",
+          "int64", "int32", "int16", "int8", "uint8", "bool")  # what crosses (others are described)
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -80,20 +88,55 @@ class Encoder:
     def _tensor(self, value: Any) -> Any:
         if value.numel() * value.element_size() > MAX_TENSOR_BYTES:
             return {"$object": {"type": "Tensor", "repr": f"too large: shape {tuple(value.shape)}"}}
-        import torch
-
+        try:
+            data = tensor_bytes(value)
+        except Exception as error:  # a dtype that does not cross, a tensor with no data (meta), ...
+            return {"$object": {"type": "Tensor", "repr": f"not sent: {str(error)[:200]}"}}
         self.count += 1
-        name = f"{self.prefix}-{self.count}.pt"
-        plain = value.detach().to("cpu").contiguous().clone()
-        if plain.layout != torch.strided:
-            plain = plain.to_dense()
+        name = f"{self.prefix}-{self.count}.tensor"
         if self.folder is None:
-            buffer = io.BytesIO()
-            torch.save(plain, buffer)
-            self.files[name] = buffer.getvalue()
+            self.files[name] = data
         else:
-            torch.save(plain, self.folder / name)
+            (self.folder / name).write_bytes(data)
         return {"$tensor": name}
+
+
+def tensor_bytes(value: Any) -> bytes:
+    """A tensor file's bytes: its line (dtype and shape), then its elements."""
+    import torch
+
+    plain = value.detach().to("cpu")
+    if plain.layout != torch.strided:
+        plain = plain.to_dense()
+    dtype = str(plain.dtype).removeprefix("torch.")
+    if dtype not in DTYPES:
+        raise ValueError(f"a tensor of dtype {dtype}")
+    plain = plain.resolve_conj().resolve_neg().contiguous()
+    head = b" ".join([MAGIC, dtype.encode(), *(str(size).encode() for size in plain.shape)]) + b"\n"
+    return head + plain.reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
+def tensor_from_bytes(data: bytes) -> Any:
+    """The tensor a file's bytes hold; ValueError (saying why) for anything else."""
+    import torch
+
+    end = data.find(b"\n", 0, MAX_HEAD)
+    words = data[:end].split(b" ") if end > 0 else []
+    if len(words) < 2 or words[0] != MAGIC or len(words) > MAX_DIMS + 2:
+        raise ValueError("not a tensor file")
+    dtype_name = words[1].decode("ascii", "replace")
+    if dtype_name not in DTYPES or not all(w.isdigit() and len(w) <= 12 for w in words[2:]):
+        raise ValueError("a malformed first line")
+    dtype, shape = getattr(torch, dtype_name), [int(w) for w in words[2:]]
+    count = math.prod(shape)
+    elements = bytearray(memoryview(data)[end + 1:])
+    if len(elements) != count * dtype.itemsize:
+        raise ValueError(f"{len(elements)} bytes of elements where the shape needs {count * dtype.itemsize}")
+    if dtype is torch.bool and elements.translate(None, b"\0\1"):
+        raise ValueError("a bool element that is neither 0 nor 1")
+    if count == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(elements, dtype=dtype).reshape(shape)
 
 
 def _is_exact_tensor(value: Any) -> bool:
@@ -141,9 +184,7 @@ def decode_input(data: Any, folder: Path, refs: dict[str, Any]) -> Any:
         return _FLOATS[body]
     if tag == "$ref":
         return refs[body]
-    import torch
-
-    return torch.load(folder / body, map_location="cpu", weights_only=True)
+    return tensor_from_bytes((folder / body).read_bytes())
 
 
 def valid_text(value: str, limit: int) -> str:
@@ -211,19 +252,15 @@ class Decoder:
         return self.loaded[name]
 
     def _load(self, name: str) -> Any:
-        import torch
-
-        data = _read_regular(self.folder_fd, name, MAX_TENSOR_BYTES + 4096)
+        data = _read_regular(self.folder_fd, name, MAX_TENSOR_BYTES + MAX_HEAD)
         self.bytes_read += len(data)
         if self.bytes_read > MAX_RUN_TENSOR_BYTES:
             raise CodecError(f"the answers' tensor files add up to more than {MAX_RUN_TENSOR_BYTES // 2**20} MiB")
         try:
-            tensor = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as error:  # any bytes at all: a bad zip, a refused pickle, a short file
-            raise CodecError(f"tensor file {name} cannot be read ({type(error).__name__})") from None
-        if type(tensor) is not torch.Tensor:
-            raise CodecError(f"tensor file {name} holds a {type(tensor).__name__}, not a Tensor")
-        return tensor
+            return tensor_from_bytes(data)
+        except Exception as error:  # any bytes at all: ValueError says why, anything else is named
+            why = str(error) if type(error) is ValueError else type(error).__name__
+            raise CodecError(f"tensor file {name} cannot be read ({why})") from None
 
 
 class _StepBudget:

@@ -6,7 +6,6 @@ value or a CodecError, never another exception, and never more memory than its c
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import pytest
 import torch
 
 from grader import protocol
-from grader.codec import CodecError, Decoder, Encoder, Opaque
+from grader.codec import CodecError, Decoder, Encoder, Opaque, tensor_bytes, tensor_from_bytes
 
 
 @pytest.fixture
@@ -37,8 +36,8 @@ def test_round_trip_of_plain_values_and_tensors(tmp_path: Path, decoder: Decoder
 
 def test_inputs_can_travel_in_memory() -> None:
     encoder = Encoder(None, "in1")
-    assert encoder.encode(torch.ones(2)) == {"$tensor": "in1-1.pt"}
-    assert torch.equal(torch.load(io.BytesIO(encoder.files["in1-1.pt"]), weights_only=True), torch.ones(2))
+    assert encoder.encode(torch.ones(2)) == {"$tensor": "in1-1.tensor"}
+    assert torch.equal(tensor_from_bytes(encoder.files["in1-1.tensor"]), torch.ones(2))
 
 
 def test_other_types_come_back_as_descriptions_not_objects(tmp_path: Path, decoder: Decoder) -> None:
@@ -56,13 +55,45 @@ def test_other_types_come_back_as_descriptions_not_objects(tmp_path: Path, decod
 
 
 def test_tensor_files_are_checked(tmp_path: Path, decoder: Decoder) -> None:
-    (tmp_path / "link.pt").symlink_to("/dev/zero")
-    os.mkfifo(tmp_path / "fifo.pt")
-    torch.save({"not": "a tensor"}, tmp_path / "dict.pt")
-    (tmp_path / "junk.pt").write_bytes(b"PK\x03\x04 not a zip at all")
-    for name in ("../../etc/passwd.pt", "missing.pt", "link.pt", "fifo.pt", "dict.pt", "junk.pt", 7, None):
+    (tmp_path / "link.tensor").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.tensor")
+    torch.save(torch.ones(2), tmp_path / "saved.tensor")  # torch's own format: a zip with a pickle in it
+    (tmp_path / "junk.tensor").write_bytes(b"PK\x03\x04 not a zip at all")
+    (tmp_path / "outside.pt").write_bytes(tensor_bytes(torch.ones(2)))  # a good file, not named as ours are
+    for name in ("../../etc/passwd.tensor", "missing.tensor", "link.tensor", "fifo.tensor", "saved.tensor",
+                 "junk.tensor", "outside.pt", 7, None):
         with pytest.raises(CodecError):
             decoder.decode({"$tensor": name})
+
+
+@pytest.mark.parametrize("value", [
+    torch.tensor(3.5), torch.zeros(0, 3), torch.randn(4, 5).t(), torch.randn(3, dtype=torch.complex64).conj(),
+    torch.tensor([True, False]), torch.randn(2, 3).to(torch.bfloat16), torch.arange(10)[::2],
+    torch.eye(3).to_sparse(), torch.randint(0, 255, (3, 4), dtype=torch.uint8),
+], ids=lambda t: f"{str(t.dtype).removeprefix('torch.')}{list(t.shape)}")
+def test_tensors_cross_as_their_elements_with_dtype_and_shape(value: torch.Tensor) -> None:
+    back = tensor_from_bytes(tensor_bytes(value))
+    dense = value.to_dense() if value.layout != torch.strided else value.resolve_conj()
+    assert back.dtype == dense.dtype and back.shape == dense.shape and torch.equal(back, dense)
+
+
+@pytest.mark.parametrize(("data", "why"), [
+    (b"", "not a tensor file"),
+    (b"PK\x03\x04", "not a tensor file"),
+    (b"coursegrade-tensor float32 2\n" + bytes(7), "7 bytes of elements where the shape needs 8"),
+    (b"coursegrade-tensor float32 2\n" + bytes(9), "9 bytes"),
+    (b"coursegrade-tensor bool 2\n\x00\x02", "neither 0 nor 1"),
+    (b"coursegrade-tensor object 1\n\x00", "malformed first line"),
+    (b"coursegrade-tensor float32 -1\n", "malformed first line"),
+    (b"coursegrade-tensor float32 " + b"1 " * 200 + b"\n", "not a tensor file"),
+])
+def test_a_tensor_file_is_its_line_and_exactly_its_elements(data: bytes, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        tensor_from_bytes(data)
+
+
+def test_dtypes_that_do_not_cross_are_described() -> None:
+    assert Encoder(None, "t").encode(torch.zeros(2, dtype=torch.uint16))["$object"]["repr"].startswith("not sent")
 
 
 class _Evil:
@@ -71,9 +102,9 @@ class _Evil:
 
 
 def test_pickled_objects_are_not_loaded(tmp_path: Path, decoder: Decoder, capsys: pytest.CaptureFixture[str]) -> None:
-    torch.save(_Evil(), tmp_path / "evil.pt")
+    torch.save(_Evil(), tmp_path / "evil.tensor")
     with pytest.raises(CodecError, match="cannot be read"):
-        decoder.decode({"$tensor": "evil.pt"})
+        decoder.decode({"$tensor": "evil.tensor"})
     assert "pwned" not in capsys.readouterr().out
 
 
@@ -103,12 +134,12 @@ def test_lone_surrogates_are_made_valid(decoder: Decoder) -> None:
 
 
 def test_a_tensor_file_is_read_once_and_references_are_capped(tmp_path: Path, decoder: Decoder) -> None:
-    torch.save(torch.zeros(2**20), tmp_path / "big.pt")  # 4 MiB
-    many = [{"$tensor": "big.pt"}] * (protocol.MAX_STEP_TENSOR_BYTES // 2**22 + 1)
+    (tmp_path / "big.tensor").write_bytes(tensor_bytes(torch.zeros(2**20)))  # 4 MiB
+    many = [{"$tensor": "big.tensor"}] * (protocol.MAX_STEP_TENSOR_BYTES // 2**22 + 1)
     with pytest.raises(CodecError, match="add up to more than"):
         decoder.decode(many)
     assert decoder.bytes_read < 2**22 + 2**16  # the file was read once
-    (tmp_path / "big.pt").write_bytes(b"rewritten")
-    assert decoder.decode({"$tensor": "big.pt"}).numel() == 2**20  # and not read again
-    small = [{"$tensor": "big.pt"}] * 2
+    (tmp_path / "big.tensor").write_bytes(b"rewritten")
+    assert decoder.decode({"$tensor": "big.tensor"}).numel() == 2**20  # and not read again
+    small = [{"$tensor": "big.tensor"}] * 2
     assert len(decoder.decode(small)) == 2

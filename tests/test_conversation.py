@@ -73,7 +73,7 @@ def test_an_answer_that_cannot_be_read_is_an_error_on_its_step(decoder: Decoder)
     deep: object = 1
     for _ in range(200):
         deep = [deep]
-    bad_values = [deep, {"$tuple": 5}, {"$tensor": "missing.pt"}, {"$object": {"type": 1}}]
+    bad_values = [deep, {"$tuple": 5}, {"$tensor": "missing.tensor"}, {"$object": {"type": 1}}]
     steps = [f"s{i}" for i in range(len(bad_values) + 1)]
     c = Conversation(decoder, steps)
     c.take(cells(), 0.0)

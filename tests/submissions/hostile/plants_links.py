@@ -15,7 +15,7 @@ import os
 TARGET = "/tmp/coursegrade-hostile-sentinel/target.txt"
 SCRATCH = os.path.dirname(os.getcwd())
 NAMES = ["plan.json", "plan-1.json", "plan-2.json", ".plan-2.json.tmp", "child-stderr.txt", "out/cells.json",
-         "out/kernel-exit.json", *(f"inputs/in{part}-{i}.pt" for part in (1, 2) for i in range(1, 10))]
+         "out/kernel-exit.json", *(f"inputs/in{part}-{i}.tensor" for part in (1, 2) for i in range(1, 10))]
 for name in NAMES:
     path = os.path.join(SCRATCH, name)
     try:
