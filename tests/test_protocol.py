@@ -38,3 +38,20 @@ def test_forged_answers_still_give_json_and_an_exit_code(run_grade) -> None:
     assert result["status"] == "graded" and len(result["checks"]) == check_count("conv-arithmetic")
     unreadable = [c["id"] for c in result["checks"] if "could not be read back" in c["message"]]
     assert "pool_output_size/slides-2x2" in unreadable and "conv_params/one-filter" in unreadable
+
+
+def test_each_step_starts_from_the_random_state_torch_manual_seed_gives() -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    from grader.probe import _seed
+
+    def draws() -> tuple[float, float, list[float]]:
+        return random.random(), float(np.random.rand()), torch.randn(3).tolist()
+
+    _seed(7)
+    ours = draws()
+    random.seed(7), np.random.seed(7), torch.manual_seed(7)
+    assert ours == draws()
