@@ -3,7 +3,9 @@
 A cell replaces the probe's `grader.protocol.event_line` (the student's code shares the probe's
 process) so that the end events of some public steps carry, instead of the real answer:
 a value nested 100,000 deep (RecursionError), malformed codec tags (TypeError), a tensor file
-that is a pickle (torch.save of an object of its own: the grader unpickles nothing), an error message holding a lone surrogate
+that is a pickle (torch.save of an object of its own: the grader unpickles nothing), a tensor
+file whose bool elements are bytes other than 0 and 1 (a bool that is neither True nor False), one
+whose first line promises more elements than follow, an error message holding a lone surrogate
 (UnicodeEncodeError when written), and one 16 MiB tensor file referenced 160 times (2.5 GiB if
 each reference were loaded). Each becomes an "its answer could not be read back" error on its
 own step; the grader reads each tensor file once, within its caps, and finishes every output.
@@ -28,6 +30,10 @@ class Refused:
 torch.save(Refused(), os.path.join(OUT, "refused.tensor"))
 with open(os.path.join(OUT, "big.tensor"), "wb") as big:
     big.write(tensor_bytes(torch.zeros(4 * 2**20)))  # 16 MiB
+with open(os.path.join(OUT, "odd-bools.tensor"), "wb") as odd:
+    odd.write(b"coursegrade-tensor bool 3\n\x01\x02\xff")
+with open(os.path.join(OUT, "short.tensor"), "wb") as short:
+    short.write(tensor_bytes(torch.ones(100))[:-4])
 
 DEEP = "[" * 100_000 + "]" * 100_000
 FORGED = {  # step: the raw JSON of its "value", or a whole event
@@ -37,6 +43,8 @@ FORGED = {  # step: the raw JSON of its "value", or a whole event
     "pool_output_size/slides-2x2": json.dumps([{"$tensor": "big.tensor"}] * 160),
     "fully_connected_params/slides": json.dumps({"$float": ["nan"]}),
     "locally_connected_params/slides": json.dumps({"$dict": [1, 2]}),
+    "shared_weights_params/slides-one-filter": json.dumps({"$tensor": "odd-bools.tensor"}),
+    "shared_weights_params/slides-ten-filters": json.dumps({"$tensor": "short.tensor"}),
 }
 _real_event_line = grader.protocol.event_line
 
