@@ -96,7 +96,10 @@ def _has_accelerator(torch: Any) -> bool:
     """Is there a device besides the CPU? Without one, seeding the CPU's generator is all that
     torch.manual_seed does, less its calls for the devices that are not there (each queues a seed
     with a stack trace for a device that may start later: 0.3 ms, on every step)."""
-    return bool(torch.cuda.is_available() or torch.backends.mps.is_available() or torch.xpu.is_available())
+    try:
+        return bool(torch.cuda.is_available() or torch.backends.mps.is_available() or torch.xpu.is_available())
+    except Exception:  # a torch without one of them (the student's own, for grader.check()): seed them all
+        return True
 
 
 def _forbidden_target(name: str) -> Any:
