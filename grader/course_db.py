@@ -12,6 +12,7 @@ Nothing here grades: course_book.py reconciles the database with a batch's files
 
 from __future__ import annotations
 
+import atexit
 import os
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +180,7 @@ def open_db(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
+        atexit.register(engine.dispose)  # its connections closed before `grade` ends (grader/cli.py's run)
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as connection:
