@@ -20,6 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
 
+MACHINE_LOCK = Path("/tmp/coursegrade-tests.lock")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Tests run two at a time (pytest-xdist, README's test command), each holding a shared lock on
+    the machine from its fixtures' set-up to their teardown (module fixtures included); a test
+    marked `whole_machine` holds it alone: it asserts what no other test may change meanwhile
+    (no process left behind, no file changed outside the sandboxes) or loads every core itself.
+    The lock is per machine, so two checkouts' suites keep out of each other's way as well."""
+    with open(MACHINE_LOCK, "a") as lock:
+        alone = item.get_closest_marker("whole_machine") is not None
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        return (yield)
+
+
 @pytest.fixture
 def run_grade():
     """Run `python -m grader ARGS` in a real subprocess; returns the CompletedProcess."""

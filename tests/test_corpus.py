@@ -97,6 +97,7 @@ def test_sample_submission(assignment: str, name: str, path: Path, expected: dic
     assert expectation_problems(report, expected, len(spec.checks)) == []
 
 
+@pytest.mark.whole_machine  # nothing else may run while it checks that nothing outside changed
 def test_hostile_corpus_in_one_batch(tmp_path: Path, link_target: Path) -> None:
     """The hostile corpus graded by `grade batch`, in parallel: the grader never crashes, every
     submission gets a complete result that meets its expectations, a correct submission beside
