@@ -63,15 +63,22 @@ def ensure_nbgrader() -> None:
     subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "nbgrader==0.9.*"], check=True)
 
 
-def ensure_training_packages() -> None:
-    """torch and scikit-learn in nbgrader's virtualenv, for the training assignments' kernels."""
-    python = VENV / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import torch, sklearn"], capture_output=True).returncode != 0:
-        import sklearn
-        import torch
+STUDENT_PACKAGES = ("torch", "scikit-learn", "matplotlib", "pandas")  # what a notebook's kernel has in both tools
 
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", f"torch=={torch.__version__.split('+')[0]}",
-                        f"scikit-learn=={sklearn.__version__}"], check=True)
+
+def ensure_training_packages() -> None:
+    """The packages a student's notebook finds in the grader's environment, at the same versions, in
+    nbgrader's virtualenv too: the same notebook then does the same work in both. Without matplotlib
+    the reference's demo cell stops at its import (no demo trainings, no plot); without pandas,
+    scikit-learn does not import it (it does wherever pandas is installed, as here and on Colab)."""
+    from importlib.metadata import version
+
+    versions = [version(name).split("+")[0] for name in STUDENT_PACKAGES]
+    same = (f"import importlib.metadata as m; assert [m.version(n).split('+')[0] for n in {STUDENT_PACKAGES!r}]"
+            f" == {versions!r}")
+    if subprocess.run([str(VENV / "bin" / "python"), "-c", same], capture_output=True).returncode != 0:
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q",
+                        *(f"{name}=={v}" for name, v in zip(STUDENT_PACKAGES, versions, strict=True))], check=True)
 
 
 def _reference_namespace(assignment: Assignment) -> dict[str, Any]:
@@ -179,7 +186,11 @@ def check_scores(course: Path, assignment: Assignment, n: int) -> str:
     rows = (course / "grades.csv").read_text().splitlines()[1:]
     scores = [float(r.split(",")[-2]) if r else 0.0 for r in rows]
     full = sum(c.points for c in assignment.checks)
-    return f"{sum(1 for s in scores if abs(s - full) < 1e-6)}/{n} submissions at full marks ({full:g} points)"
+    erring = sum(any(output.get("output_type") == "error" for cell in json.loads(book.read_text())["cells"]
+                     for output in cell.get("outputs", ()))
+                 for book in (course / "autograded").glob(f"*/{ASSIGNMENT}/work.ipynb"))
+    return (f"{sum(1 for s in scores if abs(s - full) < 1e-6)}/{n} submissions at full marks ({full:g} points), "
+            f"{erring} with an error in a cell")
 
 
 def _ways(assignment: Assignment, base: Path, n: int, sandbox: str) -> dict[str, Any]:
