@@ -3,7 +3,8 @@
     python benchmarks/nbgrader_port.py [-n 20] [-a conv-arithmetic -a toy2d-classifiers] [--repeat 3]
 
 Builds nbgrader in a virtualenv of its own (~/.cache/coursegrade/nbgrader-venv, or
-$COURSEGRADE_NBGRADER_VENV; `pip install nbgrader==0.9.*` there: not a dependency of the project),
+$COURSEGRADE_NBGRADER_VENV; `pip install nbgrader==0.9.*` there: not a dependency of the project,
+with torch, scikit-learn, matplotlib and pandas at the grader's versions: the notebook's packages),
 ports the assignment into an nbgrader course: one solution cell (the reference's code cells)
 and one autograded test cell per check of the assignment, hidden checks included, each the same
 call as plain asserts against the value (or the exception) the reference gives, worth the
