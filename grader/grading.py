@@ -13,7 +13,7 @@ from .assignments import Assignment, course_root, detect_assignment, load_assign
 from .cell_errors import cell_problem
 from .errors import GraderError
 from .judge import judge_all, skipped_hidden, total
-from .model import GradeReport
+from .model import CheckResult, Figure, GradeReport
 from .plan import hidden_only_steps, plan_steps
 from .progress import step_progress
 from .runner import RunOutcome, Worker, run_steps
@@ -46,9 +46,7 @@ def grade_submission(
                             warm_imports=assignment.warm_imports, worker=worker, jobs=jobs,
                             **({"progress": told} if told is not None else {}))
     started = time.monotonic()
-    needs_reference = any(c.needs_reference for c in assignment.checks)
-    results, figures = judge_all(assignment.checks, outcome.observations,
-                                 assignment.reference if needs_reference else None, submission.cells)
+    results, figures = _judged(assignment, outcome, submission, jobs)
     if not assignment.has_reference:
         results += skipped_hidden(assignment.listed_hidden)
     score, max_score = total(results)
@@ -68,6 +66,17 @@ def grade_submission(
         limits_hit=outcome.limits_hit,
         sandbox=f"{sandbox.name} ({sandbox.note})" if getattr(sandbox, "note", "") else sandbox.name,
     )
+
+
+def _judged(assignment: Assignment, outcome: RunOutcome, submission: Submission,
+            jobs: int) -> tuple[list[CheckResult], list[Figure]]:
+    """The checks' verdicts. Where checks fail, judging trains the student's models with the grader's
+    own trainer; with `jobs` > 1 (a self-check's cores) those trainings run at once (grader/trainer.py)."""
+    from .trainer import judged_with_trainings_ahead
+
+    reference = assignment.reference if any(c.needs_reference for c in assignment.checks) else None
+    return judged_with_trainings_ahead(
+        lambda: judge_all(assignment.checks, outcome.observations, reference, submission.cells), jobs)
 
 
 def _cores() -> int:

@@ -161,3 +161,37 @@ def test_a_train_that_does_not_train_is_at_fault_whatever_the_model() -> None:
     results = statuses({**reference, "train": idle, "make_logistic_regression": frozen})
     assert results["make_logistic_regression/blobs-accuracy"][0] == "failed"
     assert "blobs" not in results["train/trains-the-models"][1]
+
+
+def test_the_graders_own_trainings_on_two_cores_give_the_verdicts_of_one_after_another() -> None:
+    """A make_mlp without its activation misses every MLP threshold, so judging trains each model with the
+    grader's own trainer (grader/trainer.py). Run in two processes at once, as a self-check does on two
+    cores, those trainings give the very verdicts and messages that one after another give."""
+    import torch
+
+    from grader import trainer
+
+    torch.set_num_threads(1)
+    assignment = load_assignment(NAME)
+    checks = list(assignment.checks)
+
+    def linear_mlp(in_features, hidden, n_classes):  # type: ignore[no-untyped-def]
+        return torch.nn.Sequential(torch.nn.Linear(in_features, hidden), torch.nn.Linear(hidden, n_classes))
+
+    namespace = {**(assignment.reference or {}), "make_mlp": linear_mlp}
+    observed = run_in_process(plan_steps(checks), namespace, assignment.limits, 0)
+
+    def verdicts() -> list[tuple[str, str, float, str]]:
+        results, _ = judge_all(checks, observed)
+        return [(r.id, r.status, r.points, r.message) for r in results]
+
+    trainer._TRAINED.clear()
+    with trainer.trainings_noted() as asked:
+        verdicts()
+    assert len(asked) >= 6  # the MLPs of both splits, at least
+    one_after_another = verdicts()
+    trainer._TRAINED.clear()
+    at_once = trainer.judged_with_trainings_ahead(verdicts, 2)
+    assert at_once == one_after_another
+    failed = {i for i, status, _, _ in at_once if status != "passed"}
+    assert failed and all(i.startswith("make_mlp/") for i in failed), failed
