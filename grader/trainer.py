@@ -88,7 +88,7 @@ def trainings_noted() -> Iterator[list[Training]]:
     try:
         yield noted
     finally:
-        _NOTED.remove(noted)
+        _NOTED.pop()
 
 
 def judged_with_trainings_ahead(judge: Callable[[], T], jobs: int) -> T:
