@@ -72,11 +72,13 @@ def _judged(assignment: Assignment, outcome: RunOutcome, submission: Submission,
             jobs: int) -> tuple[list[CheckResult], list[Figure]]:
     """The checks' verdicts. Where checks fail, judging trains the student's models with the grader's
     own trainer; with `jobs` > 1 (a self-check's cores) those trainings run at once (grader/trainer.py)."""
+    from .graph_work import graph_budget
     from .trainer import judged_with_trainings_ahead
 
     reference = assignment.reference if any(c.needs_reference for c in assignment.checks) else None
-    return judged_with_trainings_ahead(
-        lambda: judge_all(assignment.checks, outcome.observations, reference, submission.cells), jobs)
+    with graph_budget(assignment.limits.graph_work):
+        return judged_with_trainings_ahead(
+            lambda: judge_all(assignment.checks, outcome.observations, reference, submission.cells), jobs)
 
 
 def _cores() -> int:

@@ -242,13 +242,17 @@ def _bad_argument(value: Any) -> str | None:
 
 def run_graph(graph: Graph, inputs: Any) -> Any:
     """The graph's first output on `inputs` (N, ...), run in batches of the exported size (the last one
-    padded by repeating rows); raises GraphError with the operator that failed."""
+    padded by repeating rows), its work charged to the grading's budget (grader/graph_work.py); raises
+    GraphError with the operator that failed, or when the budget is spent."""
     import torch
+
+    from .graph_work import charge
 
     batch = graph.input_shape[0] if graph.input_shape else 0
     if batch < 1 or tuple(inputs.shape[1:]) != graph.input_shape[1:]:
         raise GraphError(f"the model was exported for inputs of shape {graph.input_shape}, "
                          f"not rows of shape {tuple(inputs.shape[1:])}")
+    charge(graph, -(-len(inputs) // batch))
     outputs = []
     with torch.no_grad():
         for start in range(0, len(inputs), batch):
@@ -264,10 +268,13 @@ def _run_once(graph: Graph, batch: Any) -> Any:
     return forward(graph, batch, {t.name: t.value.clone() for t in graph.tensors})
 
 
-def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any]) -> Any:
+def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any], device: str = "cpu",
+            on_node: Callable[[Node, list[Any], Any], None] | None = None) -> Any:
     """The graph's first output on one batch of its exported size, with `tensors` as its parameters,
     buffers and constants (by name): what the grader's own trainer differentiates (grader/trainer.py);
-    raises GraphError with the operator that failed."""
+    raises GraphError with the operator that failed. `device` is where the graph's own device
+    arguments point (grader/graph_work.py runs it on "meta"); `on_node` sees each operator's
+    arguments and result."""
     import torch
 
     values: dict[str, Any] = dict(tensors)
@@ -276,11 +283,14 @@ def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any]) -> Any:
         if node.kernel in SKIPPED:
             continue
         try:
-            kwargs = {k: _resolve(v, values) for k, v in node.kwargs.items()}
-            values[node.name] = _operator(node.op)(*_resolve(node.args, values), **kwargs)
+            args = _resolve(node.args, values, device)
+            kwargs = {k: _resolve(v, values, device) for k, v in node.kwargs.items()}
+            values[node.name] = _operator(node.op)(*args, **kwargs)
         except Exception as error:  # the student's graph on the grader's inputs: say where it broke
             raise GraphError(f"the model's graph failed at {node.op}: {str(error).splitlines()[0][:300]}") from None
-    result = _resolve(graph.outputs[0], values)
+        if on_node is not None:
+            on_node(node, args, values[node.name])
+    result = _resolve(graph.outputs[0], values, device)
     if type(result) is not torch.Tensor or not result.is_floating_point() or result.shape[:1] != batch.shape[:1]:
         raise GraphError("the model's output is not a float tensor with one row per input")
     return result
@@ -301,16 +311,16 @@ def _operator(op: str) -> Callable[..., Any]:
     return getattr(packet, overload)  # type: ignore[no-any-return]
 
 
-def _resolve(value: Any, values: Mapping[str, Any]) -> Any:
+def _resolve(value: Any, values: Mapping[str, Any], device: str) -> Any:
     import torch
 
     if isinstance(value, list | tuple):
-        return [_resolve(v, values) for v in value]
+        return [_resolve(v, values, device) for v in value]
     if isinstance(value, dict) and len(value) == 1:  # the tags of grader/export.py, checked by graph_problem
         (tag, body), = value.items()
         if tag == "node":
             return values[body]
         if tag == "dtype":
             return getattr(torch, body)
-        return torch.device("cpu")
+        return torch.device(device)
     return value

@@ -20,6 +20,7 @@ class Limits:
     file_bytes: int = 512 * 2**20
     disk_bytes: int = 2 * 2**30  # all files together (its scratch space's size, else counted)
     disk_files: int = 20_000  # files and folders in the scratch folder (its tmpfs's inodes, else counted)
+    graph_work: int = 200_000_000_000  # multiply-adds the grader spends running its exported models (graph_work.py)
 
     @property
     def memory_text(self) -> str:

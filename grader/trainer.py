@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from .datasets import Split
 from .graph import Graph, GraphError, forward
+from .graph_work import work_of
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class Recipe:
     steps: int = 1500
     lr: float = 0.01
     margin: float = 0.02  # train is at fault when the grader's training clears the threshold by this much
-    cpu_seconds: float = 30.0  # a model too large to train in this time is not judged by substitution
+    work: int = 100_000_000_000  # a model whose training needs more multiply-adds is not judged by substitution
+    cpu_seconds: float = 30.0  # nor one that takes longer than this to train (a backstop: the work is counted first)
     seed: int = 0
 
     def describe(self) -> str:
@@ -146,6 +148,12 @@ def _train(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
         return f"the model was exported for batches of {batch}, more than the {len(X)} training rows"
     per_epoch = len(X) // batch
     epochs = max(1, round(recipe.steps / per_epoch))
+    work = work_of(graph)
+    if isinstance(work, str):
+        return work
+    if 3 * work.per_batch * epochs * per_epoch > recipe.work:  # forward, backward (twice forward's) and nothing more
+        return (f"the model is too large for the grader to train: {epochs * per_epoch} steps would need "
+                f"{3 * work.per_batch * epochs * per_epoch:,} multiply-adds, more than {recipe.work:,}")
     optimizer = Adam(trainable, lr=recipe.lr)
     generator = torch.Generator().manual_seed(recipe.seed)
     deadline = time.process_time() + recipe.cpu_seconds

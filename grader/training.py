@@ -29,6 +29,7 @@ from typing import Any
 from .compare import show
 from .datasets import Split
 from .graph import Graph, GraphError, graph_problem, read_graph, run_graph
+from .graph_work import work_problem
 from .model import Check, Evidence, Figure, Observation, Ref, Step, Verdict
 from .trainer import Recipe, grader_trained
 
@@ -97,7 +98,7 @@ def checked_graph(observed: Observation) -> Graph | str:
         return known[1]
     graph = read_graph(observed.value)
     if not isinstance(graph, str):
-        graph = graph_problem(graph) or graph
+        graph = graph_problem(graph) or work_problem(graph) or graph
     if len(_GRAPHS) > 256:
         _GRAPHS.clear()
     _GRAPHS[id(observed)] = (observed, graph)
