@@ -76,9 +76,11 @@ def _judged(assignment: Assignment, outcome: RunOutcome, submission: Submission,
     from .trainer import judged_with_trainings_ahead
 
     reference = assignment.reference if any(c.needs_reference for c in assignment.checks) else None
-    with graph_budget(assignment.limits.graph_work):
-        return judged_with_trainings_ahead(
-            lambda: judge_all(assignment.checks, outcome.observations, reference, submission.cells), jobs)
+
+    def judge() -> tuple[list[CheckResult], list[Figure]]:
+        with graph_budget(assignment.limits.graph_work):  # each pass its own: every use is charged
+            return judge_all(assignment.checks, outcome.observations, reference, submission.cells)
+    return judged_with_trainings_ahead(judge, jobs)
 
 
 def _cores() -> int:

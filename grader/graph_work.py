@@ -9,9 +9,10 @@ counted from shapes alone: the graph runs on torch's meta device, where operator
 no values, and each operator is charged its multiply-adds (a product or a convolution) or the
 values it touches (anything else), plus the fixed cost of a call (a chain of thousands of tiny
 operators is work too). A graph with a tensor too large for one batch is refused
-(`work_problem`), and one grading runs graphs for at most its assignment's `Limits.graph_work`
-(`graph_budget`, charged by `charge`). Both are decided from shapes: the same submission gets the
-same verdict on any machine, at any load.
+(`work_problem`), and judging computes with graphs, running them (`charge`) and training them
+(`charge_training`, grader/trainer.py), for at most its assignment's `Limits.graph_work`
+(`graph_budget`). Both are decided from shapes: the same submission gets the same verdict on any
+machine, at any load.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def work_problem(graph: Graph) -> str | None:
 
 @contextmanager
 def graph_budget(work: int) -> Iterator[None]:
-    """Within this, running graphs (`charge`) spends at most `work` multiply-adds in all."""
+    """Within this, what the grader computes with graphs (`charge`, `charge_training`) spends at most
+    `work` multiply-adds in all. Every use is charged, a result kept from before included: the same
+    sum, and the same verdicts, however the judging was split up (grader/trainer.py)."""
     _BUDGETS.append([work, work])
     try:
         yield
@@ -75,21 +78,34 @@ def graph_budget(work: int) -> Iterator[None]:
         _BUDGETS.pop()
 
 
-def charge(graph: Graph, batches: int) -> None:
-    """Spend the work of `batches` batches through `graph` from the open budget, if there is one;
+def charge(graph: Graph, rows: int) -> None:
+    """Spend the work of running `graph` on `rows` inputs from the open budget, if there is one;
     raises GraphError, spending nothing, when it is not there to spend."""
-    if not _BUDGETS:
-        return
     work = work_of(graph)
     if isinstance(work, str):
         raise GraphError(work)
-    budget, needed = _BUDGETS[-1], work.per_batch * batches
-    if needed > budget[0]:
-        raise GraphError(f"the grader does not run this model: its forward needs "
-                         f"{work.per_batch // graph.input_shape[0]:,} multiply-adds per input, and the grader "
-                         f"runs a submission's models for at most {budget[1]:,} in all (the grader's inputs "
-                         f"are thousands of rows); a network of this course needs far fewer")
-    budget[0] -= needed
+    batch = graph.input_shape[0]
+    _spend(work.per_batch * -(-rows // batch), f"its forward needs {work.per_batch // batch:,} multiply-adds per input")
+
+
+def charge_training(work: int) -> str | None:
+    """Spend `work` for one of the grader's own trainings; why not, when it is not there to spend."""
+    try:
+        _spend(work, f"training it needs {work:,} multiply-adds")
+    except GraphError as error:
+        return str(error)
+    return None
+
+
+def _spend(work: int, what: str) -> None:
+    if not _BUDGETS:
+        return
+    budget = _BUDGETS[-1]
+    if work > budget[0]:
+        raise GraphError(f"the grader does not run this model: {what}, and the grader computes with a "
+                         f"submission's models for at most {budget[1]:,} in all (its inputs are thousands of "
+                         f"rows); a network of this course needs far fewer")
+    budget[0] -= work
 
 
 def _counted(graph: Graph) -> Work | str:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from .datasets import Split
 from .graph import Graph, GraphError, forward
-from .graph_work import work_of
+from .graph_work import charge, charge_training, work_of
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,12 @@ MOST_KEPT = 64
 
 def grader_trained(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     """`graph` with its trainable parameters trained here on `split`'s training part; a str says why not.
-    Computed once per graph, split and recipe."""
+    Computed once per graph, split and recipe; its work charged at every use, noted ones included
+    (grader/graph_work.py), and a training beyond `recipe.work` refused before it starts."""
+    work = _training_work(graph, split, recipe)
+    refused = work if isinstance(work, str) else charge_training(work)
+    if refused:
+        return refused
     key = (id(graph), id(split), recipe)
     known = _TRAINED.get(key)
     if known is not None and known[0] is graph and known[1] is split:
@@ -63,6 +68,26 @@ def grader_trained(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     trained = _trained_or_why(graph, split, recipe)
     _keep(graph, split, recipe, trained)
     return trained
+
+
+def _training_work(graph: Graph, split: Split, recipe: Recipe) -> int | str:
+    """The multiply-adds of training `graph` by `recipe` (forward, and backward at twice forward's), or why
+    the grader will not train it."""
+    work = work_of(graph)
+    if isinstance(work, str):
+        return work
+    batch = graph.input_shape[0]
+    if len(split.X_train) < batch:
+        return f"the model was exported for batches of {batch}, more than the {len(split.X_train)} training rows"
+    needed = 3 * work.per_batch * _steps(len(split.X_train) // batch, recipe)
+    if needed > recipe.work:
+        return (f"the model is too large for the grader to train: {_steps(len(split.X_train) // batch, recipe)} "
+                f"steps would need {needed:,} multiply-adds, more than {recipe.work:,}")
+    return needed
+
+
+def _steps(per_epoch: int, recipe: Recipe) -> int:
+    return per_epoch * max(1, round(recipe.steps / per_epoch))
 
 
 def _trained_or_why(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
@@ -144,16 +169,8 @@ def _train(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
         return "the model has no parameter to train"
     X, y = split.X_train, split.y_train
     batch = graph.input_shape[0]
-    if len(X) < batch:
-        return f"the model was exported for batches of {batch}, more than the {len(X)} training rows"
     per_epoch = len(X) // batch
-    epochs = max(1, round(recipe.steps / per_epoch))
-    work = work_of(graph)
-    if isinstance(work, str):
-        return work
-    if 3 * work.per_batch * epochs * per_epoch > recipe.work:  # forward, backward (twice forward's) and nothing more
-        return (f"the model is too large for the grader to train: {epochs * per_epoch} steps would need "
-                f"{3 * work.per_batch * epochs * per_epoch:,} multiply-adds, more than {recipe.work:,}")
+    epochs = _steps(per_epoch, recipe) // per_epoch
     optimizer = Adam(trainable, lr=recipe.lr)
     generator = torch.Generator().manual_seed(recipe.seed)
     deadline = time.process_time() + recipe.cpu_seconds
@@ -213,4 +230,5 @@ def graph_accuracy(graph: Graph, inputs: Any, labels: Any) -> float:
     """The share of `inputs` whose argmax of the graph's output is the label."""
     from .graph import run_graph
 
+    charge(graph, len(inputs))
     return float((run_graph(graph, inputs).argmax(dim=1) == labels).double().mean())

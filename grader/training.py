@@ -29,7 +29,7 @@ from typing import Any
 from .compare import show
 from .datasets import Split
 from .graph import Graph, GraphError, graph_problem, read_graph, run_graph
-from .graph_work import work_problem
+from .graph_work import charge, work_problem
 from .model import Check, Evidence, Figure, Observation, Ref, Step, Verdict
 from .trainer import Recipe, grader_trained
 
@@ -109,7 +109,9 @@ _LOGITS: dict[tuple[int, int], tuple[Graph, Any, Any]] = {}
 
 
 def logits(graph: Graph, inputs: Any) -> Any:
-    """The graph's output on `inputs`, computed once per graph and inputs; raises GraphError."""
+    """The graph's output on `inputs`, computed once per graph and inputs, its work charged at every
+    use (grader/graph_work.py); raises GraphError."""
+    charge(graph, len(inputs))
     key = (id(graph), id(inputs))
     known = _LOGITS.get(key)
     if known is not None and known[0] is graph and known[1] is inputs:

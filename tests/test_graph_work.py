@@ -13,10 +13,13 @@ from grader.assignments import load_assignment
 from grader.calibration import hidden_module
 from grader.export import graph_of
 from grader.grading import plan_steps
-from grader.graph import Graph, GraphError, read_graph, run_graph
+from grader.datasets import toy2d
+from grader.graph import Graph, GraphError, read_graph
 from grader.graph_work import CALL_WORK, MAX_VALUES, Work, charge, graph_budget, work_of, work_problem
 from grader.judge import judge_all
 from grader.runner import run_in_process
+from grader.trainer import Recipe, grader_trained
+from grader.training import logits
 
 
 def _graph(model: nn.Module, *shape: int) -> Graph:
@@ -68,20 +71,34 @@ def test_one_batch_with_a_tensor_too_large_is_refused_before_anything_runs() -> 
     assert work_problem(_graph(nn.Linear(2, 3), 64, 2)) is None
 
 
-def test_a_budget_is_spent_by_running_graphs_and_refuses_what_it_cannot_pay() -> None:
+def test_a_budget_is_spent_at_every_use_and_refuses_what_it_cannot_pay() -> None:
     graph = _graph(Chain(10), 64, 2)
     work = work_of(graph)
     assert isinstance(work, Work)
     inputs = torch.randn(640, 2)  # 10 batches
     with graph_budget(25 * work.per_batch):
-        run_graph(graph, inputs)
-        run_graph(graph, inputs)
+        first = logits(graph, inputs)
+        assert logits(graph, inputs) is first  # computed once, charged again: 20 spent
         with pytest.raises(GraphError, match="the grader does not run this model"):
-            run_graph(graph, inputs)  # 10 more would need 30: nothing is spent
-        charge(graph, 5)
+            logits(graph, inputs)  # 10 more would make 30: nothing is spent
+        charge(graph, 5 * 64)
         with pytest.raises(GraphError):
             charge(graph, 1)
-    run_graph(graph, inputs)  # outside a grading (a student's own grader.check()), nothing is counted
+    logits(graph, inputs)  # outside judging (a student's own grader.check()), nothing is counted
+
+
+def test_the_graders_training_is_charged_and_refused_beyond_its_recipe_before_it_starts() -> None:
+    graph = _graph(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)), 64, 2)
+    work = work_of(graph)
+    assert isinstance(work, Work)
+    split = toy2d("moons", 0)
+    recipe = Recipe(steps=100)
+    steps = len(split.X_train) // 64 * max(1, round(100 / (len(split.X_train) // 64)))
+    with graph_budget(3 * work.per_batch * steps):
+        assert isinstance(grader_trained(graph, split, recipe), Graph)
+        assert "the grader does not run this model" in str(grader_trained(graph, split, recipe))  # spent
+    small = Recipe(steps=100, work=3 * work.per_batch * steps - 1)
+    assert "too large for the grader to train" in str(grader_trained(graph, split, small))
 
 
 @pytest.mark.parametrize("name", ["toy2d-classifiers", "cnn-digits"])
