@@ -10,6 +10,7 @@ import pytest
 from grader.assignments import load_assignment
 from grader.calibration import hidden_module
 from grader.grading import grade_submission, plan_steps
+from grader.graph_work import graph_budget
 from grader.judge import judge_all
 from grader.runner import run_in_process
 from grader.sandbox import get_sandbox
@@ -181,8 +182,11 @@ def test_the_graders_own_trainings_on_two_cores_give_the_verdicts_of_one_after_a
     namespace = {**(assignment.reference or {}), "make_mlp": linear_mlp}
     observed = run_in_process(plan_steps(checks), namespace, assignment.limits, 0)
 
+    budget = [assignment.limits.graph_work]
+
     def verdicts() -> list[tuple[str, str, float, str]]:
-        results, _ = judge_all(checks, observed)
+        with graph_budget(budget[0]):  # as grading judges: each pass with a budget of its own
+            results, _ = judge_all(checks, observed)
         return [(r.id, r.status, r.points, r.message) for r in results]
 
     trainer._TRAINED.clear()
@@ -195,3 +199,10 @@ def test_the_graders_own_trainings_on_two_cores_give_the_verdicts_of_one_after_a
     assert at_once == one_after_another
     failed = {i for i, status, _, _ in at_once if status != "passed"}
     assert failed and all(i.startswith("make_mlp/") for i in failed), failed
+
+    budget[0] = 3_000_000_000  # spent half-way through the trainings (grader/graph_work.py)
+    trainer._TRAINED.clear()
+    one_after_another = verdicts()
+    trainer._TRAINED.clear()
+    assert trainer.judged_with_trainings_ahead(verdicts, 2) == one_after_another
+    assert any("the grader does not run this model" in message for *_, message in one_after_another)
