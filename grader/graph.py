@@ -52,6 +52,7 @@ INSTEAD = ("build forward from convolutions (nn.Conv2d, F.conv2d), pooling (nn.M
            "elementwise arithmetic")
 MAX_TABLE = 4096  # values in a buffer or constant that no normalization uses: more is a table of data
 MAX_VALUES = 4_000_000  # values in all the graph's tensors
+MAX_NODES = 256  # operators in a graph: a network of this course runs a few dozen
 DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "bool")
 
 
@@ -185,6 +186,9 @@ def _parse(value: Mapping[str, Any]) -> Graph:
 
 def graph_problem(graph: Graph) -> str | None:
     """Why the grader will not run `graph` (an operator outside the allowlist, a table of data), or None."""
+    if len(graph.nodes) > MAX_NODES:
+        return (f"the model's forward runs {len(graph.nodes):,} operators; the grader runs networks of at most "
+                f"{MAX_NODES} (a network of this course needs a few dozen)")
     for node in graph.nodes:
         problem = _node_problem(node)
         if problem:
@@ -264,13 +268,10 @@ def _run_once(graph: Graph, batch: Any) -> Any:
     return forward(graph, batch, {t.name: t.value.clone() for t in graph.tensors})
 
 
-def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any], device: str = "cpu",
-            on_node: Callable[[Node, list[Any], Any], None] | None = None) -> Any:
+def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any]) -> Any:
     """The graph's first output on one batch of its exported size, with `tensors` as its parameters,
     buffers and constants (by name): what the grader's own trainer differentiates (grader/trainer.py);
-    raises GraphError with the operator that failed. `device` is where the graph's own device
-    arguments point (grader/graph_work.py runs it on "meta"); `on_node` sees each operator's
-    arguments and result."""
+    raises GraphError with the operator that failed."""
     import torch
 
     values: dict[str, Any] = dict(tensors)
@@ -279,21 +280,18 @@ def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any], device: str = 
         if node.kernel in SKIPPED:
             continue
         try:
-            args = _resolve(node.args, values, device)
-            kwargs = {k: _resolve(v, values, device) for k, v in node.kwargs.items()}
-            values[node.name] = _operator(node.op)(*args, **kwargs)
+            kwargs = {k: resolve(v, values) for k, v in node.kwargs.items()}
+            values[node.name] = operator_for(node.op)(*resolve(node.args, values), **kwargs)
         except Exception as error:  # the student's graph on the grader's inputs: say where it broke
             raise GraphError(f"the model's graph failed at {node.op}: {str(error).splitlines()[0][:300]}") from None
-        if on_node is not None:
-            on_node(node, args, values[node.name])
-    result = _resolve(graph.outputs[0], values, device)
+    result = resolve(graph.outputs[0], values)
     if type(result) is not torch.Tensor or not result.is_floating_point() or result.shape[:1] != batch.shape[:1]:
         raise GraphError("the model's output is not a float tensor with one row per input")
     return result
 
 
 @functools.cache
-def _operator(op: str) -> Callable[..., Any]:
+def operator_for(op: str) -> Callable[..., Any]:
     """What runs `op` ("aten.linear.default", or "getitem"), looked up once (an operator graph_problem
     allowed); raises GraphError for an overload that does not exist."""
     import torch
@@ -307,11 +305,13 @@ def _operator(op: str) -> Callable[..., Any]:
     return getattr(packet, overload)  # type: ignore[no-any-return]
 
 
-def _resolve(value: Any, values: Mapping[str, Any], device: str) -> Any:
+def resolve(value: Any, values: Mapping[str, Any], device: str = "cpu") -> Any:
+    """A node's argument as the operator takes it: the nodes it names as their values, dtypes as
+    torch's, a device as `device` (grader/graph_work.py follows shapes on "meta")."""
     import torch
 
     if isinstance(value, list | tuple):
-        return [_resolve(v, values, device) for v in value]
+        return [resolve(v, values, device) for v in value]
     if isinstance(value, dict) and len(value) == 1:  # the tags of grader/export.py, checked by graph_problem
         (tag, body), = value.items()
         if tag == "node":

@@ -1,18 +1,20 @@
-"""What running a student's graph costs the grader, known before it runs, and the most one grading spends.
+"""What running a student's graph costs the grader, known before it costs much, and the most one grading spends.
 
 The grader runs the exported graph itself, in its own process, on its own inputs (grader/graph.py),
 on many more rows than the student's process ever ran it on: one decision-boundary picture alone is
 6,400 points, exported from a batch of 64. A forward that does needless work only when exported
 (zero times a chain of large products, in eval mode) would cost the grader a minute for every
-second it cost the student, outside every limit the kernel holds for the sandbox. So the work is
-counted from shapes alone: the graph runs on torch's meta device, where operators make shapes and
-no values, and each operator is charged its multiply-adds (a product or a convolution) or the
-values it touches (anything else), plus the fixed cost of a call (a chain of thousands of tiny
-operators is work too). A graph with a tensor too large for one batch is refused
-(`work_problem`), and judging computes with graphs, running them (`charge`) and training them
-(`charge_training`, grader/trainer.py), for at most its assignment's `Limits.graph_work`
-(`graph_budget`). Both are decided from shapes: the same submission gets the same verdict on any
-machine, at any load.
+second it cost the student, outside every limit the kernel holds for the sandbox.
+
+So the work of one batch is counted once per shape of graph, by running one batch of zeros with
+each operator's cost bounded from its inputs' shapes before it runs (`_bound`: a product or a
+convolution its multiply-adds, anything else the values it makes, every call a fixed
+`CALL_WORK`): no more than one batch, which the student's own export already ran twice, and
+stopped as soon as it makes more than `MAX_VALUES` values or needs more than `MAX_BATCH_WORK`
+(`work_problem` refuses such a graph). Then judging runs graphs (`charge`) for at most its
+assignment's `Limits.graph_work` (`graph_budget`), and the grader's own trainer refuses a training
+beyond its recipe's work (grader/trainer.py). All of it is decided from shapes: the same
+submission gets the same verdicts on any machine, at any load.
 """
 
 from __future__ import annotations
@@ -24,18 +26,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import Graph, GraphError, Node, forward
+from .graph import SKIPPED, Graph, GraphError, Node, operator_for, resolve
 
-MAX_VALUES = 2**24  # values in one tensor an operator makes for one batch (64 MiB of float32)
+MAX_VALUES = 2**25  # values one batch makes in all its operators (128 MiB of float32); a course network: a few million
+MAX_BATCH_WORK = 10_000_000_000  # multiply-adds of one batch; a course network: at most a few hundred million
 CALL_WORK = 100_000  # what one operator call costs beyond its arithmetic (dispatch, the interpreter), as multiply-adds
 
 
 @dataclass(frozen=True)
 class Work:
-    """One batch of the graph's exported size: its multiply-adds and other operations, and its largest tensor."""
+    """One batch of the graph's exported size: its multiply-adds (and other operations), and the values it makes."""
 
     per_batch: int
-    largest: int
+    values: int
 
 
 _WORK: dict[str, Work | str] = {}  # by the graph's shape: its operators, their arguments, its tensors' shapes
@@ -43,8 +46,8 @@ _BUDGETS: list[list[int]] = []  # each open graph_budget's [work left, work give
 
 
 def work_of(graph: Graph) -> Work | str:
-    """The work of one batch through `graph`, or why it cannot be counted: counted once per shape of
-    graph (a model before and after training, or the same network in a classmate's submission)."""
+    """The work of one batch through `graph`, or why the grader will not run it: counted once per shape
+    of graph (a model before and after training, or the same network in a classmate's submission)."""
     shape = hashlib.sha256(repr((graph.input_shape, graph.nodes, graph.outputs, [
         (t.name, None if t.value is None else tuple(t.value.shape)) for t in graph.tensors])).encode()).hexdigest()
     work = _WORK.get(shape)
@@ -56,21 +59,16 @@ def work_of(graph: Graph) -> Work | str:
 
 
 def work_problem(graph: Graph) -> str | None:
-    """Why the grader will not run `graph` at all (a tensor too large for one batch), or None."""
+    """Why the grader will not run `graph` at all (one batch makes too much or needs too much), or None."""
     work = work_of(graph)
-    if isinstance(work, str):
-        return work
-    if work.largest > MAX_VALUES:
-        return (f"the model's forward makes a tensor of {work.largest:,} values for a batch of "
-                f"{graph.input_shape[0]} inputs; the grader runs models whose tensors hold at most {MAX_VALUES:,}")
-    return None
+    return work if isinstance(work, str) else None
 
 
 @contextmanager
 def graph_budget(work: int) -> Iterator[None]:
-    """Within this, what the grader computes with graphs (`charge`, `charge_training`) spends at most
-    `work` multiply-adds in all. Every use is charged, a result kept from before included: the same
-    sum, and the same verdicts, however the judging was split up (grader/trainer.py)."""
+    """Within this, running graphs (`charge`) spends at most `work` multiply-adds in all. Every use is
+    charged, a result kept from before included: the same sum, and the same verdicts, however the
+    judging was split up (grader/trainer.py)."""
     _BUDGETS.append([work, work])
     try:
         yield
@@ -88,15 +86,6 @@ def charge(graph: Graph, rows: int) -> None:
     _spend(work.per_batch * -(-rows // batch), f"its forward needs {work.per_batch // batch:,} multiply-adds per input")
 
 
-def charge_training(work: int) -> str | None:
-    """Spend `work` for one of the grader's own trainings; why not, when it is not there to spend."""
-    try:
-        _spend(work, f"training it needs {work:,} multiply-adds")
-    except GraphError as error:
-        return str(error)
-    return None
-
-
 def _spend(work: int, what: str) -> None:
     if not _BUDGETS:
         return
@@ -109,57 +98,133 @@ def _spend(work: int, what: str) -> None:
 
 
 def _counted(graph: Graph) -> Work | str:
+    """One batch of zeros through `graph`, each operator bounded before it runs; why not, if it fails or
+    would make or need too much."""
     import torch
 
     if not graph.input_shape or graph.input_shape[0] < 1:
         return "the model's graph has no input shape"
-    total, largest = [0], [0]
-
-    def count(node: Node, args: list[Any], result: Any) -> None:
-        made = _tensors(result)
-        largest[0] = max([largest[0], *(t.numel() for t in made)])
-        total[0] += _node_work(node, args, made)
-
+    total = made = 0
+    where = "its input"
     try:
-        batch = torch.empty(graph.input_shape, device="meta")
-        tensors = {t.name: t.value.to("meta") for t in graph.tensors}
-        forward(graph, batch, tensors, device="meta", on_node=count)
-    except GraphError as error:
-        return str(error)
-    except Exception:  # shapes or tensors the child sent that torch refuses: nothing to run
-        return "the model's graph could not be read"
-    return Work(total[0], largest[0])
+        with torch.no_grad():
+            values: dict[str, Any] = {t.name: t.value.clone() for t in graph.tensors}  # in-place operators
+            values[graph.input] = torch.zeros(graph.input_shape)
+            for node in graph.nodes:
+                if node.kernel in SKIPPED:
+                    continue
+                where = node.op
+                args = resolve(node.args, values)
+                kwargs = {k: resolve(v, values) for k, v in node.kwargs.items()}
+                bound_values, bound_work = _bound(node, args, kwargs)
+                made, total = made + bound_values, total + CALL_WORK + bound_work
+                if made > MAX_VALUES:
+                    return (f"the model's forward makes more than {MAX_VALUES:,} values for a batch of "
+                            f"{graph.input_shape[0]} inputs (at {node.op}); a network of this course makes a "
+                            f"few million at most")
+                if total > MAX_BATCH_WORK:
+                    return (f"the model's forward needs more than {MAX_BATCH_WORK:,} multiply-adds for a batch of "
+                            f"{graph.input_shape[0]} inputs (at {node.op}); a network of this course needs a few "
+                            f"hundred million at most")
+                values[node.name] = operator_for(node.op)(*args, **kwargs)
+    except Exception as error:  # shapes, tensors or arguments the child sent that torch refuses
+        return f"the model's graph failed at {where}: {(str(error) or type(error).__name__).splitlines()[0][:300]}"
+    return Work(total, made)
 
 
-def _node_work(node: Node, args: list[Any], made: list[Any]) -> int:
-    """A call, plus the multiply-adds of a product or a convolution, or the values anything else reads or makes."""
+def _bound(node: Node, args: list[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    """At most the values `node`'s operator makes and the multiply-adds it needs, from its inputs' shapes,
+    before it runs; raises when they cannot be told (the graph is then not run)."""
     import torch
 
-    inputs = [a for a in args if isinstance(a, torch.Tensor)]
-    out = sum(t.numel() for t in made)
-    touched = max(out, sum(t.numel() for t in inputs))
-    if node.family == "linear" and inputs:
-        first = args[1] if node.kernel == "addmm" and len(args) > 1 else args[0]
-        touched += out * (first.shape[-1] if isinstance(first, torch.Tensor) and first.dim() else 1)
-    elif node.family == "convolution" and len(inputs) > 1:
-        weight = inputs[1]
-        touched *= weight.numel() // weight.shape[0] if weight.dim() and weight.shape[0] else 1
-    elif node.family == "pooling" and len(args) > 1 and "adaptive" not in node.kernel:
-        touched *= math.prod(_ints(args[1]))
-    return CALL_WORK + touched
+    tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)]
+    if node.family == "getitem" or not tensors:
+        return 0, 0
+    first = tensors[0]
+    if node.family == "linear":
+        return _product(node.kernel, args)
+    if node.family == "convolution":
+        return _convolution(node.kernel, args, kwargs)
+    if node.family == "pooling":
+        return _pooling(node.kernel, args)
+    if node.family == "shape":
+        if node.kernel == "expand":  # a view, but what reads it reads every value
+            sizes = [int(s) for s in args[1]]
+            lead = len(sizes) - first.dim()
+            return math.prod(first.shape[i - lead] if s == -1 and i >= lead else max(s, 0)
+                             for i, s in enumerate(sizes)), 0
+        return first.numel(), first.numel()  # a view or a copy of what it was given
+    if node.family == "arithmetic":  # elementwise over its inputs' broadcast, or a reduction of one
+        values = math.prod(_broadcast(*(t.shape for t in tensors)))
+        return values, values
+    return first.numel(), first.numel()  # activation, dropout, softmax, normalization: their input's shape
 
 
-def _ints(value: Any) -> list[int]:
-    if isinstance(value, int):
-        return [value]
-    return [v for v in value if isinstance(v, int)] if isinstance(value, list | tuple) else [1]
+def _product(kernel: str, args: list[Any]) -> tuple[int, int]:
+    if kernel == "linear":
+        weight = args[1]
+        a, b = list(args[0].shape), [weight.shape[-1], weight.shape[0]] if weight.dim() == 2 else [weight.shape[0]]
+    else:
+        a, b = (list(args[1].shape), list(args[2].shape)) if kernel == "addmm" else (list(args[0].shape),
+                                                                                   list(args[1].shape))
+    a, b = ([1, *a] if len(a) == 1 else a), ([*b, 1] if len(b) == 1 else b)
+    out = math.prod(_broadcast(a[:-2], b[:-2])) * a[-2] * b[-1]
+    return out, out * a[-1]
 
 
-def _tensors(value: Any) -> list[Any]:
-    import torch
+def _convolution(kernel: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    names = ("input", "weight", "bias", "stride", "padding", "dilation", "transposed", "output_padding", "groups")
+    given = {**dict(zip(names, args, strict=False)), **kwargs}
+    if kernel in ("conv1d", "conv2d"):  # (..., stride, padding, dilation, groups)
+        given = {**dict(zip((*names[:6], "groups"), args, strict=False)), **kwargs}
+    x, weight = given["input"], given["weight"]
+    dims = weight.dim() - 2
+    stride, dilation = _each(given.get("stride", 1), dims, 1), _each(given.get("dilation", 1), dims, 1)
+    padding = given.get("padding", 0)
+    kernel_size = list(weight.shape[2:])
+    pads = [d * (k - 1) for d, k in zip(dilation, kernel_size, strict=True)] if isinstance(padding, str) \
+        else _each(padding, dims)
+    spatial = list(x.shape[-dims:]) if dims else []
+    transposed = bool(given.get("transposed"))
+    if transposed:  # weight (in, out / groups, ...)
+        extra = _each(given.get("output_padding", 0), dims)
+        channels = weight.shape[1] * int(given.get("groups", 1))
+        sizes = [i * s + d * k + e for i, s, d, k, e in zip(spatial, stride, dilation, kernel_size, extra, strict=True)]
+    else:  # weight (out, in / groups, ...)
+        channels = weight.shape[0]
+        sizes = [i + 2 * p + 1 for i, p in zip(spatial, pads, strict=True)]
+    out = math.prod(x.shape[:-dims - 1]) * channels * math.prod(sizes)
+    return out, out * (weight.numel() // max(1, weight.shape[1 if transposed else 0]))
 
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [t for v in value for t in _tensors(v)]
-    return []
+
+def _pooling(kernel: str, args: list[Any]) -> tuple[int, int]:
+    x = args[0]
+    if "adaptive" in kernel:
+        size = _each(args[1], 2 if "2d" in kernel else 1)
+        lead = x.shape[:-len(size)]
+        out = math.prod(lead) * math.prod(size)
+        windows = math.prod(i // max(o, 1) + 2 for i, o in zip(x.shape[-len(size):], size, strict=True))
+        return 2 * out, out * windows
+    dims = 2 if "2d" in kernel else 1
+    window = _each(args[1], dims)
+    pads = _each(args[3], dims) if len(args) > 3 else [0] * dims
+    out = math.prod(x.shape[:-dims]) * math.prod(i + 2 * p + 1 for i, p in zip(x.shape[-dims:], pads, strict=True))
+    return 2 * out, out * math.prod(window)
+
+
+def _each(value: Any, dims: int, unset: int = 0) -> list[int]:
+    """An int or a list of ints (empty: `unset`) as one int per dimension."""
+    values = [int(v) for v in value] if isinstance(value, list | tuple) else [int(value)]
+    values = values or [unset]
+    return values * dims if len(values) == 1 else values
+
+
+def _broadcast(*shapes: Any) -> list[int]:
+    """The shape that `shapes` broadcast to (torch.broadcast_shapes imports sympy: half a second, once)."""
+    out = []
+    for i in range(1, max(map(len, shapes), default=0) + 1):
+        sizes = {int(shape[-i]) for shape in shapes if len(shape) >= i} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return out[::-1]

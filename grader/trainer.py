@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from .datasets import Split
 from .graph import Graph, GraphError, forward
-from .graph_work import charge, charge_training, work_of
+from .graph_work import charge, work_of
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Recipe:
     steps: int = 1500
     lr: float = 0.01
     margin: float = 0.02  # train is at fault when the grader's training clears the threshold by this much
-    work: int = 100_000_000_000  # a model whose training needs more multiply-adds is not judged by substitution
+    work: int = 500_000_000_000  # a model whose training needs more multiply-adds is not judged by substitution
     cpu_seconds: float = 30.0  # nor one that takes longer than this to train (a backstop: the work is counted first)
     seed: int = 0
 
@@ -52,10 +52,8 @@ MOST_KEPT = 64
 
 def grader_trained(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     """`graph` with its trainable parameters trained here on `split`'s training part; a str says why not.
-    Computed once per graph, split and recipe; its work charged at every use, noted ones included
-    (grader/graph_work.py), and a training beyond `recipe.work` refused before it starts."""
-    work = _training_work(graph, split, recipe)
-    refused = work if isinstance(work, str) else charge_training(work)
+    Computed once per graph, split and recipe; a training beyond `recipe.work` refused before it starts."""
+    refused = _training_problem(graph, split, recipe)
     if refused:
         return refused
     key = (id(graph), id(split), recipe)
@@ -70,20 +68,20 @@ def grader_trained(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     return trained
 
 
-def _training_work(graph: Graph, split: Split, recipe: Recipe) -> int | str:
-    """The multiply-adds of training `graph` by `recipe` (forward, and backward at twice forward's), or why
-    the grader will not train it."""
+def _training_problem(graph: Graph, split: Split, recipe: Recipe) -> str | None:
+    """Why the grader will not train `graph` by `recipe`: it cannot run it, or the training would need more
+    than `recipe.work` multiply-adds (forward, and backward at twice forward's; grader/graph_work.py)."""
     work = work_of(graph)
     if isinstance(work, str):
         return work
     batch = graph.input_shape[0]
     if len(split.X_train) < batch:
         return f"the model was exported for batches of {batch}, more than the {len(split.X_train)} training rows"
-    needed = 3 * work.per_batch * _steps(len(split.X_train) // batch, recipe)
-    if needed > recipe.work:
-        return (f"the model is too large for the grader to train: {_steps(len(split.X_train) // batch, recipe)} "
-                f"steps would need {needed:,} multiply-adds, more than {recipe.work:,}")
-    return needed
+    steps = _steps(len(split.X_train) // batch, recipe)
+    if 3 * work.per_batch * steps > recipe.work:
+        return (f"the model is too large for the grader to train: {steps} steps would need "
+                f"{3 * work.per_batch * steps:,} multiply-adds, more than {recipe.work:,}")
+    return None
 
 
 def _steps(per_epoch: int, recipe: Recipe) -> int:

@@ -11,10 +11,10 @@ from torch import nn
 
 from grader.assignments import load_assignment
 from grader.calibration import hidden_module
+from grader.datasets import toy2d
 from grader.export import graph_of
 from grader.grading import plan_steps
-from grader.datasets import toy2d
-from grader.graph import Graph, GraphError, read_graph
+from grader.graph import MAX_NODES, Graph, GraphError, graph_problem, read_graph
 from grader.graph_work import CALL_WORK, MAX_VALUES, Work, charge, graph_budget, work_of, work_problem
 from grader.judge import judge_all
 from grader.runner import run_in_process
@@ -42,33 +42,51 @@ class Chain(nn.Module):
         return x
 
 
-def test_an_mlps_work_is_its_products_the_values_it_touches_and_its_calls() -> None:
+def test_an_mlps_work_is_its_products_the_values_it_makes_and_its_calls() -> None:
     graph = _graph(nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2)), 64, 2)
-    first = 64 * 32 + 64 * 32 * 2  # makes (64, 32), each value a product of 2
-    relu = 64 * 32
-    last = (64 * 32 + 32 * 2 + 2) + 64 * 2 * 32  # reads (64, 32) and its weights, each output a product of 32
-    assert work_of(graph) == Work(per_batch=first + relu + last + 3 * CALL_WORK, largest=64 * 32)
+    first, relu, last = 64 * 32 * 2, 64 * 32, 64 * 2 * 32  # (64, 32) products of 2; (64, 32); (64, 2) of 32
+    assert work_of(graph) == Work(per_batch=first + relu + last + 3 * CALL_WORK, values=64 * 32 + 64 * 32 + 64 * 2)
 
 
-def test_a_convolution_counts_each_output_value_times_its_kernel() -> None:
-    graph = _graph(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1)), 64, 1, 8, 8)
+def test_a_convolutions_bound_counts_each_output_value_times_its_kernel() -> None:
+    graph = _graph(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.MaxPool2d(2)), 64, 1, 8, 8)
     work = work_of(graph)
-    assert isinstance(work, Work) and work.per_batch == 64 * 4 * 8 * 8 * 9 + CALL_WORK
+    conv = 64 * 4 * 11 * 11  # at most (8 + 2 + 1) per side before the stride is known
+    pool = 64 * 4 * 9 * 9
+    assert work == Work(per_batch=conv * 9 + pool * 4 + 2 * CALL_WORK, values=conv + 2 * pool)
 
 
-def test_a_chain_of_tiny_operators_is_charged_for_each_call() -> None:
-    work = work_of(_graph(Chain(1000), 64, 2))
-    assert isinstance(work, Work) and work.per_batch > 1000 * CALL_WORK
+def test_a_chain_of_tiny_operators_is_charged_for_each_call_and_a_longer_one_refused() -> None:
+    work = work_of(_graph(Chain(MAX_NODES - 1), 64, 2))
+    assert isinstance(work, Work) and work.per_batch > MAX_NODES * CALL_WORK
+    assert graph_problem(_graph(Chain(MAX_NODES - 1), 64, 2)) is None
+    assert f"runs {MAX_NODES + 1:,} operators" in (graph_problem(_graph(Chain(MAX_NODES), 64, 2)) or "")
 
 
-def test_one_batch_with_a_tensor_too_large_is_refused_before_anything_runs() -> None:
+def test_one_batch_that_makes_too_many_values_is_refused_before_they_are_made() -> None:
     class Huge(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + 0.0 * torch.tanh(x.unsqueeze(2).expand(-1, 2, MAX_VALUES // 2 + 1)).mean(dim=2)
+            return x + 0.0 * torch.tanh(x.unsqueeze(2).expand(-1, 2, MAX_VALUES)).mean(dim=2)
 
-    graph = _graph(Huge(), 1, 2)  # one row: 64 MiB here, once
-    assert f"tensor of {MAX_VALUES + 2:,} values" in (work_problem(graph) or "")
+    graph = _graph(Huge(), 1, 2)  # the export here makes them (256 MiB, once); the grader does not
+    refused = work_problem(graph) or ""
+    assert f"makes more than {MAX_VALUES:,} values for a batch of 1 inputs (at aten.expand" in refused
     assert work_problem(_graph(nn.Linear(2, 3), 64, 2)) is None
+
+
+def test_one_batch_that_needs_too_much_work_is_refused_before_it_runs() -> None:
+    class Products(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.square = nn.Parameter(torch.zeros(1024, 1024))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for _ in range(150):  # 64 × 1024 × 1024 multiply-adds each
+                x = x @ self.square
+            return x.sum(dim=1, keepdim=True)
+
+    graph = _graph(Products(), 64, 1024)
+    assert "needs more than 10,000,000,000 multiply-adds" in (work_problem(graph) or "")
 
 
 def test_a_budget_is_spent_at_every_use_and_refuses_what_it_cannot_pay() -> None:
@@ -87,16 +105,13 @@ def test_a_budget_is_spent_at_every_use_and_refuses_what_it_cannot_pay() -> None
     logits(graph, inputs)  # outside judging (a student's own grader.check()), nothing is counted
 
 
-def test_the_graders_training_is_charged_and_refused_beyond_its_recipe_before_it_starts() -> None:
+def test_the_graders_training_beyond_its_recipes_work_is_refused_before_it_starts() -> None:
     graph = _graph(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)), 64, 2)
     work = work_of(graph)
     assert isinstance(work, Work)
     split = toy2d("moons", 0)
-    recipe = Recipe(steps=100)
     steps = len(split.X_train) // 64 * max(1, round(100 / (len(split.X_train) // 64)))
-    with graph_budget(3 * work.per_batch * steps):
-        assert isinstance(grader_trained(graph, split, recipe), Graph)
-        assert "the grader does not run this model" in str(grader_trained(graph, split, recipe))  # spent
+    assert isinstance(grader_trained(graph, split, Recipe(steps=100, work=3 * work.per_batch * steps)), Graph)
     small = Recipe(steps=100, work=3 * work.per_batch * steps - 1)
     assert "too large for the grader to train" in str(grader_trained(graph, split, small))
 

@@ -170,7 +170,7 @@ def test_the_graders_own_trainings_on_two_cores_give_the_verdicts_of_one_after_a
     cores, those trainings give the very verdicts and messages that one after another give."""
     import torch
 
-    from grader import trainer
+    from grader import trainer, training
 
     torch.set_num_threads(1)
     assignment = load_assignment(NAME)
@@ -200,9 +200,11 @@ def test_the_graders_own_trainings_on_two_cores_give_the_verdicts_of_one_after_a
     failed = {i for i, status, _, _ in at_once if status != "passed"}
     assert failed and all(i.startswith("make_mlp/") for i in failed), failed
 
-    budget[0] = 3_000_000_000  # spent half-way through the trainings (grader/graph_work.py)
-    trainer._TRAINED.clear()
+    budget[0] = 10_000_000  # spent half-way through judging (grader/graph_work.py)
+    for kept in (trainer._TRAINED, training._LOGITS):  # computed anew: each charged as it is used
+        kept.clear()
     one_after_another = verdicts()
-    trainer._TRAINED.clear()
+    for kept in (trainer._TRAINED, training._LOGITS):
+        kept.clear()
     assert trainer.judged_with_trainings_ahead(verdicts, 2) == one_after_another
     assert any("the grader does not run this model" in message for *_, message in one_after_another)
