@@ -10,7 +10,7 @@ So the work of one batch is counted once per shape of graph, by running one batc
 each operator's cost bounded from its inputs' shapes before it runs (`_bound`: a product or a
 convolution its multiply-adds, anything else the values it makes, every call a fixed
 `CALL_WORK`): no more than one batch, which the student's own export already ran twice, and
-stopped as soon as it makes more than `MAX_VALUES` values or needs more than `MAX_BATCH_WORK`
+stopped as soon as it makes more than `MAX_BATCH_VALUES` values or needs more than `MAX_BATCH_WORK`
 (`work_problem` refuses such a graph). Then judging runs graphs (`charge`) for at most its
 assignment's `Limits.graph_work` (`graph_budget`), and the grader's own trainer refuses a training
 beyond its recipe's work (grader/trainer.py). All of it is decided from shapes: the same
@@ -28,7 +28,7 @@ from typing import Any
 
 from .graph import SKIPPED, Graph, GraphError, Node, operator_for, resolve
 
-MAX_VALUES = 2**25  # values one batch makes in all its operators (128 MiB of float32); a course network: a few million
+MAX_BATCH_VALUES = 2**25  # values one batch makes in all its operators (128 MiB of float32); a course network: millions
 MAX_BATCH_WORK = 10_000_000_000  # multiply-adds of one batch; a course network: at most a few hundred million
 CALL_WORK = 100_000  # what one operator call costs beyond its arithmetic (dispatch, the interpreter), as multiply-adds
 
@@ -82,19 +82,16 @@ def charge(graph: Graph, rows: int) -> None:
     work = work_of(graph)
     if isinstance(work, str):
         raise GraphError(work)
-    batch = graph.input_shape[0]
-    _spend(work.per_batch * -(-rows // batch), f"its forward needs {work.per_batch // batch:,} multiply-adds per input")
-
-
-def _spend(work: int, what: str) -> None:
     if not _BUDGETS:
         return
-    budget = _BUDGETS[-1]
-    if work > budget[0]:
-        raise GraphError(f"the grader does not run this model: {what}, and the grader computes with a "
-                         f"submission's models for at most {budget[1]:,} in all (its inputs are thousands of "
-                         f"rows); a network of this course needs far fewer")
-    budget[0] -= work
+    budget, batch = _BUDGETS[-1], graph.input_shape[0]
+    needed = work.per_batch * -(-rows // batch)
+    if needed > budget[0]:
+        raise GraphError(f"the grader does not run this model: its forward needs {work.per_batch // batch:,} "
+                         f"multiply-adds per input, and the grader runs a submission's models for at most "
+                         f"{budget[1]:,} in all (its inputs are thousands of rows); a network of this course "
+                         f"needs far fewer")
+    budget[0] -= needed
 
 
 def _counted(graph: Graph) -> Work | str:
@@ -118,8 +115,8 @@ def _counted(graph: Graph) -> Work | str:
                 kwargs = {k: resolve(v, values) for k, v in node.kwargs.items()}
                 bound_values, bound_work = _bound(node, args, kwargs)
                 made, total = made + bound_values, total + CALL_WORK + bound_work
-                if made > MAX_VALUES:
-                    return (f"the model's forward makes more than {MAX_VALUES:,} values for a batch of "
+                if made > MAX_BATCH_VALUES:
+                    return (f"the model's forward makes more than {MAX_BATCH_VALUES:,} values for a batch of "
                             f"{graph.input_shape[0]} inputs (at {node.op}); a network of this course makes a "
                             f"few million at most")
                 if total > MAX_BATCH_WORK:
@@ -161,12 +158,11 @@ def _bound(node: Node, args: list[Any], kwargs: dict[str, Any]) -> tuple[int, in
 
 
 def _product(kernel: str, args: list[Any]) -> tuple[int, int]:
-    if kernel == "linear":
-        weight = args[1]
-        a, b = list(args[0].shape), [weight.shape[-1], weight.shape[0]] if weight.dim() == 2 else [weight.shape[0]]
-    else:
-        a, b = (list(args[1].shape), list(args[2].shape)) if kernel == "addmm" else (list(args[0].shape),
-                                                                                   list(args[1].shape))
+    """The values of a matrix product (batched and broadcast as matmul) and its multiply-adds."""
+    left, right = args[1:3] if kernel == "addmm" else args[:2]
+    a, b = list(left.shape), list(right.shape)
+    if kernel == "linear":  # x @ weight.T
+        b = b[::-1]
     a, b = ([1, *a] if len(a) == 1 else a), ([*b, 1] if len(b) == 1 else b)
     out = math.prod(_broadcast(a[:-2], b[:-2])) * a[-2] * b[-1]
     return out, out * a[-1]

@@ -15,7 +15,7 @@ from grader.datasets import toy2d
 from grader.export import graph_of
 from grader.grading import plan_steps
 from grader.graph import MAX_NODES, Graph, GraphError, graph_problem, read_graph
-from grader.graph_work import CALL_WORK, MAX_VALUES, Work, charge, graph_budget, work_of, work_problem
+from grader.graph_work import CALL_WORK, MAX_BATCH_VALUES, Work, charge, graph_budget, work_of, work_problem
 from grader.judge import judge_all
 from grader.runner import run_in_process
 from grader.trainer import Recipe, grader_trained
@@ -66,11 +66,11 @@ def test_a_chain_of_tiny_operators_is_charged_for_each_call_and_a_longer_one_ref
 def test_one_batch_that_makes_too_many_values_is_refused_before_they_are_made() -> None:
     class Huge(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + 0.0 * torch.tanh(x.unsqueeze(2).expand(-1, 2, MAX_VALUES)).mean(dim=2)
+            return x + 0.0 * torch.tanh(x.unsqueeze(2).expand(-1, 2, MAX_BATCH_VALUES)).mean(dim=2)
 
     graph = _graph(Huge(), 1, 2)  # the export here makes them (256 MiB, once); the grader does not
     refused = work_problem(graph) or ""
-    assert f"makes more than {MAX_VALUES:,} values for a batch of 1 inputs (at aten.expand" in refused
+    assert f"makes more than {MAX_BATCH_VALUES:,} values for a batch of 1 inputs (at aten.expand" in refused
     assert work_problem(_graph(nn.Linear(2, 3), 64, 2)) is None
 
 
