@@ -164,10 +164,17 @@ def read_graph(value: Any) -> Graph | str:
     if "error" in value:
         return (f"the model could not be exported to a graph of operators (traced in eval mode, as torch.export does): "
                 f"{str(value['error'])[:600]}\nforward must be plain tensor code: {INSTEAD}")
+    if isinstance(value.get("nodes"), list) and len(value["nodes"]) > MAX_NODES:  # refused before it is built
+        return _too_many_operators(len(value["nodes"]))
     try:
         return _parse(value)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return "the model's graph could not be read"
+
+
+def _too_many_operators(count: int) -> str:
+    return (f"the model's forward runs {count:,} operators; the grader runs networks of at most {MAX_NODES} "
+            f"(a network of this course needs a few dozen)")
 
 
 def _parse(value: Mapping[str, Any]) -> Graph:
@@ -187,8 +194,7 @@ def _parse(value: Mapping[str, Any]) -> Graph:
 def graph_problem(graph: Graph) -> str | None:
     """Why the grader will not run `graph` (an operator outside the allowlist, a table of data), or None."""
     if len(graph.nodes) > MAX_NODES:
-        return (f"the model's forward runs {len(graph.nodes):,} operators; the grader runs networks of at most "
-                f"{MAX_NODES} (a network of this course needs a few dozen)")
+        return _too_many_operators(len(graph.nodes))
     for node in graph.nodes:
         problem = _node_problem(node)
         if problem:
