@@ -1,6 +1,6 @@
-"""What running a student's graph costs the grader (grader/graph_work.py): counted from shapes before
-it runs, refused when one batch makes too large a tensor, and charged to a budget per grading that
-the reference's models use a small part of. The attack it answers is
+"""What running a student's graph costs the grader (grader/graph_work.py): bounded from shapes before
+each operator runs, refused when one batch would make too many values or need too much work, and
+charged to a budget per grading that the references use a small part of. The attack it answers is
 tests/submissions/hostile/graph_work_bomb.py (graded for real by tests/test_integrity.py)."""
 
 from __future__ import annotations
