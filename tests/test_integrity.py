@@ -46,12 +46,13 @@ def test_a_cheat_loses_exactly_its_exercise(name: str, expected: dict[str, Any])
     assert expectation_problems(report, expected, len(spec.checks)) == []
 
 
-BESIDE = ("forward_through_numpy.py", "honest_functional_mlp.py")  # an attack on the recorder, an honest classmate
+BESIDE = ("forward_through_numpy.py", "graph_work_bomb.py", "honest_functional_mlp.py")  # attacks on the
+# recorder and on the grader's own work, and an honest classmate
 
 
-def test_a_forward_through_numpy_is_graded_beside_an_honest_classmate(tmp_path: Path) -> None:
-    """`grade batch`, two at once: the attack loses what it is expected to lose, and the honest
-    student beside it keeps full marks."""
+def test_attacks_on_the_graph_are_graded_beside_an_honest_classmate(tmp_path: Path) -> None:
+    """`grade batch`, two at once: each attack loses what it is expected to lose, and the honest
+    student beside them keeps full marks."""
     cases = json.loads((HOSTILE / "expected.json").read_text())
     folder = tmp_path / "submissions"
     folder.mkdir()
