@@ -194,14 +194,12 @@ def _convolution(kernel: str, args: list[Any], kwargs: dict[str, Any]) -> tuple[
 
 
 def _pooling(kernel: str, args: list[Any]) -> tuple[int, int]:
-    x = args[0]
+    x, dims = args[0], 2 if "2d" in kernel else 1
     if "adaptive" in kernel:
-        size = _each(args[1], 2 if "2d" in kernel else 1)
-        lead = x.shape[:-len(size)]
-        out = math.prod(lead) * math.prod(size)
-        windows = math.prod(i // max(o, 1) + 2 for i, o in zip(x.shape[-len(size):], size, strict=True))
+        size = _each(args[1], dims)
+        out = math.prod(x.shape[:-dims]) * math.prod(size)
+        windows = math.prod(i // max(o, 1) + 2 for i, o in zip(x.shape[-dims:], size, strict=True))
         return 2 * out, out * windows
-    dims = 2 if "2d" in kernel else 1
     window = _each(args[1], dims)
     pads = _each(args[3], dims) if len(args) > 3 else [0] * dims
     out = math.prod(x.shape[:-dims]) * math.prod(i + 2 * p + 1 for i, p in zip(x.shape[-dims:], pads, strict=True))

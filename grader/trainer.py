@@ -53,13 +53,13 @@ MOST_KEPT = 64
 def grader_trained(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     """`graph` with its trainable parameters trained here on `split`'s training part; a str says why not.
     Computed once per graph, split and recipe; a training beyond `recipe.work` refused before it starts."""
-    refused = _training_problem(graph, split, recipe)
-    if refused:
-        return refused
     key = (id(graph), id(split), recipe)
     known = _TRAINED.get(key)
     if known is not None and known[0] is graph and known[1] is split:
         return known[2]
+    refused = _training_problem(graph, split, recipe)
+    if refused:
+        return refused
     if _NOTED:
         _NOTED[-1].append((graph, split, recipe))
         return "not trained yet"
