@@ -1,28 +1,46 @@
 """The "must not call" rule, read from the submitted source, in the grader.
 
-The runtime guard in probe.py sees what a function really called on the checks' inputs; this
-reads what it could call: the exercise's function, the top-level functions, classes and names
-it reaches, and the imports they use, with aliases followed (`from torch.nn.functional import
-conv2d as c`, `G = F`, `getattr(F, "conv2d")`). A name is forbidden when it resolves to the
-same object as a forbidden one, so `torch.conv2d`, `F.conv2d` and `torch.nn.modules.conv.F.conv2d`
-are one. What cannot be read statically (a computed getattr, eval, exec, __import__, globals,
-torch internals, `getattr` passed as a value as in `functools.reduce(getattr, ["conv2d"], F)`,
-`operator.attrgetter`, the thread and process starters underneath `threading`) is flagged too: a
-rule that can be dodged by spelling is no rule. So is any use, anywhere in the notebook, of the
-grader's probe or torch's dispatch switches, which could switch the runtime guard off.
+The rule is the grader's own reading of the source: the runtime guard in probe.py runs in the
+student's process, so what it reports (or does not) is the student's word, and a rule whose
+evidence the student can forge is no rule. So the source must show, to a reader who follows
+names, that no forbidden computation can run while a check calls the exercise's function:
 
-Forbidden names are dotted paths from `torch` ("torch.nn.functional.conv2d", "torch.nn.Conv2d"),
-aten operators ("aten.convolution"), which only the runtime guard can see being called, or a
-family ("family.convolution", grader/families.py): a rule on one name of a family covers all of
-it, torch's functions of that family in every namespace (`torch.nn.grad.conv2d_weight`,
-`torch.mkldnn_convolution`) and numpy's and scipy's routines that compute it
-(`numpy.convolve`, `scipy.signal.correlate2d`, `scipy.ndimage.maximum_filter`).
+- the function, and everything it reaches through names (helpers, aliases, `getattr(F, "conv2d")`,
+  default arguments, `global` rebindings), must not name a forbidden function, class or routine,
+  by any path (`F.conv2d`, `torch.nn.modules.conv.F.conv2d`) nor by its own name on a base the
+  reader cannot follow (`Box.t.nn.functional.conv2d`, `make()().conv2d`);
+- neither may any code that can run from somewhere else later: classes (their methods run
+  implicitly), lambdas, generators, decorated functions, and every function handed on as a value
+  (a thread's target, a callback, an entry of a registry);
+- anywhere in the notebook, a forbidden function or class is only called on the spot, or named
+  (`c = F.conv2d`, then followed through `c`), never handed on as a value (`REG["f"] = F.conv2d`,
+  `functools.partial(F.conv2d)`, `Thread(target=F.conv2d)`);
+- anywhere in the notebook, nothing that makes code or objects out of strings or bytes, or reaches
+  objects behind the reader's back, or runs code the reader cannot see: eval, exec, compile,
+  __import__, computed getattr, `getattr` as a value, globals/locals/vars, importlib, pickle and its
+  kin, pydoc.locate, inspect, gc, frames and code objects (`__globals__`, `f_back`), `sys`
+  beyond its streams and version, processes and shell commands, IPython magics that run code
+  given as text (`%time` and `%timeit` are read as code), torch's loaders, compilers and internals,
+  and the grader's probe or torch's dispatch switches, which could switch the runtime guard off.
+
+A name is forbidden when it resolves to the same object as a forbidden one, so `torch.conv2d`,
+`F.conv2d` and `torch.nn.modules.conv.F.conv2d` are one. Forbidden names are dotted paths from
+`torch` ("torch.nn.functional.conv2d", "torch.nn.Conv2d"), aten operators ("aten.convolution"),
+which only the runtime guard can see being called, or a family ("family.convolution",
+grader/families.py): a rule on one name of a family covers all of it, torch's functions of that
+family in every namespace (`torch.nn.grad.conv2d_weight`, `torch.mkldnn_convolution`) and numpy's
+and scipy's routines that compute it (`numpy.convolve`, `scipy.signal.correlate2d`,
+`scipy.ndimage.maximum_filter`).
+
+What is deliberately allowed: a forbidden function called in a cell to compare with (`print(F.conv2d(x, k))`),
+or in another exercise's function that the ruled one does not reach (cross_correlation2d has no rule).
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -43,14 +61,56 @@ UNCHECKABLE_CALLS = {
     "globals": "globals()",
     "locals": "locals()",
     "vars": "vars(...)",
+    "breakpoint": "breakpoint()",
 }
-UNCHECKABLE_PATHS = ("importlib", "sys.modules", "builtins", "ctypes",  # and whatever is under them
-                     "_thread", "_posixsubprocess", "threading._")  # a thread or process out of the watch
+VALUE_BUILTINS = frozenset({*UNCHECKABLE_CALLS, "getattr", "__getattribute__"})  # not to be handed on either
+UNCHECKABLE_PATHS = (  # and whatever is under them; a trailing * matches any name that starts so
+    "importlib", "sys.modules", "builtins", "ctypes", "__main__", "site", "imp", "zipimport",
+    "_thread", "_posixsubprocess", "threading._*",  # a thread or process out of the watch
+    # objects or code made from strings and bytes
+    "pickle", "_pickle", "copyreg", "marshal", "shelve", "dill", "cloudpickle", "joblib", "pkgutil", "pydoc",
+    "runpy", "code", "codeop", "timeit", "cProfile", "profile", "pdb", "bdb", "doctest", "trace", "types",
+    "inspect", "gc", "string.Formatter", "logging.config", "unittest.mock", "typing.get_type_hints",
+    "typing.ForwardRef", "functools.singledispatch", "functools.singledispatchmethod", "jinja2", "sympy",
+    # processes, whose code the grader cannot read
+    "subprocess", "multiprocessing", "concurrent.futures.process", "concurrent.futures.ProcessPoolExecutor",
+    "pty", "os.system", "os.popen", "os.fork*", "os.exec*", "os.spawn*", "os.posix_spawn*", "os.register_at_fork",
+    # torch's and numpy's loaders, compilers and registries
+    "torch.load", "torch.serialization", "torch.hub", "torch.package", "torch.library", "torch.classes",
+    "torch.utils.cpp_extension", "torch.multiprocessing", "torch.fx", "torch.jit", "torch.export", "torch.compile",
+    "numpy.load", "numpy.lib.npyio", "numpy.lib.format", "pandas.read_pickle",
+)
+SAFE_SYS = frozenset({"stdout", "stderr", "stdin", "version", "version_info", "platform", "byteorder", "maxsize",
+                      "float_info", "int_info", "exit", "getrecursionlimit", "setrecursionlimit", "getsizeof"})
+SAFE_IPYTHON = ("IPython.display", "IPython.core.display")
 COMPUTED_ACCESS = ("operator.attrgetter", "operator.methodcaller")
+INTROSPECTION = frozenset({  # attributes that reach objects behind the reader's back
+    "__globals__", "__builtins__", "__code__", "__closure__", "__dict__", "__getattribute__", "__getattr__",
+    "__reduce__", "__reduce_ex__", "__self__", "__func__", "__wrapped__", "__subclasses__", "__mro__",
+    "__bases__", "__base__", "__loader__", "__spec__", "__import__", "__defaults__", "__kwdefaults__",
+    "__traceback__", "__objclass__", "__all__", "__annotations__", "__setattr__", "__delattr__", "__module__",
+    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame", "tb_next", "gi_frame", "gi_code",
+    "cr_frame", "cr_code", "ag_frame", "ag_code", "co_consts", "co_code", "co_names",
+    "user_ns", "user_global_ns", "user_module",  # IPython's namespace of the notebook
+})
+INTROSPECTING_NAMES = frozenset({"__builtins__", "__loader__", "__spec__", "__build_class__"})
+DISPATCH_LEAVES = frozenset({  # torch's switches of the modes the runtime guard stands on, by name
+    "_C", "_python_dispatch", "_disable_current_modes", "DisableTorchFunction", "DisableTorchFunctionSubclass",
+    "_DisableTorchDispatch", "overrides", "_ops", "_pop_mode", "_push_mode", "_pop_torch_function_stack",
+    "_push_on_torch_function_stack", "_get_current_function_mode_stack", "_set_torch_function_mode",
+})
+CALLING_ATTRIBUTES = frozenset({"forward", "__call__", "_conv_forward", "_call_impl", "_wrapped_call_impl"})
+
+# IPython magics as IPython turns them into Python: those that run code given as text are read as code
+CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
+SAFE_MAGICS = frozenset({"matplotlib", "config", "autoreload", "env"})
+_MAGIC_OPTIONS = re.compile(r"^(?:\s*-(?:[nrp]\s+\S+|\w+))*")  # %timeit -n 10 -q
+_PLAIN_INSTALL = re.compile(r"\s*(?:pip3?|conda)\s+install(?:\s+-[-\w]+)*(?:\s+[A-Za-z0-9_.\[\]=<>~,-]+)+\s*")
 
 # The student's own self-check cell (`import grader; grader.check()`, grader/notebook.py): it runs
 # public checks in their kernel and does nothing while the notebook is graded; it is not tampering.
 SELF_CHECK = frozenset({"grader.check"})
+TOO_DEEP = "the notebook's source is nested too deeply for the grader to read, so the rule cannot be checked"
 
 
 @functools.lru_cache(maxsize=64)
@@ -60,17 +120,73 @@ def violations(cells: tuple[str, ...], function: str, forbidden: tuple[str, ...]
     families = frozenset(filter(None, map(family_of, forbidden)))
     if not names and not families:
         return ()
-    source = _Source([tree for cell in cells if (tree := _parse(cell)) is not None])
+    try:
+        return _violations(cells, function, _Rule(names, families))
+    except (RecursionError, MemoryError):  # a source built to exhaust the reader is not read
+        return (TOO_DEEP,)
+
+
+def _violations(cells: tuple[str, ...], function: str, rule: _Rule) -> tuple[str, ...]:
+    source = _Source(cells)
     if function not in source.bindings:
         return (f"no definition of {function} could be read in the source, so the rule cannot be checked",)
-    targets = _forbidden_objects((*names, *family_names(families)))
-    found = {what: f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls"
-             for what in source.tampering()}
-    for node, scope in source.reachable(function):
-        for what, message in source.problems(node, scope, targets, families):
-            if not any(known.startswith(f"{what}.") for known in found):  # torch.ops after torch.ops.aten
-                found.setdefault(what, message)
+    found: dict[str, str] = {}
+
+    def add(what: str, message: str) -> None:
+        if not any(known.startswith(f"{what}.") for known in found):  # torch.ops after torch.ops.aten
+            found.setdefault(what, message)
+    for what in source.tampering():
+        add(what, f"{what} in the notebook: the grader's probe or torch's dispatch switches can hide calls")
+    for what, message in source.unreadable():
+        add(what, message)
+    for node, scope in source.everywhere():
+        for what, message in source.handed_on(node, scope, rule):
+            add(what, message)
+    for node, scope in source.reachable([*source.bindings[function], *source.escaped()]):
+        for what, message in source.problems(node, scope, rule):
+            add(what, message)
     return tuple(found.values())
+
+
+class _Rule:
+    """What one rule forbids: objects by identity (id -> first name), families, and the names they go by."""
+
+    def __init__(self, names: tuple[str, ...], families: frozenset[str]) -> None:
+        self.families = families
+        self.targets = _forbidden_objects((*names, *family_names(families)))
+        self.leaves = _leaves((*names, *family_names(families)))
+
+    def name_of(self, path: str) -> str | None:
+        """The forbidden name `path` denotes (a torch object or a routine of a family), or None."""
+        routine = array_routine_family(path, set(self.families))
+        if routine is not None:
+            return f"{path} (a routine that computes the {routine} itself)"
+        target = _lookup(path)
+        return self.targets.get(id(target)) if target is not None else None
+
+    def leaf(self, node: ast.AST) -> str | None:
+        """The forbidden name an attribute (or a literal getattr) is called by, whatever it is attached to."""
+        name = node.attr if isinstance(node, ast.Attribute) else (_getattr_literal(node) or (None, ""))[1]
+        if not name:
+            return None
+        family = next((f for f in self.families if ARRAY_LEAF[f].search(name.lower())), None)
+        return self.leaves.get(name) or (f"{name} (a routine that computes the {family} itself)" if family else None)
+
+
+ARRAY_LEAF = {"convolution": re.compile(r"^(convolve|correlate)"),
+              "pooling": re.compile(r"^(maximum|minimum|uniform|median|rank|percentile)_filter|^block_reduce")}
+
+
+def _leaves(names: Sequence[str]) -> dict[str, str]:
+    """Each forbidden name's last part -> the name; not the parts that are also allowed Tensor methods (unfold)."""
+    import torch
+
+    found: dict[str, str] = {}
+    for name in names:
+        leaf = name.rsplit(".", 1)[-1]
+        if not hasattr(torch.Tensor, leaf):
+            found.setdefault(leaf, name)
+    return found
 
 
 def _parse(cell: str) -> ast.Module | None:
@@ -123,6 +239,11 @@ def _lookup(path: str) -> Any:
         except Exception:  # an attribute torch does not have cannot be called either
             return None
     return value
+
+
+def _is_class(name: str) -> bool:
+    target = _lookup(name)
+    return isinstance(target, type) if target is not None else name.rsplit(".", 1)[-1][:1].isupper()
 
 
 def _top_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
@@ -198,10 +319,12 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
     """The nodes of a function's body that belong to its own scope (not to nested functions)."""
-    for child in ast.iter_child_nodes(node):
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        child = todo.pop()
         yield child
         if not isinstance(child, _SCOPES):
-            yield from _own_nodes(child)
+            todo += ast.iter_child_nodes(child)
 
 
 def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, stars: list[str]) -> Scope:
@@ -212,44 +335,92 @@ def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, stars
                 *filter(None, [arguments.vararg, arguments.kwarg])]:
         scope[arg.arg] = []
     body = function.body if isinstance(function.body, list) else [function.body]
-    declared_global: set[str] = set()
     for statement in body:
         for node in [statement, *_own_nodes(statement)]:
             _bind(scope, node, stars)
-            if isinstance(node, ast.Global | ast.Nonlocal):
-                declared_global.update(node.names)
-    for name in declared_global:
+    for name in _declared_global(function):
         scope.pop(name, None)
     return scope
 
 
+def _declared_global(function: ast.AST) -> set[str]:
+    return {name for node in _own_nodes(function) if isinstance(node, ast.Global | ast.Nonlocal) for name in node.names}
+
+
 def _scoped_walk(node: ast.AST, scope: Scope, stars: list[str]) -> Iterator[tuple[ast.AST, Scope]]:
     """Every node under `node`, with the local names in force there."""
-    yield node, scope
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-        scope = {**scope, **_locals(node, stars)}
-    elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
-        inner: Scope = {}
-        for generator in node.generators:
-            _bind(inner, generator, stars)
-        scope = {**scope, **inner}
-    for child in ast.iter_child_nodes(node):
-        yield from _scoped_walk(child, scope, stars)
+    todo = [(node, scope)]
+    while todo:
+        node, scope = todo.pop()
+        yield node, scope
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            scope = {**scope, **_locals(node, stars)}
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            inner: Scope = {}
+            for generator in node.generators:
+                _bind(inner, generator, stars)
+            scope = {**scope, **inner}
+        todo += [(child, scope) for child in reversed(list(ast.iter_child_nodes(node)))]
 
 
 class _Source:
-    """The submission's top-level names and what they are bound to, read from every cell."""
+    """The submission's cells, and its top-level names and what they are bound to."""
 
-    def __init__(self, trees: list[ast.Module]) -> None:
+    def __init__(self, cells: Sequence[str]) -> None:
         self.bindings: Scope = {}
         self.stars: list[str] = []
-        self.trees = trees
-        for tree in trees:
+        self.trees: list[ast.Module] = []
+        self.magic_problems: list[tuple[str, str]] = []
+        self.magic_calls: set[int] = set()  # ids of the get_ipython() calls of magics read above
+        for cell in cells:
+            self._read(cell)
+        self.parents = {id(child): parent for tree in self.trees for parent in ast.walk(tree)
+                        for child in ast.iter_child_nodes(parent)}
+        for tree in self.trees:
             for statement in _top_statements(tree.body):
                 _bind(self.bindings, statement, self.stars)
                 if isinstance(statement, ast.With | ast.AsyncWith):
                     for item in statement.items:
                         _bind(self.bindings, item, self.stars)
+            for function in ast.walk(tree):  # `global name` in a function rebinds a top-level name
+                if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and _declared_global(function):
+                    inner: Scope = {}
+                    for node in _own_nodes(function):
+                        _bind(inner, node, self.stars)
+                    for name in _declared_global(function) & inner.keys():
+                        for binding in inner[name]:
+                            _add(self.bindings, name, binding)
+
+    def _read(self, cell: str) -> bool:
+        """Parse a cell (False if it does not parse) and the code its magics give as text."""
+        tree = _parse(cell)
+        if tree is None:
+            return False
+        self.trees.append(tree)
+        for node in ast.walk(tree):
+            magic = _magic(node)
+            if magic is not None:
+                self.magic_calls.add(id(node.func.value))  # type: ignore[attr-defined]
+                problem = self._read_magic(*magic)
+                if problem is not None:
+                    self.magic_problems.append(problem)
+        return True
+
+    def _read_magic(self, kind: str, name: str, texts: list[str]) -> tuple[str, str] | None:
+        """Read the code a magic runs; (what, message) for one whose code cannot be read."""
+        if kind == "system":
+            command = texts[0][:40] if texts else ""
+            if _PLAIN_INSTALL.fullmatch(texts[0] if texts else ""):
+                return None
+            return f"!{command}", f"the shell command `!{command}`, which can run code unseen"
+        if name in SAFE_MAGICS or (name == "load_ext" and [t.strip() for t in texts] == ["autoreload"]) or (
+                name in ("pip", "conda") and _PLAIN_INSTALL.fullmatch(" ".join([name, *texts[:1]]))):
+            return None
+        if name in CODE_MAGICS:
+            codes = texts[-1:] if name == "capture" else [_MAGIC_OPTIONS.sub("", t, count=1) for t in texts]
+            if all(self._read(code) for code in codes if code.strip()):
+                return None
+        return f"%{name}", f"the magic %{name}, which can run code unseen"
 
     def tampering(self) -> list[str]:
         """Uses, anywhere, of the grader's probe or of torch's function-dispatch switches."""
@@ -258,18 +429,128 @@ class _Source:
             for node in ast.walk(tree):
                 if isinstance(node, ast.Name) and node.id.startswith("__coursegrade"):
                     found.setdefault(node.id, node.id)
-                if isinstance(node, ast.Name | ast.Attribute):
+                if isinstance(node, ast.Attribute) and node.attr in DISPATCH_LEAVES:
+                    found.setdefault(_text(node), _text(node))
+                if isinstance(node, ast.Name | ast.Attribute) and not self._self_check(node):
                     for path in self.paths(node, {}):
                         if path.split(".")[0] == "grader" or _dispatch_switch(path):
                             found.setdefault(path, _text(node))
         outermost = [p for p in found if not any(other.startswith(f"{p}.") for other in found)]
-        return [f"`{found[p]}`" + (f" ({p})" if p != found[p] else "") for p in outermost if p not in SELF_CHECK]
+        return [f"`{found[p]}`" + (f" ({p})" if p != found[p] else "") for p in outermost]
 
-    def reachable(self, function: str) -> list[tuple[ast.AST, Scope]]:
-        """Every node `function` can reach through top-level names, with its local scope."""
+    def _self_check(self, node: ast.AST) -> bool:
+        """`grader.check` itself, or the `grader` it is taken from."""
+        if isinstance(node, ast.Name):
+            node = self.parents.get(id(node), node)
+        return isinstance(node, ast.Attribute) and bool(self.paths(node, {}) & SELF_CHECK)
+
+    def unreadable(self) -> list[tuple[str, str]]:
+        """Magics and shell commands whose code cannot be read, and get_ipython() used otherwise than by them."""
+        found = list(self.magic_problems)
+        for tree in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "get_ipython" \
+                        and id(node) not in self.magic_calls and "get_ipython" not in self.bindings:
+                    found.append(("get_ipython()", "get_ipython(): IPython's shell, which can run code unseen"))
+                elif isinstance(node, ast.Name) and node.id in INTROSPECTING_NAMES:
+                    found.append((node.id, f"{node.id}: introspection, which can reach any function unseen"))
+        return found
+
+    def everywhere(self) -> Iterator[tuple[ast.AST, Scope]]:
+        for tree in self.trees:
+            yield from _scoped_walk(tree, {}, self.stars)
+
+    def handed_on(self, node: ast.AST, scope: Scope, rule: _Rule) -> Iterator[tuple[str, str]]:
+        """(what, message) for what no code may do anywhere in the notebook: code or objects from text,
+        introspection, a process, or a forbidden function or class handed on as a value."""
+        if isinstance(node, ast.Call):
+            yield from _uncheckable_call(node)
+        if isinstance(node, ast.Name) and node.id in VALUE_BUILTINS and node.id not in scope \
+                and node.id not in self.bindings and not self._called(node):
+            yield node.id, f"{node.id} handed on as a value (`{self._text_around(node)}`), which cannot be checked"
+        attribute = node.attr if isinstance(node, ast.Attribute) else (_getattr_literal(node) or (None, ""))[1]
+        if attribute in INTROSPECTION:
+            yield _text(node), f"`{_text(node)}`: introspection, which can reach any function unseen"
+        if isinstance(node, ast.Name | ast.Attribute):
+            for path in self.paths(node, scope):
+                yield from _unchecked_path(path, node)
+        loaded = isinstance(node, ast.Call) or isinstance(getattr(node, "ctx", None), ast.Load)
+        if loaded and isinstance(node, ast.Name | ast.Attribute | ast.Call) and self._handed_on(node):
+            name = self.hazard(node, scope, rule)
+            if name is not None:
+                yield name, (f"{name} handed on as a value (`{self._text_around(node)}`): where it goes and "
+                             "when it runs cannot be followed")
+
+    def _called(self, node: ast.AST) -> bool:
+        parent = self.parents.get(id(node))
+        return isinstance(parent, ast.Call) and node is parent.func
+
+    def _handed_on(self, node: ast.AST) -> bool:
+        """Is `node`'s value kept or passed on, rather than called on the spot, named, or dropped?"""
+        parent = self.parents.get(id(node))
+        if self._called(node):
+            return False
+        if isinstance(parent, ast.Attribute | ast.Expr) or _getattr_literal(parent) is not None:
+            return False  # an attribute of it is judged itself; a value dropped goes nowhere
+        if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node is parent.value:
+            targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+            return not all(_plain(target) for target in targets)
+        return True
+
+    def _text_around(self, node: ast.AST) -> str:
+        parent = self.parents.get(id(node))
+        return _text(parent) if isinstance(parent, ast.expr | ast.stmt) and not isinstance(parent, ast.Expr) \
+            else _text(node)
+
+    def hazard(self, node: ast.AST, scope: Scope, rule: _Rule, depth: int = 0) -> str | None:
+        """The forbidden name `node`'s value is: a forbidden function or class, an instance of a
+        forbidden class, or what a name is bound to; None for anything else."""
+        if depth > 10:
+            return None
+        for path in self.paths(node, scope):
+            name = rule.name_of(path)
+            if name is not None:
+                return name
+        leaf = rule.leaf(node)
+        if leaf is not None:
+            return leaf
+        if isinstance(node, ast.Call):
+            name = self.hazard(node.func, scope, rule, depth + 1)
+            return name if name is not None and _is_class(name) else None
+        if isinstance(node, ast.Attribute) and node.attr in CALLING_ATTRIBUTES:
+            return self.hazard(node.value, scope, rule, depth + 1)
+        if isinstance(node, ast.Name):
+            local = node.id in scope
+            for binding in scope[node.id] if local else self.bindings.get(node.id, []):
+                if isinstance(binding, ast.expr):
+                    name = self.hazard(binding, scope if local else {}, rule, depth + 1)
+                    if name is not None:
+                        return name
+        return None
+
+    def escaped(self) -> list[ast.AST]:
+        """Code that can run from somewhere else than where it is written, later: classes (their
+        methods run implicitly), lambdas, generators, decorated functions and functions handed on."""
+        defined: dict[str, list[ast.AST]] = {}
+        found: list[ast.AST] = []
+        named: set[str] = set()
+        for tree in self.trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    defined.setdefault(node.name, []).append(node)
+                    if node.decorator_list:
+                        found.append(node)
+                elif isinstance(node, ast.ClassDef | ast.Lambda | ast.GeneratorExp):
+                    found.append(node)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not self._called(node):
+                    named.add(node.id)
+        return found + [d for name in sorted(named & defined.keys()) for d in defined[name]]
+
+    def reachable(self, roots: Sequence[Binding]) -> list[tuple[ast.AST, Scope]]:
+        """Every node `roots` can reach through top-level names, with its local scope."""
         seen: set[int] = set()
         found: list[tuple[ast.AST, Scope]] = []
-        todo: list[Binding] = list(self.bindings[function])
+        todo: list[Binding] = list(roots)
         while todo:
             binding = todo.pop()
             if isinstance(binding, str) or id(binding) in seen:
@@ -306,29 +587,54 @@ class _Source:
             return self.paths(node.value, scope, depth + 1)
         return set()
 
-    def problems(self, node: ast.AST, scope: Scope, targets: dict[int, str],
-                 families: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
-        """(what, message) for a forbidden or uncheckable use at one reachable node."""
-        if isinstance(node, ast.Call):
-            yield from _uncheckable_call(node)
-            yield from _getattr_as_value(node, scope)
-        if isinstance(node, ast.Name | ast.Attribute | ast.Call):
-            written = _text(node)
-            for path in self.paths(node, scope):
-                yield from _judge_path(path, written, targets, families)
+    def problems(self, node: ast.AST, scope: Scope, rule: _Rule) -> Iterator[tuple[str, str]]:
+        """(what, message) for a forbidden use at one node of code the ruled function can reach."""
+        if not isinstance(node, ast.Name | ast.Attribute | ast.Call):
+            return
+        names = {name for path in self.paths(node, scope) if (name := rule.name_of(path)) is not None}
+        for name in sorted(names):
+            yield name, name if _text(node) == name else f"{name} (written `{_text(node)}`)"
+        leaf = rule.leaf(node) if not names else None
+        if leaf is not None:
+            yield leaf, f"{leaf} (written `{_text(node)}`: called by its name, whatever it is reached through)"
 
 
-def _getattr_as_value(call: ast.Call, scope: Scope) -> Iterator[tuple[str, str]]:
-    """`getattr` handed to another function (`functools.reduce(getattr, ["conv2d"], F)`, `map(getattr, ...)`):
-    an attribute access whose name the source does not show."""
-    for value in (*call.args, *(k.value for k in call.keywords)):
-        if isinstance(value, ast.Name) and value.id in ("getattr", "__getattribute__") and value.id not in scope:
-            written = _text(call)
-            yield written, (f"getattr passed as a value (`{written}`): a computed attribute access, "
-                            "which cannot be checked")
+def _plain(target: ast.expr) -> bool:
+    """A target that only names (`c = ...`, `a, b = ...`), so the reader can follow the value."""
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_plain(t) for t in target.elts)
+    return isinstance(target, ast.Name | ast.Starred) and (not isinstance(target, ast.Starred)
+                                                           or isinstance(target.value, ast.Name))
 
 
-def _getattr_literal(node: ast.AST) -> tuple[ast.expr, str] | None:
+def _magic(node: ast.AST) -> tuple[str, str, list[str]] | None:
+    """("magic", name, texts) for `get_ipython().run_line_magic(name, ...)`/`run_cell_magic`, ("system", "",
+    [command]) for a shell command; None for anything else."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "get_ipython"):
+        return None
+    texts = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if len(texts) != len(node.args):
+        return "magic", "(computed)", []
+    if node.func.attr in ("run_line_magic", "run_cell_magic") and texts:
+        return "magic", texts[0], texts[1:]
+    if node.func.attr in ("system", "getoutput"):
+        return "system", "", texts
+    return None  # any other use of the shell: unreadable() tells it
+
+
+def _uncheckable_call(call: ast.Call) -> Iterator[tuple[str, str]]:
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    if name in ("getattr", "__getattribute__", "attrgetter", "methodcaller") and _getattr_literal(call) is None:
+        if name != "getattr" or len(call.args) >= 2:
+            yield _text(call), f"{name} with a computed name (`{_text(call)}`), which cannot be checked"
+    elif isinstance(func, ast.Name) and name in UNCHECKABLE_CALLS:
+        yield _text(call), f"{UNCHECKABLE_CALLS[name]} (`{_text(call)}`), whose code cannot be checked"
+
+
+def _getattr_literal(node: ast.AST | None) -> tuple[ast.expr, str] | None:
     """(object, name) for `getattr(object, "name")`, else None."""
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
             and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
@@ -337,37 +643,28 @@ def _getattr_literal(node: ast.AST) -> tuple[ast.expr, str] | None:
     return None
 
 
-def _uncheckable_call(call: ast.Call) -> Iterator[tuple[str, str]]:
-    func = call.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-    written = _text(call)
-    if name in ("getattr", "__getattribute__", "attrgetter", "methodcaller") and _getattr_literal(call) is None:
-        if name != "getattr" or len(call.args) >= 2:
-            yield written, f"{name} with a computed name (`{written}`), which cannot be checked"
-    elif isinstance(func, ast.Name) and name in UNCHECKABLE_CALLS:
-        yield written, f"{UNCHECKABLE_CALLS[name]} (`{written}`), whose code cannot be checked"
-
-
-def _judge_path(path: str, written: str, targets: dict[int, str],
-                families: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
+def _unchecked_path(path: str, node: ast.AST) -> Iterator[tuple[str, str]]:
+    """(what, message) when `path` (what `node` denotes) leads somewhere the reader cannot follow."""
     parts = path.split(".")
-    unseen = f"{path} (`{written}`), which can reach any function unseen"
-    routine = array_routine_family(path, set(families))
-    if any(path.startswith(p if p.endswith("_") else f"{p}.") for p in UNCHECKABLE_PATHS) or path == "sys.modules":
+    if parts[0] == "grader" or _dispatch_switch(path):
+        return  # tampering: told as such
+    unseen = f"{path} (`{_text(node)}`), which can reach any function unseen"
+    if _unseen(path):
         yield path, unseen
     elif path in COMPUTED_ACCESS:
-        yield path, f"{path} (`{written}`): a computed attribute access, which cannot be checked"
-    elif routine is not None:
-        yield path, f"{path} (written `{written}`), a routine that computes the {routine} itself"
-    elif parts[0] != "torch":
-        return
-    elif any(_internal(part) for part in parts[1:]):
-        yield path, f"torch internals: {unseen}"
-    else:
-        target = _lookup(path)
-        if target is not None and id(target) in targets:
-            name = targets[id(target)]
-            yield name, name if written == name else f"{name} (written `{written}`)"
+        yield path, f"{path} (`{_text(node)}`): a computed attribute access, which cannot be checked"
+    elif parts[0] != "grader" and any(_internal(part) for part in parts[1:]):
+        yield path, f"{'torch ' if parts[0] == 'torch' else ''}internals: {unseen}"
+
+
+def _unseen(path: str) -> bool:
+    """Does `path` make code or objects from text, start a process, or reach past its streams (sys)?"""
+    parts = path.split(".")
+    if parts[0] == "sys" and len(parts) > 1:
+        return parts[1] not in SAFE_SYS
+    if parts[0] == "IPython" and len(parts) > 1:
+        return not path.startswith(SAFE_IPYTHON)
+    return any(path == p or path.startswith(p[:-1] if p.endswith("*") else f"{p}.") for p in UNCHECKABLE_PATHS)
 
 
 def _dispatch_switch(path: str) -> bool:
@@ -378,7 +675,7 @@ def _dispatch_switch(path: str) -> bool:
 
 
 def _internal(part: str) -> bool:
-    """A private or dispatch-level part of torch, or a module's namespace dict."""
+    """A private or dispatch-level part of a library, or a module's namespace dict."""
     if part == "__dict__":
         return True
     return (part.startswith("_") and not part.startswith("__")) or part in ("ops", "overrides")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from grader.families import with_families
-from grader.forbidden import family_names, violations
+from grader.forbidden import TOO_DEEP, family_names, violations
 from grader.probe import ProcessRefused, _ForbiddenCalls
 
 CONV = with_families(("torch.nn.functional.conv2d", "torch.nn.functional.unfold", "torch.conv2d", "torch.nn.Conv2d",
@@ -42,6 +42,34 @@ CAUGHT = {
     "scipy-ndimage": "from scipy.ndimage import correlate as c\ndef f(x, k):\n    return c(x, k)",
     "lazy-conv": "import torch\ndef f(x, k):\n    return torch.nn.LazyConv2d(1, 3)(x)",
     "fold": "import torch.nn.functional as F\ndef f(x, k):\n    return F.fold(x, (4, 4), 2)",
+    # torch reached by a route the reader cannot follow: the name called is judged itself
+    "class-attribute-route": "import torch\nclass Box:\n    pass\nBox.t = torch\ndef f(x, k):\n"
+                             "    return Box.t.nn.functional.conv2d(x, k)",
+    "call-result-route": "import torch\ndef _torch():\n    return torch\ndef f(x, k):\n"
+                         "    return _torch().nn.functional.conv2d(x, k)",
+    "parameter-attribute": "def f(F, k):\n    return F.conv2d(k)",
+    "literal-getattr-on-a-parameter": "def f(F, k):\n    return getattr(F, 'conv2d')(k)",
+}
+ESCAPING = {  # code that runs during the check without the ruled function naming it
+    "server-thread-started-by-a-cell": (
+        "import queue\nimport threading\nimport torch.nn.functional as F\njobs, answers = queue.Queue(), queue.Queue()\n"
+        "def serve():\n    while True:\n        answers.put(F.conv2d(*jobs.get()))\n"
+        "threading.Thread(target=serve, daemon=True).start()\n"
+        "def f(x, k):\n    jobs.put((x, k))\n    return answers.get()"),
+    "registry-of-the-function": "import torch.nn.functional as F\nREG = {}\nREG['c'] = F.conv2d\n"
+                                "def f(x, k):\n    return REG['c'](x, k)",
+    "registry-of-a-helper": "import torch.nn.functional as F\nREG = {}\ndef cheat(x, k):\n    return F.conv2d(x, k)\n"
+                            "REG['c'] = cheat\ndef f(x, k):\n    return REG['c'](x, k)",
+    "partial": "import functools\nimport torch.nn.functional as F\ng = functools.partial(F.conv2d)\n"
+               "def f(x, k):\n    return g(x, k)",
+    "global-rebinding": "import torch.nn.functional as F\nop = None\ndef setup():\n    global op\n    op = F.conv2d\n"
+                        "setup()\ndef f(x, k):\n    return op(x, k)",
+    "dunder-method": "import torch.nn.functional as F\nclass C:\n    def __eq__(self, other):\n"
+                     "        return F.conv2d(*other)\nOBJ = C()\ndef f(x, k):\n    return OBJ == (x, k)",
+    "module-in-a-list": "import torch\nREG = [torch.nn.Conv2d(1, 1, 3)]\ndef f(x, k):\n    return REG[0](x)",
+    "closure-from-a-factory": "import torch.nn.functional as F\ndef make():\n    def inner(x, k):\n"
+                              "        return F.conv2d(x, k)\n    return inner\nREG = [make()]\n"
+                              "def f(x, k):\n    return REG[0](x, k)",
 }
 CAUGHT_POOL = {
     "mkldnn-max-pool": "import torch\ndef f(x):\n    return torch.mkldnn_max_pool2d(x.to_mkldnn(), [2, 2])",
@@ -60,12 +88,28 @@ UNCHECKABLE = {
                   "    return attrgetter('conv2d')(F)(x, k)",
     "attrgetter-as-value": "import operator\ng = operator.attrgetter\ndef f(x, k):\n    return g",
     "thread-starter": "import _thread\ndef f(x, k):\n    return _thread.start_new_thread(print, ())",
+    "pickle": "import pickle\nc = pickle.loads(b'ctorch.nn.functional\\nconv2d\\n.')\ndef f(x, k):\n    return c(x, k)",
+    "pydoc-locate": "import pydoc\ndef f(x, k):\n    return pydoc.locate('torch.nn.functional.conv2d')(x, k)",
+    "subclasses": "import torch\nC = [c for c in torch.nn.Module.__subclasses__() if c.__name__ == 'Conv2d'][0]\n"
+                  "def f(x, k):\n    return C(1, 1, 3)(x)",
+    "frames": "def f(x, k):\n    try:\n        raise ValueError\n    except ValueError as e:\n"
+              "        return e.__traceback__.tb_frame.f_globals",
+    "getattr-aliased": "import torch.nn.functional as F\ng = getattr\ndef f(x, k):\n    return g(F, 'conv' + '2d')(x, k)",
+    "sys-path": "import sys\nsys.path.insert(0, '/tmp')\ndef f(x, k):\n    return x",
+    "a-process": "import subprocess\nsubprocess.Popen(['python', '-c', 'pass'])\ndef f(x, k):\n    return x",
+    "a-shell-command": "!python -c 'pass'\ndef f(x, k):\n    return x",
+    "a-magic-that-runs-a-file": "%run cheat.py\ndef f(x, k):\n    return x",
+    "ipython-shell": "def f(x, k):\n    return get_ipython().ev('F.conv2d')(x, k)",
+    "torch-load": "import io\nimport torch\nc = torch.load(io.BytesIO(b''), weights_only=False)\ndef f(x, k):\n    return c(x, k)",
 }
 TAMPERING = {
     "patches-the-probe": "__coursegrade_probe._ForbiddenCalls.__enter__ = lambda self: self",
     "imports-the-grader": "import grader.probe as p\np._ForbiddenCalls = None",
     "disables-torch-function": "import torch\ntorch._C._DisableTorchFunction().__enter__()",
     "patches-dispatch-modes": "from torch.utils import _python_dispatch as d\nd.TorchDispatchMode.__enter__ = None",
+    "switch-through-a-class": "import torch\nclass Box:\n    pass\nBox.t = torch\nBox.t._C._DisableTorchFunction().__enter__()",
+    "grader-handed-on": "import grader\ngrader.check()\nclass Box:\n    pass\nBox.g = grader\nBox.g.probe.x = None",
+    "grader-in-a-magic": "%time import grader.probe as p; p._ForbiddenCalls = None",
 }
 ALLOWED = {
     "unfold-and-pad": "import torch.nn.functional as F\ndef f(x, k):\n    return F.pad(x, (1, 1)).unfold(0, 3, 1)",
@@ -74,10 +118,21 @@ ALLOWED = {
         "conv = torch.nn.Conv2d(1, 1, 3)\nk = conv.weight\nx = torch.randn(1, 5, 5)\nprint(F.conv2d(x, k), f(x, k))"
     ),
     "printing-to-stderr": "import sys\ndef f(x, k):\n    print(x, file=sys.stderr)\n    return x",
-    "parameter-named-like-a-module": "import torch.nn.functional as F\ndef f(F, k):\n    return F.conv2d(k)",
+    "parameter-named-like-a-module": "import torch.nn.functional as F\ndef f(F, k):\n    return F.relu(k)",
     "sliding-window-view": "from numpy.lib.stride_tricks import sliding_window_view as v\ndef f(x, k):\n"
                            "    return v(x, 3)",
     "numpy-arithmetic": "import numpy as np\ndef f(x, k):\n    return np.einsum('ij,ij->', x, k) + np.sum(x)",
+    "compared-with-torch-in-a-cell": (
+        "import torch\nimport torch.nn.functional as F\ndef f(x, k):\n    return (x * k).sum()\n"
+        "x, k = torch.randn(1, 1, 3, 3), torch.randn(1, 1, 3, 3)\nassert torch.allclose(f(x, k), F.conv2d(x, k).sum())"),
+    "another-exercise-without-the-rule": (
+        "import torch\nimport torch.nn.functional as F\ndef g(x, k):\n    return F.conv2d(x[None, None], k[None, None])[0, 0]\n"
+        "def f(x, k):\n    return (x * k).sum()\nprint(g(torch.ones(3, 3), torch.ones(3, 3)))"),
+    "magics-that-run-no-code": "%matplotlib inline\n%load_ext autoreload\n!pip install -q torch\ndef f(x, k):\n    return x",
+    "a-timed-cell": "%%time\ndef f(x, k):\n    return x * k",
+    "a-key-function": "def key(v):\n    return -v\ndef f(x, k):\n    return sorted(x, key=key)",
+    "a-decorated-function": "import torch\n@torch.no_grad()\ndef f(x, k):\n    return x * k",
+    "paths-and-streams": "import os\nimport sys\ndef f(x, k):\n    print(os.path.join('a', 'b'), file=sys.stdout)\n    return x",
 }
 
 
@@ -86,6 +141,18 @@ def test_forbidden_names_are_found_however_written(source: str) -> None:
     found = violations((source,), "f", CONV)
     assert len(found) == 1 and (found[0].split(" ")[0] in CONV or "convolution" in found[0]
                                 or found[0].split(" ")[0] in family_names(frozenset({"convolution"}))), found
+
+
+@pytest.mark.parametrize("source", ESCAPING.values(), ids=ESCAPING.keys())
+def test_code_that_runs_from_elsewhere_is_read_too(source: str) -> None:
+    found = violations((source,), "f", CONV)
+    assert found and all(v.startswith(("torch.nn.functional.conv2d", "torch.nn.Conv2d")) for v in found), found
+
+
+def test_a_source_nested_too_deeply_to_read_is_not_passed() -> None:
+    deep = "def f(x, k):\n    return x\nDEEP = " + "-" * 5000 + "1\nprint(DEEP if f else " + "(" * 150 + ")" * 150 + ")"
+    assert violations((deep,), "f", CONV) in ((), (TOO_DEEP,))  # read, or refused; never an exception
+    assert violations(("def f(x, k):\n    return " + "-" * 50000 + "x",), "f", CONV) in ((), (TOO_DEEP,))
 
 
 @pytest.mark.parametrize("source", CAUGHT_POOL.values(), ids=CAUGHT_POOL.keys())
@@ -103,7 +170,7 @@ def test_a_family_is_its_own_rule() -> None:
 @pytest.mark.parametrize("source", UNCHECKABLE.values(), ids=UNCHECKABLE.keys())
 def test_what_cannot_be_read_is_flagged(source: str) -> None:
     found = violations((source,), "f", CONV)
-    assert found and all("cannot be checked" in v or "unseen" in v for v in found), found
+    assert found and all("cannot be checked" in v or "unseen" in v or "by its name" in v for v in found), found
 
 
 @pytest.mark.parametrize("source", TAMPERING.values(), ids=TAMPERING.keys())

@@ -1,4 +1,6 @@
-"""conv-pooling, conv_layer computed by F.conv2d named through functools.reduce(getattr, ...)."""
+"""conv-pooling, conv_layer computed by F.conv2d named through functools.reduce(getattr, ...): a
+computed attribute access anywhere can reach any function for any exercise, so every ruled
+exercise loses its marks."""
 # assignment: conv-pooling
 import functools
 
