@@ -514,9 +514,9 @@ class _Source:
         leaf = rule.leaf(node)
         if leaf is not None:
             return leaf
-        if isinstance(node, ast.Call):
-            name = self.hazard(node.func, scope, rule, depth + 1)
-            return name if name is not None and _is_class(name) else None
+        if isinstance(node, ast.Call):  # an instance, when what is called is the forbidden class itself
+            names = {rule.name_of(path) for path in self.paths(node.func, scope)} | {rule.leaf(node.func)}
+            return next((name for name in sorted(filter(None, names)) if _is_class(name)), None)
         if isinstance(node, ast.Attribute) and node.attr in CALLING_ATTRIBUTES:
             return self.hazard(node.value, scope, rule, depth + 1)
         if isinstance(node, ast.Name):

@@ -52,7 +52,8 @@ CAUGHT = {
 }
 ESCAPING = {  # code that runs during the check without the ruled function naming it
     "server-thread-started-by-a-cell": (
-        "import queue\nimport threading\nimport torch.nn.functional as F\njobs, answers = queue.Queue(), queue.Queue()\n"
+        "import queue\nimport threading\nimport torch.nn.functional as F\n"
+        "jobs, answers = queue.Queue(), queue.Queue()\n"
         "def serve():\n    while True:\n        answers.put(F.conv2d(*jobs.get()))\n"
         "threading.Thread(target=serve, daemon=True).start()\n"
         "def f(x, k):\n    jobs.put((x, k))\n    return answers.get()"),
@@ -94,20 +95,23 @@ UNCHECKABLE = {
                   "def f(x, k):\n    return C(1, 1, 3)(x)",
     "frames": "def f(x, k):\n    try:\n        raise ValueError\n    except ValueError as e:\n"
               "        return e.__traceback__.tb_frame.f_globals",
-    "getattr-aliased": "import torch.nn.functional as F\ng = getattr\ndef f(x, k):\n    return g(F, 'conv' + '2d')(x, k)",
+    "getattr-aliased": "import torch.nn.functional as F\ng = getattr\ndef f(x, k):\n"
+                       "    return g(F, 'conv' + '2d')(x, k)",
     "sys-path": "import sys\nsys.path.insert(0, '/tmp')\ndef f(x, k):\n    return x",
     "a-process": "import subprocess\nsubprocess.Popen(['python', '-c', 'pass'])\ndef f(x, k):\n    return x",
     "a-shell-command": "!python -c 'pass'\ndef f(x, k):\n    return x",
     "a-magic-that-runs-a-file": "%run cheat.py\ndef f(x, k):\n    return x",
     "ipython-shell": "def f(x, k):\n    return get_ipython().ev('F.conv2d')(x, k)",
-    "torch-load": "import io\nimport torch\nc = torch.load(io.BytesIO(b''), weights_only=False)\ndef f(x, k):\n    return c(x, k)",
+    "torch-load": "import io\nimport torch\nc = torch.load(io.BytesIO(b''), weights_only=False)\n"
+                  "def f(x, k):\n    return c(x, k)",
 }
 TAMPERING = {
     "patches-the-probe": "__coursegrade_probe._ForbiddenCalls.__enter__ = lambda self: self",
     "imports-the-grader": "import grader.probe as p\np._ForbiddenCalls = None",
     "disables-torch-function": "import torch\ntorch._C._DisableTorchFunction().__enter__()",
     "patches-dispatch-modes": "from torch.utils import _python_dispatch as d\nd.TorchDispatchMode.__enter__ = None",
-    "switch-through-a-class": "import torch\nclass Box:\n    pass\nBox.t = torch\nBox.t._C._DisableTorchFunction().__enter__()",
+    "switch-through-a-class": "import torch\nclass Box:\n    pass\nBox.t = torch\n"
+                              "Box.t._C._DisableTorchFunction().__enter__()",
     "grader-handed-on": "import grader\ngrader.check()\nclass Box:\n    pass\nBox.g = grader\nBox.g.probe.x = None",
     "grader-in-a-magic": "%time import grader.probe as p; p._ForbiddenCalls = None",
 }
@@ -124,15 +128,22 @@ ALLOWED = {
     "numpy-arithmetic": "import numpy as np\ndef f(x, k):\n    return np.einsum('ij,ij->', x, k) + np.sum(x)",
     "compared-with-torch-in-a-cell": (
         "import torch\nimport torch.nn.functional as F\ndef f(x, k):\n    return (x * k).sum()\n"
-        "x, k = torch.randn(1, 1, 3, 3), torch.randn(1, 1, 3, 3)\nassert torch.allclose(f(x, k), F.conv2d(x, k).sum())"),
+        "x, k = torch.randn(1, 1, 3, 3), torch.randn(1, 1, 3, 3)\n"
+        "assert torch.allclose(f(x, k), F.conv2d(x, k).sum())"),
     "another-exercise-without-the-rule": (
-        "import torch\nimport torch.nn.functional as F\ndef g(x, k):\n    return F.conv2d(x[None, None], k[None, None])[0, 0]\n"
+        "import torch\nimport torch.nn.functional as F\ndef g(x, k):\n"
+        "    return F.conv2d(x[None, None], k[None, None])[0, 0]\n"
         "def f(x, k):\n    return (x * k).sum()\nprint(g(torch.ones(3, 3), torch.ones(3, 3)))"),
-    "magics-that-run-no-code": "%matplotlib inline\n%load_ext autoreload\n!pip install -q torch\ndef f(x, k):\n    return x",
+    "magics-that-run-no-code": "%matplotlib inline\n%load_ext autoreload\n!pip install -q torch\n"
+                               "def f(x, k):\n    return x",
     "a-timed-cell": "%%time\ndef f(x, k):\n    return x * k",
     "a-key-function": "def key(v):\n    return -v\ndef f(x, k):\n    return sorted(x, key=key)",
     "a-decorated-function": "import torch\n@torch.no_grad()\ndef f(x, k):\n    return x * k",
-    "paths-and-streams": "import os\nimport sys\ndef f(x, k):\n    print(os.path.join('a', 'b'), file=sys.stdout)\n    return x",
+    "a-module-called-on-the-spot": "import torch\ndef g(x):\n    conv = torch.nn.Conv2d(1, 1, 3)\n"
+                                   "    return conv(x[None])[0]\n"
+                                   "def f(x, k):\n    return x * k",
+    "paths-and-streams": "import os\nimport sys\ndef f(x, k):\n"
+                         "    print(os.path.join('a', 'b'), file=sys.stdout)\n    return x",
 }
 
 
