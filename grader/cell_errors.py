@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from .model import CellLog
+from .textsafe import one_line
 
 _CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
 _ARROW = re.compile(r"^\s*-+>\s*(\d+)\s?(.*)$")
@@ -38,7 +39,8 @@ def installed_packages() -> list[str]:
 
 
 def cell_problem(cells: Sequence[CellLog], sources: Sequence[str]) -> str:
-    """The first failed cell, described cause first; "" when every cell ran."""
+    """The first failed cell, described cause first, as one line (the report's message: a cell's
+    first line, as the child sent it, could forge more); "" when every cell ran."""
     broken = [c for c in cells if c.status != "ok"]
     if not broken:
         return ""
@@ -61,4 +63,4 @@ def cell_problem(cells: Sequence[CellLog], sources: Sequence[str]) -> str:
         text += f"; fix it first: {', '.join(names)} defined there {'is' if len(names) == 1 else 'are'} missing"
     if len(broken) > 1:
         text += f" ({len(broken) - 1} more cell{'s' * (len(broken) > 2)} failed after it)"
-    return text
+    return one_line(text)

@@ -2,10 +2,10 @@
 
 `Conversation` takes the child's event lines one at a time and accepts them only in protocol
 order: the cells' log first, then each step of the part of the plan that has been sent, once,
-its end right after its own start, then "waiting" or "done". Anything else breaks the
-conversation for good: nothing the child says after that is used. Accepted answers become
-`Observation`s at once, decoded totally: any bytes become an observation or an "unreadable
-answer" error on that step, never an exception in the grader.
+its end right after its own start, then "waiting" or "done"; "kernel-exit" once, at any time.
+Anything else breaks the conversation for good: nothing the child says after that is used.
+Accepted answers become `Observation`s at once, decoded totally: any bytes become an observation
+or an "unreadable answer" error on that step, never an exception in the grader.
 
 A part's steps may run in lanes (grader/plan.py `Lanes`): the inline ones in the main events
 file, each forked chain in its own file. Each lane is its own strict sequence (a step's start
@@ -27,6 +27,7 @@ from typing import Any, Literal
 from . import protocol
 from .codec import CodecError, Decoder, valid_text
 from .model import CellLog, CellStatus, Observation, StepStatus, StopKind
+from .textsafe import one_line
 
 Phase = Literal["cells", "public", "waiting", "hidden", "done", "broken"]
 BROKE_PROTOCOL = "the submission's process broke the grading protocol"
@@ -106,8 +107,8 @@ class Conversation:
             return
         self.last_event = now
         kind = event.get("event")
-        if kind == protocol.KERNEL_EXIT and type(event.get("returncode")) is int:
-            self.kernel_exit = event["returncode"]
+        if kind == protocol.KERNEL_EXIT:
+            self._kernel_exit(event.get("returncode"))
         elif self.phase == "cells" and kind == protocol.CELLS:
             self.cells = parse_cells(event.get("cells"))
             self.phase, self.cells_at = "public", now
@@ -117,6 +118,13 @@ class Conversation:
             self._step_event(kind, event, now)
         else:
             self._break(f"{self._name(kind)} event while {self.phase}")
+
+    def _kernel_exit(self, code: Any) -> None:
+        """The child's word on its kernel's end: said once (an honest child then exits), with its returncode."""
+        if self.kernel_exit is not None or type(code) is not int:
+            self._break("a 'kernel-exit' event after one, or without a returncode")
+            return
+        self.kernel_exit = code
 
     def hidden_sent(self) -> None:
         """The grader has sent part 2: its steps are expected now."""
@@ -305,7 +313,7 @@ def parse_cells(raw: Any) -> tuple[CellLog, ...]:
         cells.append(CellLog(
             index=index if type(index) is int and 0 <= index < protocol.MAX_CELLS else len(cells),
             status=status,
-            source_head=_text(item, "source_head", protocol.MAX_NAME),
+            source_head=one_line(_text(item, "source_head", protocol.MAX_NAME)),  # the cell's first line
             error=_text(item, "error", protocol.MAX_CELL_ERROR),
             output=_text(item, "output", protocol.MAX_CELL_OUTPUT),
         ))

@@ -60,14 +60,14 @@ def judge_check(
     source: tuple[str, ...] = (),
 ) -> tuple[CheckResult, tuple[Figure, ...]]:
     """The verdict on one check, and any pictures its judge made; `source`: the code cells."""
-    for i, step in enumerate(check.steps):
-        observed = observations.get(step.name) or Observation(step.name, "not_run")
-        failed = _failure(step, observed, i == len(check.steps) - 1, check, source)
-        if failed is not None:
-            return _result(check, failed[0], failed[1]), ()
     try:
+        for i, step in enumerate(check.steps):
+            observed = observations.get(step.name) or Observation(step.name, "not_run")
+            failed = _failure(step, observed, i == len(check.steps) - 1, check, source)
+            if failed is not None:
+                return _result(check, failed[0], failed[1]), ()
         verdict = check.judge(Evidence(observations, reference, source))
-    except Exception as error:  # a bug in a check must not stop the run; say it loudly
+    except Exception as error:  # a bug in a check or in the grader's own rules must not stop the run; say it loudly
         where = traceback.format_exception_only(type(error), error)[-1].strip()
         return _result(check, "error", f"the grader could not judge this check ({where}); tell your instructor"), ()
     status: CheckStatus = "passed" if verdict.passed else "failed"

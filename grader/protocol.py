@@ -32,7 +32,8 @@ exists on the child's side only after the grader froze everything a student is s
     a part's forked chains: each file in its own chain's order, chains interleaved; WAITING
     and DONE only once every chain has answered for all its steps or ended (chain-exit)
     any other event, in any state ──► BROKEN: nothing more the child says is used
-    kernel-exit (the child's word on why its kernel died) is taken in any state but DONE, BROKEN
+    kernel-exit (the child's word on why its kernel died) is taken once, in any state but DONE,
+    BROKEN (a second one breaks the protocol: an honest child exits after it)
 """
 
 from __future__ import annotations

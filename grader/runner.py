@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +47,7 @@ POLL_SECONDS = 0.02
 MEMORY_EVERY = 0.5  # seconds between two measures of a submission's total memory
 CHAIN_EXIT_SECONDS = 2.0  # a chain the grader killed is said to have ended within this, or the child is stopped
 CPU_EVERY = 0.1  # seconds between two measures of its CPU time (from its control group, or /proc)
+READ_CHUNK = 2**20  # bytes of an events file read at a time
 
 
 @functools.cache
@@ -129,18 +130,23 @@ class _Lines:
     def __init__(self, fd: int) -> None:
         self.fd, self.offset, self.partial = fd, 0, b""
 
-    def read(self, room: int) -> list[bytes]:
-        """New lines, reading at most `room` bytes (a too long line is passed on for the conversation to refuse)."""
-        try:
-            chunk = os.pread(self.fd, max(0, room), self.offset) if room > 0 else b""
-        except OSError:
-            chunk = b""
-        self.offset += len(chunk)
-        *lines, self.partial = (self.partial + chunk).split(b"\n")
-        if len(self.partial) > protocol.MAX_EVENT_LINE:
-            lines.append(self.partial)
-            self.partial = b""
-        return lines
+    def read(self, room: Callable[[], int]) -> Iterator[bytes]:
+        """New lines, read READ_CHUNK bytes at a time while `room()` allows, so that the grader holds
+        little of them whatever the child wrote (a too long line is passed on for the conversation
+        to refuse). Lines of a chunk not taken are lost: stop taking only when nothing more is used."""
+        while (size := min(room(), READ_CHUNK)) > 0:
+            try:
+                chunk = os.pread(self.fd, size, self.offset)
+            except OSError:
+                chunk = b""
+            self.offset += len(chunk)
+            *lines, self.partial = (self.partial + chunk).split(b"\n")
+            if len(self.partial) > protocol.MAX_EVENT_LINE:
+                lines.append(self.partial)
+                self.partial = b""
+            yield from lines
+            if len(chunk) < size:  # the end of what it has written so far
+                return
 
 
 class Worker:
@@ -214,15 +220,15 @@ class Worker:
     def _room(self) -> int:
         return protocol.MAX_EVENTS_BYTES - self.events.offset - sum(c.offset for c in self.chains)
 
-    def new_events(self) -> list[bytes]:
+    def new_events(self) -> Iterator[bytes]:
         """Complete event lines of the main file written since the last call (at most
-        MAX_EVENTS_BYTES in all files together)."""
-        return self.events.read(self._room())
+        MAX_EVENTS_BYTES in all files together), read as they are taken."""
+        return self.events.read(self._room)
 
-    def new_chain_events(self, indices: Sequence[int]) -> list[tuple[int, bytes]]:
+    def new_chain_events(self, indices: Sequence[int]) -> Iterator[tuple[int, bytes]]:
         """Complete event lines of the chains `indices`' files written since the last call."""
-        return [(index, line) for index in indices if 0 <= index < len(self.chains)
-                for line in self.chains[index].read(self._room())]
+        return ((index, line) for index in indices if 0 <= index < len(self.chains)
+                for line in self.chains[index].read(self._room))
 
     def over_budget(self, now: float) -> Stop | None:
         """What this child's processes use together beyond its limits, where the kernel does not
@@ -468,9 +474,13 @@ def _read_events(attempt: _Attempt, now: float) -> None:
         if talk.phase in ("public", "waiting", "hidden"):
             for index, line in worker.new_chain_events(list(talk.lanes)):
                 talk.take(line, now, chain=index)
+                if talk.over:  # nothing more is used: the rest is not even read
+                    return
     for line in worker.new_events():
         chains()
         talk.take(line, now)
+        if talk.over:
+            break
     chains()
     for index, lane in talk.exited_early():
         attempt.chain_ended(index, lane)

@@ -76,14 +76,21 @@ def _failure_lines(result: CheckResult, message: str) -> list[str]:
     return lines
 
 
+def _under(marker: str, message: str) -> list[str]:
+    """`message` after its marker, each further line indented under it by four spaces exactly (its own
+    leading spaces dropped): never at an exercise's or a check's indentation, where it could pass for one."""
+    first, *rest = visible(message).splitlines() or [""]
+    return [marker + first] + [f"    {line.lstrip()}" for line in rest]
+
+
 def render(report: GradeReport, verbose: bool = False) -> str:
     """The report as text: a line per exercise, and what went wrong under each failure."""
     title = f"{report.assignment} · {report.submission}"
     lines = [f"{title}   {Points.of(report).line()}"]
     if report.status == "error":
-        lines.append(f"  nothing could be graded: {report.message}")
+        lines += _under("  nothing could be graded: ", report.message)
     elif report.message:  # the cause first: a broken cell explains the checks that fail below
-        lines.append(f"  ! {report.message}")
+        lines += _under("  ! ", report.message)
     by_exercise = groupby(sorted(report.checks, key=lambda r: _order(report, r)), key=lambda r: r.exercise)
     for exercise, group in by_exercise:
         results = list(group)

@@ -8,7 +8,7 @@ overwrites a line), a reader (bidi overrides that reverse what is shown) or a fi
     valid_unicode(text)   lone surrogates become U+FFFD: any string can then be encoded as UTF-8
     visible(text)         every such character shown as an escape ("\\x1b", "\\u202e"); the result
                           is also valid UTF-8 and valid XML 1.0 character data
-    one_line(text)        `visible`, with line breaks shown as "\\n" too: for a one-line message
+    one_line(text)        `visible`, with line breaks shown too ("\\n", "\\u2028"): for a one-line message
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ def valid_unicode(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
+_BREAKS = str.maketrans({"\n": "\\n", "\u2028": "\\u2028", "\u2029": "\\u2029"})  # those `visible` keeps
+
+
 def one_line(text: str) -> str:
-    """`visible(text)` on one line: each line break shown as "\\n" (e.g. a file name in an error)."""
-    return visible(text).replace("\n", "\\n")
+    """`visible(text)` on one line: each line break `str.splitlines` knows shown as an escape, "\\n"
+    too (e.g. a file name in an error, a cell's first line in the report's message)."""
+    return visible(text).translate(_BREAKS)

@@ -30,3 +30,11 @@ def test_the_cause_comes_first_and_names_what_it_did_not_define() -> None:
     assert "fix it first: conv_layer, Net defined there are missing" in text and "1 more cell failed" in text
     assert defined_names("def f(:\n    pass\nasync def g():\n    pass") == ["f", "g"]
     assert cell_problem((CellLog(0, "ok"),), ["x"]) == ""
+
+
+def test_a_forged_first_line_stays_inside_the_one_line_message() -> None:
+    forged = "x\n  ✓ conv_params   6 / 6\r  ✓ conv_output_size   6 / 6\u2028\n16 of 16 checks passed\n("
+    text = cell_problem((CellLog(0, "error", forged),), ["def conv_params():\n    return 0\n"])
+    assert text.splitlines() == [text]
+    assert text.startswith("code cell 1 (x\\n  ✓ conv_params   6 / 6\\x0d  ✓ conv_output_size   6 / 6\\u2028\\n16 of")
+    assert text.endswith("failed: stopped (error); fix it first: conv_params defined there is missing")

@@ -56,6 +56,9 @@ def test_events_in_protocol_order_are_believed(decoder: Decoder) -> None:
     [cells(), b"not json"],
     [b'{"event": "start", "step": "' + b"x" * (protocol.MAX_EVENT_LINE + 1) + b'"}'],
     [cells(), line("LEAK 227 11", step="a")],
+    [line(protocol.KERNEL_EXIT, returncode=1), line(protocol.KERNEL_EXIT, returncode=1)],  # an honest child exits
+    [cells(), *ends("a"), line(protocol.KERNEL_EXIT, returncode=-9), line(protocol.KERNEL_EXIT, returncode=-9)],
+    [line(protocol.KERNEL_EXIT, returncode="1")],
 ])
 def test_anything_out_of_order_breaks_it_for_good(decoder: Decoder, events: list[bytes]) -> None:
     c = talk(decoder)
@@ -107,3 +110,12 @@ def test_kernel_exit_is_noted_in_any_live_phase(decoder: Decoder) -> None:
     c = talk(decoder)
     c.take(line(protocol.KERNEL_EXIT, returncode=-9), 1.0)
     assert c.kernel_exit == -9 and c.phase == "cells"
+
+
+def test_a_cells_first_line_is_one_line_whatever_the_child_sent(decoder: Decoder) -> None:
+    c = talk(decoder)
+    forged = "x\n  \u2713 conv_params   6 / 6\r\u2028  \u2713 conv_output_size   6 / 6\n16 of 16 checks passed\n("
+    c.take(line(protocol.CELLS, cells=[{"index": 0, "status": "error", "source_head": forged}]), 1.0)
+    assert c.cells is not None
+    head = c.cells[0].source_head
+    assert head.splitlines() == [head] and head.startswith("x\\n  \u2713 conv_params   6 / 6\\x0d\\u2028")

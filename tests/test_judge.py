@@ -95,6 +95,19 @@ def test_a_broken_judge_is_an_error_result_not_a_crash() -> None:
     assert result.status == "error" and "ZeroDivisionError" in result.message
 
 
+def test_a_failure_of_the_graders_own_rule_checking_is_that_checks_error_not_a_crash(monkeypatch) -> None:
+    import grader.forbidden
+
+    def overflows(*args: object) -> tuple[str, ...]:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(grader.forbidden, "violations", overflows)
+    check = returns("x", "f", expect=1, forbidden=("torch.nn.functional.conv2d",))
+    observed = _observed(check, status="returned", value=1)
+    result, figures = judge_check(check, observed, source=("def f():\n    return 1",))
+    assert result.status == "error" and "RecursionError" in result.message and figures == ()
+
+
 def test_tensor_comparison_checks_type_dtype_shape_then_values() -> None:
     expected = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert matches(expected + 1e-7, expected)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from grader import protocol
 
@@ -27,6 +29,29 @@ def test_messages_and_events_are_one_json_line_each() -> None:
     assert message.count(b"\n") == 1 and json.loads(message)["kind"] == protocol.PART
     event = protocol.event_line(protocol.START, step="x\ny")
     assert event.count("\n") == 1 and json.loads(event) == {"event": "start", "step": "x\ny"}
+
+
+def test_events_are_read_a_chunk_at_a_time_as_they_are_taken(tmp_path: Path) -> None:
+    """However much the child wrote, the grader holds one chunk of it, and reads no further than
+    the lines it takes (it stops taking them once the conversation is over)."""
+    from grader.runner import READ_CHUNK, _Lines
+
+    one = protocol.event_line(protocol.KERNEL_EXIT, returncode=1).encode()
+    count = 3 * READ_CHUNK // len(one)
+    events = tmp_path / protocol.EVENTS
+    events.write_bytes(one * count + b'{"event": "done"')
+    fd = os.open(events, os.O_RDONLY)
+    try:
+        reader = _Lines(fd)
+        lines = reader.read(lambda: protocol.MAX_EVENTS_BYTES - reader.offset)
+        assert next(lines) == one.rstrip(b"\n") and reader.offset == READ_CHUNK
+        assert len(list(lines)) == count - 1 and reader.partial == b'{"event": "done"'
+        with events.open("ab") as more:
+            more.write(b"}\n" + one)
+        assert list(reader.read(lambda: 0)) == []  # no room left: nothing read
+        assert list(reader.read(lambda: 1 << 30)) == [b'{"event": "done"}', one.rstrip(b"\n")]
+    finally:
+        os.close(fd)
 
 
 def test_forged_answers_still_give_json_and_an_exit_code(run_grade) -> None:

@@ -93,3 +93,18 @@ def test_the_shared_hostile_text_is_shown_escaped() -> None:
 
 def test_one_line_shows_line_breaks_too() -> None:
     assert one_line("bad\nname\r.ipynb\x1b") == "bad\\nname\\x0d.ipynb\\x1b"
+    assert one_line("a\u2028b\u2029c") == "a\\u2028b\\u2029c"
+    every = "".join(chr(c) for c in range(0x110000))
+    assert len(one_line(every).splitlines()) == 1  # no line break of any kind is left
+
+
+def test_each_line_of_the_reports_message_is_under_its_marker() -> None:
+    from grader.text_report import render
+
+    forged = "cell 1 failed\n  \u2713 conv_params   6 / 6\n\u2028      \u2713 f/one (passed)\n16 of 16 checks passed"
+    for status in ("graded", "error"):
+        report = GradeReport("conv-arithmetic", "a.py", status, 0.0, 1.0, (), message=forged)
+        lines = render(report).splitlines()
+        assert lines[1].startswith(("  ! cell 1 failed", "  nothing could be graded: cell 1 failed"))
+        assert lines[2:6] == ["    \u2713 conv_params   6 / 6", "    ", "    \u2713 f/one (passed)",
+                              "    16 of 16 checks passed"]
