@@ -69,8 +69,9 @@ UNCHECKABLE_PATHS = (  # and whatever is under them; a trailing * matches any na
     "_thread", "_posixsubprocess", "threading._*",  # a thread or process out of the watch
     # objects or code made from strings and bytes
     "pickle", "_pickle", "copyreg", "marshal", "shelve", "dill", "cloudpickle", "joblib", "pkgutil", "pydoc",
-    "runpy", "code", "codeop", "timeit", "cProfile", "profile", "pdb", "bdb", "doctest", "trace", "types",
-    "inspect", "gc", "string.Formatter", "logging.config", "unittest.mock", "typing.get_type_hints",
+    "runpy", "code", "codeop", "timeit", "cProfile", "profile", "pdb", "bdb", "doctest", "trace", "inspect",
+    "types.FunctionType", "types.LambdaType", "types.CodeType", "gc", "string.Formatter", "logging.config",
+    "unittest.mock", "typing.get_type_hints",
     "typing.ForwardRef", "functools.singledispatch", "functools.singledispatchmethod", "jinja2", "sympy",
     # processes, whose code the grader cannot read
     "subprocess", "multiprocessing", "concurrent.futures.process", "concurrent.futures.ProcessPoolExecutor",
@@ -160,7 +161,7 @@ class _Rule:
         """The forbidden name `path` denotes (a torch object or a routine of a family), or None."""
         routine = array_routine_family(path, set(self.families))
         if routine is not None:
-            return f"{path} (a routine that computes the {routine} itself)"
+            return f"{path}, a routine that computes the {routine} itself"
         target = _lookup(path)
         return self.targets.get(id(target)) if target is not None else None
 
@@ -170,7 +171,7 @@ class _Rule:
         if not name:
             return None
         family = next((f for f in self.families if ARRAY_LEAF[f].search(name.lower())), None)
-        return self.leaves.get(name) or (f"{name} (a routine that computes the {family} itself)" if family else None)
+        return self.leaves.get(name) or (f"{name}, a routine that computes the {family} itself" if family else None)
 
 
 ARRAY_LEAF = {"convolution": re.compile(r"^(convolve|correlate)"),
