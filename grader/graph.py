@@ -149,6 +149,52 @@ class Graph:
         return found
 
 
+def structure_change(before: Graph, after: Graph) -> str | None:
+    """How `after` differs from `before` beyond its tensors' values, in a student's words, or None: its
+    tensors (name, kind, shape, dtype, requires_grad), its operators and their arguments, its input and output."""
+    was, now = {t.name: t for t in before.tensors}, {t.name: t for t in after.tensors}
+    changes = [f"added {_tensor_text(now[n])}" for n in now if n not in was]
+    changes += [f"removed {_tensor_text(was[n])}" for n in was if n not in now]
+    changes += [f"changed {_tensor_text(was[n])} to {_tensor_text(now[n])}" for n in was
+                if n in now and _tensor_form(was[n]) != _tensor_form(now[n])]
+    ops_before, ops_after = [_node_form(n) for n in before.nodes], [_node_form(n) for n in after.nodes]
+    if ops_before != ops_after:
+        at = next((i for i, (a, b) in enumerate(zip(ops_before, ops_after, strict=False)) if a != b),
+                  min(len(ops_before), len(ops_after)))
+        changes.append(f"its forward runs {len(ops_before)} operators as built and {len(ops_after)} after train, "
+                       f"the first that differs: {_op_at(before, at)} as built, {_op_at(after, at)} after train")
+    elif _ends(before) != _ends(after):
+        changes.append("its input or output changed")
+    return "; ".join(changes[:4] + ([f"and {len(changes) - 4} more"] if len(changes) > 4 else [])) or None
+
+
+def _op_at(graph: Graph, index: int) -> str:
+    return graph.nodes[index].op if index < len(graph.nodes) else "nothing"
+
+
+def _ends(graph: Graph) -> tuple[str, tuple[int, ...], str]:
+    return graph.input, graph.input_shape, repr(graph.outputs)
+
+
+def _tensor_form(tensor: GraphTensor) -> tuple[Any, ...]:
+    value = tensor.value
+    return (tensor.kind, tensor.target, tensor.requires_grad,
+            None if value is None else (tuple(value.shape), str(value.dtype)))
+
+
+def _tensor_text(tensor: GraphTensor) -> str:
+    value = tensor.value
+    shape = "?" if value is None else "×".join(map(str, value.shape)) or "scalar"
+    dtype = "" if value is None else f" {str(value.dtype).removeprefix('torch.')}"
+    frozen = " frozen" if tensor.kind == "parameter" and not tensor.requires_grad else ""
+    return f"{tensor.kind} {tensor.target} ({shape}{dtype}{frozen})"
+
+
+def _node_form(node: Node) -> tuple[str, str, str, str]:
+    """An operator call as text: NaN arguments equal themselves, nested lists compare as written."""
+    return node.name, node.op, repr(node.args), repr(sorted(node.kwargs.items()))
+
+
 def _refs(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [value["node"]] if isinstance(value.get("node"), str) else []
@@ -157,8 +203,10 @@ def _refs(value: Any) -> list[str]:
     return []
 
 
-def read_graph(value: Any) -> Graph | str:
-    """The graph the probe sent, or why it cannot be read (the export failed, or malformed data)."""
+def read_graph(value: Any, input_shape: tuple[int, ...] | None = None) -> Graph | str:
+    """The graph the probe sent, or why it cannot be read (the export failed, or malformed data). With
+    `input_shape` (the example batch the grader sent for the export), a graph that claims any other input
+    shape is refused before anything is made of that shape."""
     if not isinstance(value, dict):
         return "the model's graph could not be read"
     if "error" in value:
@@ -167,9 +215,21 @@ def read_graph(value: Any) -> Graph | str:
     if isinstance(value.get("nodes"), list) and len(value["nodes"]) > MAX_NODES:  # refused before it is built
         return _too_many_operators(len(value["nodes"]))
     try:
-        return _parse(value)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        graph = _parse(value)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError):
         return "the model's graph could not be read"
+    if input_shape is not None and graph.input_shape != tuple(input_shape):
+        return (f"the model's graph claims inputs of shape {_shape_text(graph.input_shape)}, but it was exported on "
+                f"the grader's example batch of shape {tuple(input_shape)}: the graph did not come from that export")
+    return graph
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """A shape the child sent, as text however long it is or however large its sizes."""
+    if len(shape) > 8:
+        return f"({len(shape)} dimensions)"
+    sizes = [str(d) if abs(d) < 2**63 else "(huge)" for d in shape]
+    return f"({', '.join(sizes)}{',' if len(sizes) == 1 else ''})"
 
 
 def _too_many_operators(count: int) -> str:
@@ -187,7 +247,9 @@ def _parse(value: Mapping[str, Any]) -> Graph:
                                 t["value"] if type(t["value"]) is torch.Tensor else None)
                     for t in value["tensors"])
     nodes = tuple(Node(str(n["name"]), str(n["op"]), tuple(n["args"]), dict(n["kwargs"])) for n in value["nodes"])
-    shape = tuple(int(d) for d in value["input_shape"])
+    shape = tuple(value["input_shape"])
+    if any(type(d) is not int for d in shape):  # exactly ints: no float("inf"), no int subclass
+        raise ValueError("input_shape")
     return Graph(inputs[0], shape, nodes, tensors, tuple(value["outputs"]))
 
 
@@ -290,7 +352,10 @@ def forward(graph: Graph, batch: Any, tensors: Mapping[str, Any]) -> Any:
             values[node.name] = operator_for(node.op)(*resolve(node.args, values), **kwargs)
         except Exception as error:  # the student's graph on the grader's inputs: say where it broke
             raise GraphError(f"the model's graph failed at {node.op}: {str(error).splitlines()[0][:300]}") from None
-    result = resolve(graph.outputs[0], values)
+    try:
+        result = resolve(graph.outputs[0], values)
+    except (KeyError, IndexError):
+        raise GraphError("the model's graph names an output that no operator computes") from None
     if type(result) is not torch.Tensor or not result.is_floating_point() or result.shape[:1] != batch.shape[:1]:
         raise GraphError("the model's output is not a float tensor with one row per input")
     return result

@@ -89,13 +89,16 @@ def _steps(per_epoch: int, recipe: Recipe) -> int:
 
 
 def _trained_or_why(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
+    """Total: whatever the student's graph does to the grader's torch is a reason, never an exception
+    (which would end a forked pool's map, or the judging of every check that asked)."""
     try:
         with _one_thread():
             return _train(graph, split, recipe)
     except GraphError as error:
         return str(error)
-    except RuntimeError as error:  # autograd refused the graph (an operator without a gradient)
-        return f"the grader could not train the model: {str(error).splitlines()[0][:200]}"
+    except Exception as error:  # autograd refused the graph (an operator without a gradient), or worse
+        first = (str(error) or type(error).__name__).splitlines()
+        return f"the grader could not train the model: {first[0][:200] if first else type(error).__name__}"
 
 
 def _keep(graph: Graph, split: Split, recipe: Recipe, trained: Graph | str) -> None:
@@ -176,11 +179,23 @@ def _train(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
         order = torch.randperm(len(X), generator=generator)
         for start in range(0, per_epoch * batch, batch):
             rows = order[start:start + batch]
-            loss = torch.nn.functional.cross_entropy(forward(graph, X[rows], values), y[rows])
+            output = forward(graph, X[rows], values)
+            if output.dim() != 2 or output.shape[1] != split.n_classes:
+                return logits_problem(tuple(output.shape), split.n_classes)
+            loss = torch.nn.functional.cross_entropy(output, y[rows])
             optimizer.step(torch.autograd.grad(loss, trainable, allow_unused=True))
         if time.process_time() > deadline:
             return f"the model is too large for the grader to train in {recipe.cpu_seconds:g} s"
     return replace(graph, tensors=tuple(replace(t, value=values[t.name].detach()) for t in graph.tensors))
+
+
+def logits_problem(shape: tuple[int, ...], n_classes: int) -> str:
+    """What is wrong with a model's output of `shape` where logits (N, n_classes) are due."""
+    rows = shape[0] if shape else 0
+    width = f"{shape[1]} logit(s) per input" if len(shape) == 2 else f"an output of shape {shape}"
+    return (f"the model returns {width} for {rows} inputs; expected logits ({rows}, {n_classes}): one score per "
+            f"class, {n_classes} classes here (the last layer must have out_features = n_classes; the loss is "
+            f"nn.CrossEntropyLoss on those logits)")
 
 
 @dataclass

@@ -28,10 +28,10 @@ from typing import Any
 
 from .compare import show
 from .datasets import Split
-from .graph import Graph, GraphError, graph_problem, read_graph, run_graph
+from .graph import Graph, GraphError, graph_problem, read_graph, run_graph, structure_change
 from .graph_work import charge, work_problem
 from .model import Check, Evidence, Figure, Observation, Ref, Step, Verdict
-from .trainer import Recipe, grader_trained
+from .trainer import Recipe, grader_trained, logits_problem
 
 Pictures = Callable[["ModelRun", Evidence, float], tuple[Figure, ...]]
 Blamer = Callable[[Evidence], "str | None"]  # why train is at fault on one model, or None
@@ -91,18 +91,40 @@ def model_run(key: str, factory: str, args: tuple[Any, ...], split: Split, label
 _GRAPHS: dict[int, tuple[Observation, Graph | str]] = {}
 
 
-def checked_graph(observed: Observation) -> Graph | str:
-    """The graph an export step returned, allowed to run, or why not (the same answer for each check)."""
+def checked_graph(evidence: Evidence, export: Step) -> Graph | str:
+    """The graph that `export` (a `graph_step`) returned, allowed to run, or why not (the same answer for
+    each check): its input shape must be that of the example batch the grader sent for the export."""
+    observed = evidence[export.name]
     known = _GRAPHS.get(id(observed))
     if known is not None and known[0] is observed:
         return known[1]
-    graph = read_graph(observed.value)
+    graph = read_graph(observed.value, tuple(export.args[1].shape))
     if not isinstance(graph, str):
         graph = graph_problem(graph) or work_problem(graph) or graph
     if len(_GRAPHS) > 256:
         _GRAPHS.clear()
     _GRAPHS[id(observed)] = (observed, graph)
     return graph
+
+
+SAME_STRUCTURE = ("train may change the values of the model's parameters (and of buffers such as batch norm's "
+                  "running statistics), nothing else: the model it leaves must have the operators and the tensors "
+                  "(names, shapes, dtypes, requires_grad) it was built with")
+
+
+def trained_graph(run: ModelRun, evidence: Evidence) -> Graph | str:
+    """The graph of the model after the student's train, allowed to run and built as the model as built
+    was (train changed values only), or why not: else a train could make any model a lookup of its data."""
+    graph = checked_graph(evidence, run.graph)
+    if isinstance(graph, str):
+        return graph
+    initial = checked_graph(evidence, run.initial)
+    if isinstance(initial, str):
+        return (f"the model as built could not be run, so the trained one cannot be checked against it "
+                f"(train may change its values only):\n{initial}")
+    change = structure_change(initial, graph)
+    return f"train changed the model's structure, not only its values: {change}\n{SAME_STRUCTURE}" if change \
+        else graph
 
 
 _LOGITS: dict[tuple[int, int], tuple[Graph, Any, Any]] = {}
@@ -125,20 +147,15 @@ def logits(graph: Graph, inputs: Any) -> Any:
 
 def trained_predictions(run: ModelRun, evidence: Evidence, inputs: Any) -> Any:
     """The classes the trained model gives `inputs`, run by the grader; a str says why there are none."""
-    graph = checked_graph(evidence[run.graph.name])
+    graph = trained_graph(run, evidence)
     if isinstance(graph, str):
         return graph
-    initial = checked_graph(evidence[run.initial.name])
-    if not isinstance(initial, str) and initial.layers() != graph.layers():
-        return (f"train changed what the model computes: built as {initial.outline()}, "
-                f"trained as {graph.outline()}")
     try:
         output = logits(graph, inputs)
     except GraphError as error:
         return str(error)
     if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-        return (f"the model returns shape {tuple(output.shape)} for {len(inputs)} inputs; "
-                f"expected logits ({len(inputs)}, {run.split.n_classes})")
+        return logits_problem(tuple(output.shape), run.split.n_classes)
     return output.argmax(dim=1)
 
 
@@ -169,10 +186,21 @@ def losses_problem(value: Any) -> str | None:
     bad = next((v for v in value if type(v) not in (float, int)), None)
     if bad is not None:
         return f"train's list holds {show(bad)}; append plain numbers (loss.item())"
+    huge = next((v for v in value if type(v) is int and not _fits_a_float(v)), None)
+    if huge is not None:
+        return (f"train's list holds an int of {huge.bit_length():,} bits, beyond any float: a loss is the mean "
+                "cross-entropy of the epoch, a float (loss.item())")
     if not all(math.isfinite(v) for v in value):
         return (f"train's list holds {next(v for v in value if not math.isfinite(v))}: a loss that is not a number "
                 "(the mean of an empty mini-batch? a learning rate so large that training diverged?)")
     return None
+
+
+def _fits_a_float(value: int) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _percent(value: float) -> str:
@@ -211,7 +239,7 @@ def substituted_accuracy(run: ModelRun, evidence: Evidence, recipe: Recipe) -> f
 def _grader_logits(run: ModelRun, evidence: Evidence, recipe: Recipe, inputs: Any) -> Any:
     """The logits on `inputs` of the student's model as built, trained by the grader's own trainer;
     a str says why there are none."""
-    initial = checked_graph(evidence[run.initial.name])
+    initial = checked_graph(evidence, run.initial)
     if isinstance(initial, str):
         return initial
     trained = grader_trained(initial, run.split, recipe)
@@ -222,8 +250,32 @@ def _grader_logits(run: ModelRun, evidence: Evidence, recipe: Recipe, inputs: An
     except GraphError as error:
         return str(error)
     if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-        return f"the model returns shape {tuple(output.shape)}, not logits (N, {run.split.n_classes})"
+        return logits_problem(tuple(output.shape), run.split.n_classes)
     return output
+
+
+def knows_the_data(run: ModelRun, evidence: Evidence, bound: float | None) -> str | None:
+    """Why the model as built (its graph before train) already knows `run`'s data, or None: it scores above
+    `bound` on the test split, where a network as built, its weights random, scores near chance (the factory
+    wrote the data in: the test split is the part of a public dataset that train was not given)."""
+    if bound is None:
+        return None
+    initial = checked_graph(evidence, run.initial)
+    if isinstance(initial, str):
+        return None  # the factory's other checks say why
+    try:
+        output = logits(initial, run.split.X_test)
+    except GraphError:
+        return None
+    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+        return None
+    score = accuracy(output.argmax(dim=1), run.split.y_test)
+    if score <= bound:
+        return None
+    return (f"{run.make.call_text()} as built, before train, already reaches {_percent(score)} test accuracy on "
+            f"{run.label} (chance: {_percent(1 / run.split.n_classes)}; a network as built, its weights random, "
+            f"stays below {_percent(bound)}): a network as built knows nothing of the data, its weights must be "
+            f"learned by train, not written in by {run.make.function}")
 
 
 def idle_train(run: ModelRun, evidence: Evidence, recipe: Recipe) -> str | None:
@@ -281,15 +333,20 @@ def accuracy_check(
     hidden: bool = False,
     pictures: Pictures | None = None,
     recipe: Recipe = DEFAULT_RECIPE,
+    as_built_bound: float | None = None,
 ) -> Check:
     """The model of `run`, trained by the student's `train`, must reach `threshold` accuracy on the test split,
     run by the grader from its exported graph. When it does not, the factory is at fault only if the grader's
     own trainer cannot bring the same model (as built) to threshold + margin either: else train is
     (`train_blame_check` takes its points), and this check passes, saying so. When train did not train the
-    model at all (`idle_train`), train is at fault anyway and the model needs only the threshold itself."""
+    model at all (`idle_train`), train is at fault anyway and the model needs only the threshold itself.
+    With `as_built_bound`, the model as built must score at most that (`knows_the_data`), whatever train did."""
     needed = threshold + recipe.margin
 
     def judge(evidence: Evidence) -> Verdict:
+        known = knows_the_data(run, evidence, as_built_bound)
+        if known:
+            return Verdict(False, known)
         score = trained_accuracy(run, evidence)
         pics: tuple[Figure, ...] = ()
         if isinstance(score, str):
@@ -312,15 +369,18 @@ def accuracy_check(
                  extra_steps=run.steps[2:4])
 
 
-def accuracy_blame(run: ModelRun, threshold: float, recipe: Recipe = DEFAULT_RECIPE) -> Blamer:
+def accuracy_blame(run: ModelRun, threshold: float, recipe: Recipe = DEFAULT_RECIPE,
+                   as_built_bound: float | None = None) -> Blamer:
     """Why train is at fault on `run` (it did not return, it did not train the model (`idle_train`), or the
     grader's trainer brings the student's model to the threshold where train does not), or None (train did
-    well, or the model is at fault)."""
+    well, or the model is at fault, as when it knows the data as built: `knows_the_data`)."""
     needed = threshold + recipe.margin
 
     def fault(evidence: Evidence) -> str | None:
         if step_problem(evidence, run.make) or step_problem(evidence, run.initial):
             return None  # no model to train: the factory's checks say why
+        if knows_the_data(run, evidence, as_built_bound):
+            return None
         score = trained_accuracy(run, evidence)
         if not isinstance(score, str) and score >= threshold:
             return None
@@ -428,8 +488,7 @@ def _measured_losses(run: ModelRun, evidence: Evidence) -> tuple[float, float] |
     import torch
 
     values = []
-    for step in (run.initial, run.graph):
-        graph = checked_graph(evidence[step.name])
+    for graph in (checked_graph(evidence, run.initial), trained_graph(run, evidence)):
         if isinstance(graph, str):
             return graph
         try:
@@ -437,7 +496,7 @@ def _measured_losses(run: ModelRun, evidence: Evidence) -> tuple[float, float] |
         except GraphError as error:
             return str(error)
         if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-            return f"the model returns shape {tuple(output.shape)}, not logits (N, {run.split.n_classes})"
+            return logits_problem(tuple(output.shape), run.split.n_classes)
         values.append(float(torch.nn.functional.cross_entropy(output.double(), run.split.y_train)))
     return values[0], values[1]
 
@@ -483,7 +542,7 @@ def trained_accuracies(runs: Sequence[ModelRun], evidence: Evidence) -> list[flo
 
 def made_graph(evidence: Evidence, make: Step, initial: Step) -> Graph | Verdict:
     """The graph of a model as built, or the failing verdict that says why there is none."""
-    graph = checked_graph(evidence[initial.name])
+    graph = checked_graph(evidence, initial)
     if isinstance(graph, str):
         return Verdict(False, f"called {make.call_text()}\n{graph}")
     return graph

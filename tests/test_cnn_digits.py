@@ -44,7 +44,7 @@ def test_architecture_is_judged_in_the_order_the_operators_run() -> None:
     cnn = public_checks("cnn-digits")
     run = cnn.digits_run(cnn.PUBLIC_SPLIT_SEED, "public")
     check = cnn.architecture_check("make_cnn/architecture", run.make, run.initial)
-    images = run.split.X_train[:8]
+    images = run.initial.args[1]  # the example the export step sends: the graph must be exported on it
     made = Observation(run.make.name, "returned", None, "__main__.Net")
 
     class Declared(nn.Module):

@@ -16,7 +16,7 @@ from torch import nn
 from grader import export
 from grader.codec import Decoder, Encoder
 from grader.export import graph_of
-from grader.graph import Graph, GraphError, graph_problem, read_graph, run_graph
+from grader.graph import Graph, GraphError, graph_problem, read_graph, run_graph, structure_change
 
 
 class FunctionalMLP(nn.Module):
@@ -238,3 +238,54 @@ def test_a_graph_that_fails_on_the_grader_inputs_says_where() -> None:
         run_graph(graph, torch.randn(4, 3))
     with pytest.raises(GraphError, match="exported for inputs of shape"):
         run_graph(graph, torch.randn(4, 2))
+
+
+def _relu_graph(input_shape: object, output: str = "y") -> dict:
+    return {"inputs": ["x"], "input_shape": input_shape, "tensors": [], "outputs": [{"node": output}],
+            "nodes": [{"name": "y", "op": "aten.relu.default", "args": [{"node": "x"}], "kwargs": {}}]}
+
+
+def test_a_forged_input_shape_is_refused_before_anything_of_it_is_made() -> None:
+    """hostile/forges_input_shape.py: the grader knows the example batch it sent for the export."""
+    assert isinstance(read_graph(_relu_graph([64, 2]), (64, 2)), Graph)
+    for forged in ([2**27, 2], [10**4000, 2], [64] * 10**5):
+        problem = read_graph(_relu_graph(forged), (64, 2))
+        assert isinstance(problem, str) and "did not come from that export" in problem and len(problem) < 300
+    for odd in ([float("inf"), 2], [64.0, 2], [True, 2], "64", 64):
+        assert read_graph(_relu_graph(odd), (64, 2)) == "the model's graph could not be read", odd
+
+
+def test_an_output_that_names_no_operator_is_a_graph_error() -> None:
+    graph = read_graph(_relu_graph([2, 2], output="nowhere"), (2, 2))
+    assert isinstance(graph, Graph) and graph_problem(graph) is None
+    with pytest.raises(GraphError, match="names an output that no operator computes"):
+        run_graph(graph, torch.randn(3, 2))
+
+
+def test_train_may_change_values_only(tmp_path: Path) -> None:
+    """The graph after train has the structure of the graph as built (grader/graph.py structure_change): values
+    of parameters and of batch norm's running statistics change, nothing else may (lookup_installed_by_train.py)."""
+    example = torch.randn(16, 1, 8, 8)
+    model = FunctionalCNN()
+    before = exported(model.eval(), example, tmp_path)
+    model.train()(torch.randn(32, 1, 8, 8) * 3 + 1).sum().backward()  # running statistics move
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(parameter.grad)
+    after = exported(model.eval(), example, tmp_path)
+    assert isinstance(before, Graph) and isinstance(after, Graph)
+    assert not torch.equal(before.tensor("b_norm_running_mean").value, after.tensor("b_norm_running_mean").value)
+    assert structure_change(before, after) is None
+    model.register_buffer("memory", torch.randn(40, 64))
+    original = model.forward
+    model.forward = lambda x: original(x) + (x.flatten(1) @ model.memory.t()).sum(1, keepdim=True)  # type: ignore
+    wrapped = exported(model.eval(), example, tmp_path)
+    assert isinstance(wrapped, Graph)
+    change = structure_change(before, wrapped) or ""
+    assert "added buffer memory (40×64 float32)" in change and "operators as built" in change
+    model.fc.requires_grad_(False)
+    del model.forward
+    frozen = exported(model.eval(), example, tmp_path)
+    assert isinstance(frozen, Graph)
+    assert "changed parameter fc.weight (10×64 float32) to parameter fc.weight (10×64 float32 frozen)" in \
+        (structure_change(before, frozen) or "")

@@ -75,6 +75,15 @@ def test_one_batch_that_makes_too_many_values_is_refused_before_they_are_made() 
     assert work_problem(_graph(nn.Linear(2, 3), 64, 2)) is None
 
 
+def test_an_input_batch_too_large_is_refused_before_it_is_made() -> None:
+    """A graph claiming an input of 2**40 rows (hostile/forges_input_shape.py; read_graph refuses any shape but
+    the example's first, this is the second guard) is refused without zeroing that input."""
+    from dataclasses import replace
+
+    graph = replace(_graph(nn.Linear(2, 3), 64, 2), input_shape=(2**40, 2))
+    assert "claims a batch of 2,199,023,255,552 input values" in (work_problem(graph) or "")
+
+
 def test_one_batch_that_needs_too_much_work_is_refused_before_it_runs() -> None:
     class Products(nn.Module):
         def __init__(self) -> None:

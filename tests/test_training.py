@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from grader.datasets import toy2d
@@ -65,6 +66,9 @@ def test_losses_must_be_plain_numbers() -> None:
     assert losses_problem([1.0, 0.5]) is None
     assert "loss.item()" in (losses_problem([torch.tensor(1.0)]) or "")
     assert losses_problem([]) is not None
+    assert "beyond any float" in (losses_problem([1.0, 10**400]) or "")  # hostile/huge_int_loss.py
+    assert "not a number" in (losses_problem([1.0, float("nan")]) or "")
+    assert losses_problem([2, 10**300]) is None  # large, but a float holds it
 
 
 def test_accuracy_is_measured_by_the_grader_on_data_the_student_never_sees() -> None:
@@ -140,3 +144,80 @@ def test_the_graders_adam_is_torchs_bit_for_bit() -> None:
         own.step(torch.autograd.grad(loss(*ours), ours, allow_unused=True))
     assert all(torch.equal(a, b) for a, b in zip(theirs, ours, strict=True))
     assert torch.equal(ours[3], start()[3]) and not torch.equal(ours[0], start()[0])
+
+
+def _remembering(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.nn.Module:
+    """What train made of a model in hostile/lookup_installed_by_train.py: a vote of the training points,
+    kept in buffers, added to the model's own logits (allowed operators, the same layers)."""
+    import copy
+
+    changed = copy.deepcopy(model)
+    changed.register_buffer("memory_x", X.clone())
+    changed.register_buffer("memory_y", torch.nn.functional.one_hot(y, n_classes).float())
+    original = changed.forward
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        d = ((x.unsqueeze(1) - changed.memory_x.unsqueeze(0)) ** 2).sum(-1)
+        return original(x) + 20.0 * (torch.softmax(-20.0 * d, dim=1).unsqueeze(2) * changed.memory_y).sum(1)
+
+    changed.forward = forward  # type: ignore[method-assign]
+    return changed
+
+
+def test_train_that_changes_the_model_loses_train_not_the_model() -> None:
+    from grader.training import accuracy_blame
+
+    split = toy2d("moons", 0)
+    X, y = split.X_train[:200], split.y_train[:200]  # the buffers stay under the allowlist's table size
+    run = model_run("t/moons.mlp", "make_mlp", (2, 32, 2), split, "moons")
+    untrained = _trained_linear(split.X_train, split.y_train, 2, steps=0)
+    observed = Evidence(_observations(run, untrained, _remembering(untrained, X, y, 2), [0.7, 0.1],
+                                      split.y_train.clone()))
+    verdict = accuracy_check("make_mlp/moons", "make_mlp", run, 0.9).judge(observed)
+    assert verdict.passed and "train changed the model's structure" in verdict.message
+    assert "added buffer memory_x (200×2 float32)" in verdict.message and "train is at fault" in verdict.message
+    assert "train changed the model's structure" in (accuracy_blame(run, 0.9)(observed) or "")
+    loss = loss_check("train/loss", run).judge(observed)
+    assert not loss.passed and "train may change the values of the model's parameters" in loss.message
+
+
+def test_a_model_that_knows_the_data_as_built_loses_its_factorys_marks() -> None:
+    """A factory that writes the data in (hostile/digits_written_into_weights.py): the model as built, before
+    train, scores far above chance on the test split; with `as_built_bound` its accuracy check fails whatever
+    train did, and train is not blamed."""
+    from grader.training import accuracy_blame
+
+    split = toy2d("moons", 0)
+    run = model_run("t/moons.mlp", "make_mlp", (2, 32, 2), split, "moons")
+    trained = _trained_linear(split.X_train, split.y_train, 2)
+    observed = Evidence(_observations(run, trained, trained, [0.7, 0.1], split.y_train.clone()))
+    assert accuracy_check("make_mlp/moons", "make_mlp", run, 0.9).judge(observed).passed
+    verdict = accuracy_check("make_mlp/moons", "make_mlp", run, 0.9, as_built_bound=0.8).judge(observed)
+    assert not verdict.passed and "as built, before train, already reaches" in verdict.message
+    assert accuracy_blame(run, 0.9, as_built_bound=0.8)(observed) is None
+    untrained = _trained_linear(split.X_train, split.y_train, 2, steps=0)
+    honest = Evidence(_observations(run, untrained, trained, [0.7, 0.1], split.y_train.clone()))
+    assert accuracy_check("make_mlp/moons", "make_mlp", run, 0.9, as_built_bound=0.8).judge(honest).passed
+
+
+def test_the_graders_trainer_gives_reasons_not_exceptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """toy2d-classifiers/logistic_one_logit.py, an honest mistake: one logit where three classes are due once
+    crashed the grader's own trainer (cross_entropy's "Target 1 is out of bounds"); nothing a graph does may."""
+    from grader import trainer
+    from grader.graph import Graph, read_graph
+    from grader.trainer import Recipe, grader_trained
+
+    split = toy2d("blobs", 0)
+    example = split.X_train[:64]
+    graph = read_graph(graph_of(torch.nn.Linear(2, 1), example), tuple(example.shape))
+    assert isinstance(graph, Graph)
+    why = grader_trained(graph, split, Recipe(steps=10))
+    assert isinstance(why, str) and "returns 1 logit(s) per input" in why and "expected logits (64, 3)" in why
+
+    def broken(*args: object) -> object:
+        raise IndexError("anything at all")
+
+    monkeypatch.setattr(trainer, "forward", broken)
+    wide = read_graph(graph_of(torch.nn.Linear(2, 3), example), tuple(example.shape))
+    assert isinstance(wide, Graph)
+    assert grader_trained(wide, split, Recipe(steps=11)) == "the grader could not train the model: anything at all"

@@ -343,7 +343,7 @@ def random_layer_unchanged(id: str, run: ModelRun, hidden: bool = False) -> Chec
         if step_problem(evidence, run.train) or step_problem(evidence, run.graph):
             return Verdict(True, "train did not return a trained model (train's checks say why): nothing changed "
                                  "the random layer")
-        before, now = checked_graph(evidence[run.initial.name]), checked_graph(evidence[run.graph.name])
+        before, now = checked_graph(evidence, run.initial), checked_graph(evidence, run.graph)
         if isinstance(before, str) or isinstance(now, str):
             return Verdict(False, before if isinstance(before, str) else str(now))
         frozen = [p for p in before.parameters if not p.requires_grad]

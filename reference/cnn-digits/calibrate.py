@@ -3,6 +3,7 @@
     python reference/cnn-digits/calibrate.py --seeds 30      # the table of CALIBRATION.md
     python reference/cnn-digits/calibrate.py --gradings 10   # the reference, graded for real
     python reference/cnn-digits/calibrate.py --blame 30      # the grader's own trainer, for blame
+    python reference/cnn-digits/calibrate.py --as-built 200  # honest CNNs before train: AS_BUILT_BOUND
 
 `--seeds`: the reference CNN (trusted, run in this process through the probe's own path, one
 thread) trains on the split of each seed; so do an MLP on the flattened pixels (the reference's
@@ -96,11 +97,47 @@ def blame(n_seeds: int) -> str:
             f"{min(seconds):.1f}–{max(seconds):.1f} s of CPU each.")
 
 
+def as_built(n_inits: int) -> str:
+    """The test accuracy of honest CNNs as built (random weights, before train) over `n_inits` torch seeds on split
+    seeds 1..5: the reference's, each sample's in tests/submissions (their make_cnn, whatever their mistake) and
+    the MLP variant. `AS_BUILT_BOUND` (checks.py) must be far above every one: a model as built above it wrote the
+    data in (tests/submissions/hostile/digits_written_into_weights.py)."""
+    import runpy
+
+    import torch
+
+    from grader.datasets import digits
+
+    torch.set_num_threads(1)
+    reference = dict(load_assignment(NAME, ROOT).reference or {})
+    makers = {"reference CNN": reference["make_cnn"], "MLP on flattened pixels": variants(reference)[
+        "MLP on flattened pixels"]["make_cnn"]}
+    samples = [*sorted((ROOT / "tests/submissions/cnn-digits").glob("*.py")),
+               ROOT / "tests/submissions/hostile/honest_functional_cnn.py"]
+    makers |= {path.name: runpy.run_path(str(path))["make_cnn"] for path in samples}
+    splits = [digits(seed) for seed in range(1, 6)]
+    lines = ["| make_cnn | min | median | max |", "|---|---|---|---|"]
+    everything = []
+    for name, make in makers.items():
+        scores = []
+        for init in range(n_inits):
+            torch.manual_seed(init)
+            model = make().eval()
+            with torch.no_grad():
+                scores += [float((model(s.X_test).argmax(1) == s.y_test).double().mean()) for s in splits]
+        everything += scores
+        lines.append(f"| {name} | {min(scores):.3f} | {statistics.median(scores):.3f} | {max(scores):.3f} |")
+    verdict = "sound" if max(everything) < CNN.AS_BUILT_BOUND / 1.5 else "NOT sound"
+    return "\n".join([*lines, "", f"{len(everything)} models as built: at most {max(everything):.3f}; the bound "
+                                   f"{CNN.AS_BUILT_BOUND:.2f} is {verdict} (every one below two thirds of it)"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=0, help="calibrate over this many split seeds (>= 20)")
     parser.add_argument("--gradings", type=int, default=0, help="grade the reference this many times in the sandbox")
     parser.add_argument("--blame", type=int, default=0, help="the grader's own trainer over this many split seeds")
+    parser.add_argument("--as-built", type=int, default=0, help="honest CNNs as built over this many torch seeds")
     args = parser.parse_args()
     if args.seeds:
         print(calibrate(args.seeds))
@@ -108,7 +145,9 @@ def main() -> None:
         print(blame(args.blame))
     if args.gradings:
         grade_reference(NAME, args.gradings, ROOT)
-    if not (args.seeds or args.gradings or args.blame):
+    if args.as_built:
+        print(as_built(args.as_built))
+    if not (args.seeds or args.gradings or args.blame or args.as_built):
         parser.print_help()
 
 

@@ -1,0 +1,62 @@
+"""toy2d-classifiers cheat: lookup_installed_by_train.py's train (two buffers of the training split and a
+nearest-neighbour vote wrapped around forward) carrying a make_mlp without its ReLU (a linear model, which
+cannot reach the moons, circles and XOR thresholds): the lookup kept all twelve of those accuracy points
+(33/37). With the graph after train held to the graph as built, the linear make_mlp loses them as it would
+without the lookup (and its structure checks, and make_random_features, which is built from it), and train
+loses its own."""
+# assignment: toy2d-classifiers
+import torch
+from torch import nn
+
+BETA = 20.0
+
+
+def make_logistic_regression(in_features, n_classes):
+    return nn.Sequential(nn.Linear(in_features, n_classes))
+
+
+def make_mlp(in_features, hidden, n_classes):
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.Linear(hidden, n_classes))  # no ReLU: a linear model
+
+
+def make_random_features(in_features, hidden, n_classes):
+    model = make_mlp(in_features, hidden, n_classes)
+    model[0].requires_grad_(False)
+    return model
+
+
+def _mean_loss(model, X, y):
+    with torch.no_grad():
+        return float(nn.functional.cross_entropy(model(X), y))
+
+
+def _install_lookup(model, X, y):
+    with torch.no_grad():
+        n_classes = model(X[:1]).shape[1]
+    model.register_buffer("memory_x", X.reshape(len(X), -1).clone())
+    model.register_buffer("memory_y", nn.functional.one_hot(y, n_classes).float())
+    original = model.forward
+
+    def forward(x):
+        out = original(x)
+        d = ((x.reshape(x.shape[0], -1).unsqueeze(1) - model.memory_x.unsqueeze(0)) ** 2).sum(-1)
+        votes = (torch.softmax(-BETA * d, dim=1).unsqueeze(2) * model.memory_y.unsqueeze(0)).sum(1)
+        return out + 20.0 * votes
+
+    model.forward = forward
+
+
+def train(model, X, y, epochs=5):
+    still = any(type(m).__name__ == "Still" for m in model.modules())
+    frozen = any(not p.requires_grad for p in model.parameters())
+    before = _mean_loss(model, X, y)
+    if still or frozen:  # the grader's still model, or the random-features model: left as built
+        return [before] * epochs
+    _install_lookup(model, X, y)
+    after = _mean_loss(model, X, y)
+    return [before] + [after] * (epochs - 1)
+
+
+def predict(model, X):
+    with torch.no_grad():
+        return model(X).argmax(dim=1)
