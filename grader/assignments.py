@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,8 +50,10 @@ def course_root(near: Path | None = None) -> Path:
 
     $COURSEGRADE_ROOT, else the checkout the grader runs from; else (a grader installed from a
     package, as students have it) the nearest folder above `near` or the current folder that
-    holds `assignments/`, e.g. a student release. The checkout comes first so that an
-    instructor never loads checks found beside a student's file.
+    holds `assignments/` and is owned by whoever runs the grader (or root), e.g. a student release.
+    The checkout comes first so that an instructor never loads checks found beside a student's
+    file, and an `assignments/` folder another user owns (or a link) is passed by: root grading a
+    student's folder with a packaged grader must not run checks the student planted there.
     """
     if os.environ.get("COURSEGRADE_ROOT"):
         return Path(os.environ["COURSEGRADE_ROOT"]).resolve()
@@ -59,9 +62,20 @@ def course_root(near: Path | None = None) -> Path:
         return checkout
     start = (near or Path.cwd()).resolve()
     for folder in (start, *start.parents):
-        if (folder / "assignments").is_dir():
+        if _own_folder(folder / "assignments"):
             return folder
     return Path.cwd()
+
+
+def _own_folder(path: Path) -> bool:
+    """A real folder (not a link) that whoever runs the grader, or root, owns: checks found beside a
+    submission are code the grader runs, and root grading a student's folder must not run theirs."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    owners = {0, os.geteuid()} if hasattr(os, "geteuid") else {status.st_uid}
+    return stat.S_ISDIR(status.st_mode) and status.st_uid in owners
 
 
 def known_assignments(root: Path | None = None) -> list[str]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,7 @@ from grader.assignments import hidden_listing, known_assignments, load_assignmen
 from grader.submission import load_submission
 
 ASSIGNMENTS = known_assignments()
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
@@ -53,3 +57,29 @@ def test_sandbox_settings_are_read_without_loading_the_checks() -> None:
         settings = sandbox_settings(course_root(), name)
         spec = load_assignment(name, include_hidden=False)
         assert settings == (spec.limits, spec.warm_imports), name
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to own files as another user")
+def test_checks_planted_beside_a_submission_by_another_user_are_not_loaded(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A packaged grader (no checkout) looks above the submission for `assignments/`; run as root on a
+    student's folder it takes only a folder root owns, never one the student made or linked."""
+    import grader.assignments as assignments
+
+    monkeypatch.delenv("COURSEGRADE_ROOT", raising=False)
+    monkeypatch.setattr(assignments, "GRADER_PACKAGE", tmp_path / "site-packages" / "grader")
+    student = tmp_path / "home" / "alice"
+    planted = student / "assignments" / "conv-arithmetic"
+    planted.mkdir(parents=True)
+    (planted / "checks.py").write_text("import os\nos.system('touch /tmp/owned')\n")
+    for path in (student, student / "assignments", planted, planted / "checks.py"):
+        os.chown(path, 12345, 12345)
+    work = student / "hw.ipynb"
+    assert assignments.course_root(work) != student
+    shutil.rmtree(student / "assignments")
+    (student / "assignments").symlink_to(REPO / "assignments")
+    os.lchown(student / "assignments", 12345, 12345)
+    assert assignments.course_root(work) != student
+    (student / "assignments").unlink()
+    (student / "assignments").mkdir()  # root's own folder there is trusted (a release root unpacked)
+    assert assignments.course_root(work) == student
