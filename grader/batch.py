@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING
 from .archive import opened_export
 from .assignments import Assignment
 from .errors import UsageError
-from .files import write_atomic
+from .files import OutputFolder
 from .intake import STUDENT_ID_RULE, Entry, Intake, read_export
 from .outputs import is_done, remove_stale
 from .pool import Graded, PoolConfig, run_pool
@@ -62,8 +62,9 @@ class BatchConfig:
     terms: Mapping[str, StudentTerms] = field(default_factory=dict)  # per student, from course.toml and the db
     scheduler: str | None = None  # a Dask scheduler's address, or local:N; None: this machine's worker processes
 
-    def pool(self) -> PoolConfig:
-        return PoolConfig(self.assignment, self.output, self.jobs, self.sandbox_name, self.warm_ahead, self.terms)
+    def pool(self, output: OutputFolder) -> PoolConfig:
+        """The workers' config, writing into `output` (this config's output folder, opened)."""
+        return PoolConfig(self.assignment, output, self.jobs, self.sandbox_name, self.warm_ahead, self.terms)
 
 
 @dataclass
@@ -174,18 +175,18 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     if config.scheduler is not None:
         _check_scheduler(config.scheduler)
     engine = _open_course_db(config)
-    with opened_export(config.folder) as folder:
-        intake = read_intake(config, folder)
-        config = _with_terms(config, intake, engine)
-        config.output.mkdir(parents=True, exist_ok=True)
-        remove_stale(config.output, set(intake.students))
-        keyed = [(e, grading_key(e, config)) for e in intake.entries]
-        todo = [(e, k) for e, k in keyed if not is_done(config.output, e.student, k)]
-        outcome = BatchOutcome(total=len(intake.entries), unchanged=len(keyed) - len(todo),
-                               missing=len(intake.missing), unmatched=len(intake.unmatched))
-        _grade_all(config, todo, outcome, Progress(len(todo), stream))
-    write_atomic(config.output / "intake.json", intake_json(intake, config) + "\n")
-    book = write_class_outputs(config.output, intake, config.assignment)
+    with OutputFolder.open(config.output) as output:  # before any student's code runs
+        with opened_export(config.folder) as folder:
+            intake = read_intake(config, folder)
+            config = _with_terms(config, intake, engine)
+            remove_stale(output, set(intake.students))
+            keyed = [(e, grading_key(e, config)) for e in intake.entries]
+            todo = [(e, k) for e, k in keyed if not is_done(config.output, e.student, k)]
+            outcome = BatchOutcome(total=len(intake.entries), unchanged=len(keyed) - len(todo),
+                                   missing=len(intake.missing), unmatched=len(intake.unmatched))
+            _grade_all(config, output, todo, outcome, Progress(len(todo), stream))
+        output.write("intake.json", intake_json(intake, config) + "\n")
+        book = write_class_outputs(output, intake, config.assignment)
     outcome.errors = sum(row.status == "error" for row in book)
     outcome.scores = [row.total for row in book if row.total is not None]
     if engine is not None:
@@ -225,10 +226,10 @@ def _record(engine: Engine, config: BatchConfig, intake: Intake) -> str:
     return f"{_count(done.gradings, 'grading')} recorded, {done.moved} score{'s' * (done.moved != 1)} moved"
 
 
-def _grade_all(config: BatchConfig, todo: list[tuple[Entry, str]], outcome: BatchOutcome,
+def _grade_all(config: BatchConfig, output: OutputFolder, todo: list[tuple[Entry, str]], outcome: BatchOutcome,
                progress: Progress) -> None:
     try:
-        for graded in _graded(config, todo):
+        for graded in _graded(config.pool(output), config.scheduler, todo):
             progress.update(graded)
             outcome.graded += 1
             outcome.unsaved += graded.status == "unsaved"
@@ -241,13 +242,13 @@ def _grade_all(config: BatchConfig, todo: list[tuple[Entry, str]], outcome: Batc
         progress.finish()
 
 
-def _graded(config: BatchConfig, todo: list[tuple[Entry, str]]) -> Iterator[Graded]:
+def _graded(config: PoolConfig, scheduler: str | None, todo: list[tuple[Entry, str]]) -> Iterator[Graded]:
     """Each student's outcome: from this machine's worker processes, or from a Dask cluster's."""
-    if config.scheduler is None:
-        return run_pool(config.pool(), todo)
+    if scheduler is None:
+        return run_pool(config, todo)
     from .distributed import run_distributed
 
-    return run_distributed(config.pool(), config.scheduler, todo)
+    return run_distributed(config, scheduler, todo)
 
 
 def _check_scheduler(scheduler: str) -> None:

@@ -16,6 +16,13 @@ v2 is used where the memory and pids controllers are enabled for the children of
 own group (cgroup.subtree_control: root, or a delegated systemd user slice); else v1 where its
 memory, pids and cpuacct hierarchies are mounted; else nowhere, and `availability` says why.
 
+Stall time (`stall_seconds`): how long the group's processes were runnable but waited for a CPU,
+the kernel's pressure stall information (PSI, cpu.pressure "some total=", kernel 4.20 and later).
+The kernel keeps it per group of the v2 hierarchy only, with or without controllers: with v1, the
+group also gets a folder in a v2 hierarchy mounted beside them (systemd's hybrid layout,
+/sys/fs/cgroup/unified) where the grader may make one, and its processes join it too (optional:
+where that cannot be made or joined, the group has no stall time). `stall_problem` says why not.
+
 The memory limit counts what the group's processes hold in anonymous memory, shared memory,
 memfd files, tmpfs (/dev/shm) and page cache, whoever maps it: ten 500 MiB memfd files hit it.
 Past it the kernel reclaims page cache, then kills a process of the group (`Usage.oom_kills`).
@@ -86,10 +93,14 @@ def weight_for_nice(nice: int) -> int:
 
 # -- where groups can be made -------------------------------------------------------------------
 
+PRESSURE = "pressure"  # the role of the folder whose cpu.pressure counts the group's stall time
+
+
 @dataclass(frozen=True)
 class _Layout:
     version: int  # 1 or 2
-    parents: dict[str, str]  # role (controller) -> the grader's own group's folder for it
+    parents: dict[str, str]  # role (controller, or PRESSURE) -> the grader's own group's folder for it
+    optional: frozenset[str] = frozenset()  # roles a group may go without (its folder not made or joined)
 
 
 def _unescape(field: str) -> str:
@@ -141,7 +152,7 @@ def _v2_layout(mounts: list[tuple[str, str, str, set[str]]], own: str | None) ->
     if missing:
         return (f"cgroup2: the {' and '.join(missing)} controller(s) are not enabled for the children of "
                 f"{folders[0]} (its cgroup.subtree_control: {' '.join(sorted(enabled)) or 'empty'})")
-    roles = [*V2_REQUIRED, *(["cpu"] if "cpu" in enabled else [])]
+    roles = [*V2_REQUIRED, *(["cpu"] if "cpu" in enabled else []), PRESSURE]
     return _Layout(2, {role: folders[0] for role in roles})
 
 
@@ -159,6 +170,16 @@ def _v1_layout(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]
     return _Layout(1, parents)
 
 
+def _with_pressure(layout: _Layout, mounts: list[tuple[str, str, str, set[str]]], own: str | None) -> _Layout:
+    """A v1 layout, plus the grader's own folder in a v2 hierarchy mounted beside it (no controller
+    needed: the kernel keeps every v2 group's stall time) where the grader may make groups there."""
+    folder = next((f for kind, root, point, _ in mounts if kind == "cgroup2" and own is not None
+                   for f in [_folder(root, point, own)] if f), None)
+    if folder is None or not os.access(folder, os.W_OK) or not os.path.exists("/proc/pressure/cpu"):
+        return layout
+    return _Layout(1, {**layout.parents, PRESSURE: folder}, frozenset({PRESSURE}))
+
+
 @functools.cache
 def _layout() -> _Layout | str:
     """Where this grader makes groups, or why it cannot (cached: it does not change)."""
@@ -171,7 +192,7 @@ def _layout() -> _Layout | str:
     if isinstance(v2, _Layout):
         return v2
     v1 = _v1_layout(mounts, own_v1)
-    return v1 if isinstance(v1, _Layout) else f"{v2}; {v1}"
+    return _with_pressure(v1, mounts, own_v2) if isinstance(v1, _Layout) else f"{v2}; {v1}"
 
 
 # -- small file helpers (open, read or write, close) --------------------------------------------
@@ -203,6 +224,17 @@ def _number(path: str) -> int:
         return 0
 
 
+def _stall(path: str) -> float | None:
+    """The "some total=" of a pressure file, in seconds; None where there is none (no PSI)."""
+    for line in _read(path).splitlines() if path else ():
+        if line.startswith("some "):
+            for field in line.split():
+                if field.startswith("total="):
+                    with contextlib.suppress(ValueError):
+                        return int(field[6:]) / 1e6
+    return None
+
+
 def _keyed(path: str) -> dict[str, int]:
     """A flat keyed file ("key value" lines: memory.events, cpu.stat, memory.oom_control)."""
     values = {}
@@ -226,14 +258,18 @@ class ControlGroup:
     what was used last). As a context manager it is killed and removed on exit.
     """
 
-    def __init__(self, version: int, folders: dict[str, str], memory_limit: int | None) -> None:
+    def __init__(self, version: int, folders: dict[str, str], memory_limit: int | None,
+                 optional: frozenset[str] = frozenset()) -> None:
         self.version = version
         self.folders = folders  # role -> folder (v2: the same folder for every role)
         self.memory_limit = memory_limit  # None: no limit (accounting only)
         distinct = list(dict.fromkeys(folders.values()))
         self._procs = tuple(os.path.join(f, "cgroup.procs") for f in distinct)
         self._distinct = tuple(distinct)
+        required = {f for role, f in folders.items() if role not in optional}
+        self._spare = frozenset(os.path.join(f, "cgroup.procs") for f in distinct if f not in required)
         self._last: Usage | None = None  # what `usage` says once the group is removed
+        self._last_stall: float | None = None  # what `stall_seconds` says then
 
     @classmethod
     def create(cls, limits: Limits | None, weight: int) -> ControlGroup:
@@ -243,7 +279,7 @@ class ControlGroup:
         if isinstance(layout, str):
             raise ControlGroupError(layout)
         folders = _make_folders(layout)
-        group = cls(layout.version, folders, limits.memory_bytes if limits else None)
+        group = cls(layout.version, folders, limits.memory_bytes if limits else None, layout.optional)
         try:
             group._configure(limits, weight)
         except OSError as error:
@@ -283,11 +319,15 @@ class ControlGroup:
         `preexec_fn`): it only opens, writes and closes files. Raises OSError on failure."""
         data = b"%d" % pid
         for path in self._procs:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
             try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+                fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+            except OSError:
+                if path not in self._spare:  # an optional folder only costs its stall time
+                    raise
 
     def pids(self) -> set[int]:
         """The processes in the group now (in any of its hierarchies), its subgroups' included."""
@@ -322,6 +362,11 @@ class ControlGroup:
         if self.version == 1:
             return _number(self._file(self._counting_role, "cpuacct.usage")) / 1e9
         return _keyed(self._file(self._counting_role, "cpu.stat")).get("usage_usec", 0) / 1e6
+
+    def stall_seconds(self) -> float | None:
+        """Seconds the group's processes (its subgroups' included) were runnable but waited for a
+        CPU, as the kernel counts it (PSI); after `remove`, what it was then; None where not counted."""
+        return self._last_stall if self._last is not None else _stall(self._file(PRESSURE, "cpu.pressure"))
 
     def usage(self) -> Usage:
         """What the group's processes have used; after `remove`, what they had used then."""
@@ -413,6 +458,7 @@ class ControlGroup:
         """Delete the group's folders, retrying while the kernel still releases the group
         (REMOVE_SECONDS at most); what was used is kept for `usage`. True when all are gone."""
         if self._last is None:
+            self._last_stall = self.stall_seconds()
             self._last = self._usage_v1() if self.version == 1 else self._usage_v2()
         deadline = time.monotonic() + REMOVE_SECONDS
         inner = [os.path.join(top, name) for folder in self._distinct
@@ -433,9 +479,16 @@ def _make_folders(layout: _Layout) -> dict[str, str]:
     for _ in range(100):
         name = f"{PREFIX}{os.getpid()}-{next(_names)}-{_pid_namespace()}"
         made: dict[str, str] = {}  # parent -> new folder
+        spare = {p for role, p in layout.parents.items() if role in layout.optional} - {
+            p for role, p in layout.parents.items() if role not in layout.optional}
         try:
             for parent in dict.fromkeys(layout.parents.values()):
-                os.mkdir(os.path.join(parent, name), 0o755)
+                try:
+                    os.mkdir(os.path.join(parent, name), 0o755)
+                except OSError as error:
+                    if parent in spare and error.errno != errno.EEXIST:
+                        continue  # an optional folder: the group goes without it
+                    raise
                 made[parent] = os.path.join(parent, name)
         except OSError as error:
             for folder in made.values():
@@ -444,7 +497,7 @@ def _make_folders(layout: _Layout) -> dict[str, str]:
             if error.errno == errno.EEXIST:
                 continue  # left by an earlier grader with this pid
             raise ControlGroupError(f"cannot make a control group in {error.filename}: {error.strerror}") from error
-        return {role: made[parent] for role, parent in layout.parents.items()}
+        return {role: made[parent] for role, parent in layout.parents.items() if parent in made}
     raise ControlGroupError("cannot find a free control group name")
 
 
@@ -493,7 +546,8 @@ def sweep_stale() -> int:
     removed = 0
     for name in _stale_names(layout):
         folders = {role: os.path.join(parent, name) for role, parent in layout.parents.items()}
-        group = ControlGroup(layout.version, {r: f for r, f in folders.items() if os.path.isdir(f)}, None)
+        group = ControlGroup(layout.version, {r: f for r, f in folders.items() if os.path.isdir(f)}, None,
+                             layout.optional)
         if group.folders and group.kill() and group.remove():
             removed += 1
     return removed
@@ -516,3 +570,23 @@ def availability() -> str:
     if not group.remove():
         return f"cannot remove control group {group._distinct[0]}"
     return ""
+
+
+@functools.cache
+def stall_problem() -> str:
+    """"" when a group made here counts its stall time (`stall_seconds`), else why not (cached): a
+    real group is made, read, then removed."""
+    problem = availability()
+    if problem:
+        return f"no control group: {problem}"
+    try:
+        group = ControlGroup.create(None, weight_for_nice(0))
+    except ControlGroupError as error:
+        return str(error)
+    try:
+        if group.stall_seconds() is None:
+            where = "no cgroup v2 hierarchy the grader may use" if PRESSURE not in group.folders else "PSI disabled"
+            return f"the kernel counts no CPU stall time (PSI) for the sandboxes' control groups here ({where})"
+        return ""
+    finally:
+        group.remove()

@@ -31,10 +31,11 @@ if TYPE_CHECKING:
     from nbclient import NotebookClient
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+STARTUP_WAIT = 3600  # nbclient's wall-clock wait for its kernel: the grader's start-up limit (awake time) holds
 
 
 class CellTimeout(Exception):
-    """A cell stopped by the wall-clock backstop (either kernel)."""
+    """A cell stopped by nbclient's own wall-clock timeout (none is set: the cell watch keeps it)."""
 
 
 class KernelDied(Exception):
@@ -79,27 +80,62 @@ def cell_log(index: int, cell: Any, status: str, note: str = "") -> dict[str, An
     }
 
 
-class _CellWatch(threading.Thread):
-    """Interrupts the kernel when the running cell has used `seconds` of CPU (nbclient's own
-    timeout, in wall-clock seconds, is only a generous backstop: a busy machine is not the
-    student's fault)."""
+class RunDelay:
+    """Seconds the threads of process `pid` ("self": this one) were runnable but waited for a CPU
+    (/proc/PID/task/*/schedstat run_delay), each thread's as last seen, so that the count never goes
+    back when one ends. This process cannot read its control group's stall time (the grader's
+    measure): its own threads give the same measure for itself (0 where there is no schedstat)."""
 
-    def __init__(self, kernel: Any, seconds: float) -> None:
+    def __init__(self, pid: int | str = "self") -> None:
+        self.pid = pid
+        self.seen: dict[str, float] = {}
+
+    def __call__(self) -> float:
+        folder = f"/proc/{self.pid}/task"
+        with contextlib.suppress(OSError):
+            for task in os.listdir(folder):
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    with open(f"{folder}/{task}/schedstat", "rb") as f:
+                        delay = int(f.read().split()[1]) / 1e9
+                    self.seen[task] = max(delay, self.seen.get(task, 0.0))
+        return sum(self.seen.values())
+
+
+def cell_wall(cell_seconds: float) -> float:
+    """The per-cell backstop, in awake seconds: never less than the grader's for a notebook's cells
+    (grader/runner.py), so that the grader's own stop is the one that counts."""
+    return protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK
+
+
+class _CellWatch(threading.Thread):
+    """Interrupts the kernel when the running cell has used `seconds` of CPU, or, a backstop for a
+    cell that sleeps or waits, when it has been awake `wall` seconds: the wall-clock time less the
+    time the kernel's threads waited for a CPU, so that a busy machine, which is not the student's
+    fault, never fires it. The grader keeps its own backstop over all the cells: this one lets the
+    cells after a sleeping one run (`wall_fired`: the cell was interrupted by it)."""
+
+    def __init__(self, kernel: Any, seconds: float, wall: float | None) -> None:
         super().__init__(daemon=True)
-        self.kernel, self.seconds = kernel, seconds
-        self.start_cpu: float | None = None
-        self.fired = False
+        self.kernel, self.seconds, self.wall = kernel, seconds, wall
+        self.began: tuple[float, float, float] | None = None  # the cell's start: CPU, wall clock, stall
+        self.fired = self.wall_fired = False
 
     def cell(self, running: bool) -> None:
-        self.fired = False
-        self.start_cpu = self.kernel.cpu() if running else None
+        self.fired = self.wall_fired = False
+        self.began = (self.kernel.cpu(), time.monotonic(), self.kernel.stalled()) if running else None
+
+    def awake(self, start: tuple[float, float, float]) -> float:
+        return time.monotonic() - start[1] - (self.kernel.stalled() - start[2])
 
     def run(self) -> None:
         while True:
             time.sleep(0.1)
-            start = self.start_cpu
-            if start is not None and self.kernel.cpu() - start > self.seconds:
-                self.start_cpu, self.fired = None, True
+            start = self.began
+            if start is not None and self.kernel.cpu() - start[0] > self.seconds:
+                self.began, self.fired = None, True
+                self.kernel.interrupt()
+            elif start is not None and self.wall is not None and self.awake(start) > self.wall:
+                self.began, self.wall_fired = None, True
                 self.kernel.interrupt()
 
 
@@ -182,6 +218,7 @@ class _NbKernel:
 
     def __init__(self, client: NotebookClient) -> None:
         self.client = client
+        self.run_delay: RunDelay | None = None
 
     def execute(self, cell: dict[str, Any]) -> None:
         import nbformat
@@ -204,6 +241,14 @@ class _NbKernel:
     def cpu(self) -> float:
         return _kernel_cpu(self.client)
 
+    def stalled(self) -> float:
+        if self.run_delay is None:
+            process = _kernel_process(self.client)
+            if process is None:
+                return 0.0
+            self.run_delay = RunDelay(process.pid)
+        return self.run_delay()
+
     def interrupt(self) -> None:
         _interrupt(self.client)
 
@@ -224,15 +269,16 @@ def _serve(kernel: Any, scratch: Path, config: dict[str, Any], events: _Events, 
     plan = given["part"]
     logs: list[dict[str, Any]] = []
     cells_sent = False
-    watch = _CellWatch(kernel, cell_seconds)
+    watch = _CellWatch(kernel, cell_seconds, cell_wall(cell_seconds))
     watch.start()
     try:
         for index, cell in enumerate(code_cells):
             watch.cell(running=True)
             try:
                 kernel.execute(cell)
-                logs.append(cell_log(index, cell, "timeout" if watch.fired else "ok",
-                                     f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else ""))
+                logs.append(cell_log(index, cell, "timeout" if watch.fired or watch.wall_fired else "ok",
+                                     f"the cell used more than {cell_seconds:g} s of CPU" if watch.fired else
+                                     "the cell did not finish (wall-clock backstop)" if watch.wall_fired else ""))
             except CellTimeout:
                 logs.append(cell_log(index, cell, "timeout", "the cell did not finish (wall-clock backstop)"))
             watch.cell(running=False)
@@ -276,10 +322,10 @@ def main(scratch: Path) -> int:
 
     config = json.loads((scratch / protocol.CONFIG).read_text())
     events = _Events(scratch / protocol.OUT / protocol.EVENTS)
-    cell_seconds = float(config.get("cell_seconds", 60))
     client = _capped_client(
         nbformat.v4.new_notebook(cells=[nbformat.from_dict(_code_cell(_setup_source(config)))]),
-        timeout=int(protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK),
+        timeout=None,  # wall clock, which a busy machine stretches: the cell watch and the grader keep the backstops
+        startup_timeout=STARTUP_WAIT,
         kernel_name="python3",
         allow_errors=True,
         interrupt_on_timeout=True,
@@ -294,16 +340,13 @@ def main(scratch: Path) -> int:
 # -- in a child forked by grader/zygote.py: the cells in this process --------------------------
 
 class _ShellKernel:
-    """Cells executed in this very process by IPython's shell (grader/shell.py); the wall-clock
-    backstop nbclient keeps is kept by the cell watch."""
+    """Cells executed in this very process by IPython's shell (grader/shell.py)."""
 
-    def __init__(self, cell_seconds: float) -> None:
+    def __init__(self) -> None:
         from grader.shell import Shell
 
         self.shell = Shell()
-        self.wall: float | None = protocol.WALL_FACTOR * cell_seconds + protocol.WALL_SLACK
-        self.started = 0.0
-        self.wall_fired = False
+        self.stalled = RunDelay("self")
         self.pristine = dict(vars(builtins))  # for this module's own code between cells
         self.students: dict[str, Any] | None = None  # the builtins as the student's cells left them
 
@@ -313,21 +356,14 @@ class _ShellKernel:
         source = str(cell["source"])
         if self.students is not None:
             _set_builtins(self.students)
-        self.started, self.wall_fired = time.monotonic(), False
         try:
             outputs = self.shell.execute(source)
         finally:
-            self.started = 0.0
             self.students = dict(vars(builtins))
             _set_builtins(self.pristine)
         cell["outputs"] = outputs
-        if self.wall_fired:
-            raise CellTimeout("the cell did not finish (wall-clock backstop)")
 
     def cpu(self) -> float:
-        if self.wall is not None and self.started and time.monotonic() - self.started > self.wall:
-            self.wall_fired, self.started = True, 0.0
-            self.interrupt()
         times = os.times()
         return times.user + times.system + times.children_user + times.children_system
 
@@ -335,7 +371,7 @@ class _ShellKernel:
         os.kill(os.getpid(), signal.SIGINT)
 
     def unlimited(self) -> None:
-        self.wall = None
+        pass  # the watch runs only during the cells; the probe keeps its own deadlines
 
 
 def _set_builtins(values: dict[str, Any]) -> None:
@@ -360,7 +396,7 @@ def in_process(scratch: Path, report: int) -> int:
     config = json.loads((scratch / protocol.CONFIG).read_text())
     events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     _reseed()
-    kernel = _ShellKernel(float(config.get("cell_seconds", 60)))
+    kernel = _ShellKernel()
     kernel.execute(_code_cell(_setup_source(config)))
     grader_in = os.fdopen(os.dup(0), "rb")
     null = os.open(os.devnull, os.O_RDWR)

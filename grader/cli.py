@@ -19,10 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import GraderError, UsageError
+from .errors import GraderError, OutputError, UsageError
 from .textsafe import one_line, visible
 
 if TYPE_CHECKING:
+    from .files import OutputFolder
     from .model import GradeReport
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -113,7 +114,7 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_grade(args: argparse.Namespace) -> int:
-    from .files import write_atomic
+    from .files import OutputFolder
     from .formats import FILE_NAMES, MACHINE_FORMATS, render
     from .text_report import render as render_text
 
@@ -122,27 +123,43 @@ def _run_grade(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if len(formats) > 1 and not args.output_dir:
         raise UsageError("several --format need --output-dir (one file each)")
-    report = _grade_one(args)
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\033[K")  # the progress line goes
-    if args.output_dir:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        for fmt in formats or MACHINE_FORMATS:
-            path = args.output_dir / FILE_NAMES[fmt]
-            write_atomic(path, render(report, fmt))
-            print(f"wrote {visible(str(path))}", file=sys.stderr)
-        print(render_text(report, verbose=args.verbose))
-    elif formats and formats[0] != "text":
-        print(render(report, formats[0]))
-    else:
-        print(render_text(report, verbose=args.verbose))
-    if args.report is not None:
-        from .html_report import write_report
-
-        where = write_report(report, args.file, args.report)
-        machine = bool(formats) and formats[0] != "text" and not args.output_dir
-        print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
+    with contextlib.ExitStack() as opened:  # the output folders, opened before the student's code runs
+        outputs = opened.enter_context(OutputFolder.open(args.output_dir)) if args.output_dir else None
+        html = _open_report_folder(args, opened)
+        report = _grade_one(args)
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\033[K")  # the progress line goes
+        if outputs is not None:
+            for fmt in formats or MACHINE_FORMATS:
+                path = outputs.write(FILE_NAMES[fmt], render(report, fmt))
+                print(f"wrote {visible(str(path))}", file=sys.stderr)
+            print(render_text(report, verbose=args.verbose))
+        elif formats and formats[0] != "text":
+            print(render(report, formats[0]))
+        else:
+            print(render_text(report, verbose=args.verbose))
+        if html is not None:
+            _write_html_report(report, args, *html)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
+
+
+def _open_report_folder(args: argparse.Namespace, opened: contextlib.ExitStack) -> tuple[OutputFolder, str] | None:
+    """With --report: the report's folder, opened, and its file name."""
+    if args.report is None:
+        return None
+    from .html_report import open_report_folder
+
+    folder, name = open_report_folder(args.file, args.report)
+    return opened.enter_context(folder), name
+
+
+def _write_html_report(report: GradeReport, args: argparse.Namespace, folder: OutputFolder, name: str) -> None:
+    from .html_report import write_report
+
+    where = write_report(report, args.file, folder, name)
+    formats = args.format or []
+    machine = bool(formats) and formats[0] != "text" and not args.output_dir
+    print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
 
 
 def _grade_one(args: argparse.Namespace) -> GradeReport:
@@ -562,9 +579,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminated)
     try:
         return command.run(args) if command else _run_grade(args)
-    except GraderError as error:
+    except GraderError as error:  # bad input or an output folder swapped: 2; the grader's own failure: 1
         print(f"grade: error: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_USAGE if isinstance(error, UsageError | OutputError) else EXIT_FAILED
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)
         return 130

@@ -143,6 +143,7 @@ def report_to_wire(report: GradeReport) -> dict[str, Any]:
         "figures": [{"title": f.title, "png": base64.b64encode(f.png).decode(), "caption": f.caption}
                     for f in report.figures],
         "timings": dict(report.timings), "sandbox": report.sandbox, "limits_hit": list(report.limits_hit),
+        "retry": report.retry,
     }
 
 
@@ -205,7 +206,7 @@ def report_from_wire(data: Mapping[str, Any]) -> GradeReport:
         _number(data, "score"), _number(data, "max_score"), tuple(_check(c) for c in _records(data, "checks")),
         _get(data, "message", str), tuple(_cell(c) for c in _records(data, "cells")),
         tuple(_figure(f) for f in _records(data, "figures")), {str(k): float(v) for k, v in timings.items()},
-        _get(data, "sandbox", str), _strings(data, "limits_hit"))
+        _get(data, "sandbox", str), _strings(data, "limits_hit"), _get(data, "retry", bool))
 
 
 @dataclass(frozen=True)

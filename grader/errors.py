@@ -4,7 +4,9 @@
     ├── UsageError              bad command-line use or input (exit code 2)
     │   ├── SubmissionError     missing file, not a notebook, not Python, not readable
     │   └── AssignmentError     unknown assignment, or one that cannot be told
-    └── SandboxError            the sandbox could not start a student process
+    ├── SandboxError            the sandbox could not start a student process
+    └── OutputError             an output folder cannot be opened, or was moved or replaced (by a
+                                link?) after the grader opened it: nothing is written elsewhere
 
 A student's failure is never an exception here: it is data, a `CheckResult`.
 """
@@ -72,3 +74,7 @@ class AssignmentError(UsageError):
 
 class SandboxError(GraderError):
     """The sandbox backend cannot start or run a student process."""
+
+
+class OutputError(GraderError):
+    """An output folder the grader must not or cannot write into (files.py)."""

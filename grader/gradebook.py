@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .assignments import Assignment
 from .course import Scored
-from .files import write_atomic
+from .files import OutputFolder
 from .intake import FORMULA_STARTS, Intake
 from .model import GradeReport
 from .outputs import details_path, result_path
@@ -217,15 +217,15 @@ def exercise_table(checks: pd.DataFrame, exercises: Sequence[str]) -> list[dict[
     return rows
 
 
-def write_class_outputs(output: Path, intake: Intake, assignment: Assignment) -> list[BookRow]:
+def write_class_outputs(output: OutputFolder, intake: Intake, assignment: Assignment) -> list[BookRow]:
     """gradebook.csv and summary.html for the batch's students; the gradebook's rows are returned."""
     from .html_report import render_summary
 
     students = intake.students
-    results = load_results(output, students)
-    details = load_details(output, students)
+    results = load_results(output.path, students)
+    details = load_details(output.path, students)
     rows = book_rows(intake, results, assignment, details)
-    write_atomic(output / "gradebook.csv", gradebook_csv(rows, assignment.exercises))
+    output.write("gradebook.csv", gradebook_csv(rows, assignment.exercises))
     graded = {s: r for s, r in results.items() if r.status == "graded"}
     checks = check_table(graded)
     summary = {
@@ -246,7 +246,7 @@ def write_class_outputs(output: Path, intake: Intake, assignment: Assignment) ->
         "unmatched": list(intake.unmatched),
         "notes": list(intake.notes),
     }
-    write_atomic(output / "summary.html", render_summary(summary))
+    output.write("summary.html", render_summary(summary))
     return rows
 
 

@@ -3,7 +3,8 @@
 Everything a student controls (output, error messages, file names) reaches the page only as
 escaped text: every `{{ }}` string goes through `textsafe.visible` (controls and bidi overrides
 shown as escapes) and then through autoescaping; pictures are inlined as data: URIs, styles are
-inline, there is no script. Files are written with `files.write_atomic`.
+inline, there is no script. Files are written into a `files.OutputFolder` opened before the student's
+code ran.
 Hidden checks show their name, verdict and known-mistake hint, never their inputs.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .course import Scored
-from .files import write_atomic
+from .files import OutputFolder
 from .model import CellLog, CheckResult, GradeReport
 from .text_report import Points, messages_hinting_once
 from .textsafe import visible
@@ -173,13 +174,18 @@ def render_summary(summary: Mapping[str, Any]) -> str:
     return str(_environment().get_template("summary.html.j2").render(**context))
 
 
-def write_report(report: GradeReport, submission: Path, where: Path) -> Path:
-    """Write the student's HTML report; `where` is a file, a folder, or empty (beside the submission)."""
+def open_report_folder(submission: Path, where: Path) -> tuple[OutputFolder, str]:
+    """The student's report's folder, opened (before the student's code runs), and its file name;
+    `where` is a file, a folder, or empty (beside the submission)."""
     if where == Path():
-        target = submission.with_suffix(".html")
+        folder, name = submission.parent, f"{submission.stem}.html"
     elif where.is_dir() or where.suffix == "":
-        target = where / f"{submission.stem}.html"
+        folder, name = where, f"{submission.stem}.html"
     else:
-        target = where
-    write_atomic(target, render_student(report, submission.stem))
-    return target
+        folder, name = where.parent, where.name
+    return OutputFolder.open(folder), name
+
+
+def write_report(report: GradeReport, submission: Path, folder: OutputFolder, name: str) -> Path:
+    """Write the student's HTML report as `name` into `folder`; its path."""
+    return folder.write(name, render_student(report, submission.stem))

@@ -13,8 +13,8 @@ class Limits:
     call_seconds: float = 10.0  # CPU seconds of one call (all the submission's processes)
     cell_seconds: float = 60.0  # CPU seconds of one cell
     run_seconds: float = 300.0  # CPU seconds of the whole run (start-up not counted)
-    startup_seconds: float = 60.0  # wall clock for a kernel to start (before any student code)
-    asleep_seconds: float = 60.0  # wall clock: cells that used (almost) no CPU this long wait for what never comes
+    startup_seconds: float = 60.0  # awake time (grader/awake.py) for a kernel to start (before any student code)
+    asleep_seconds: float = 60.0  # awake time: cells that used (almost) no CPU this long wait for what never comes
     memory_bytes: int = 4 * 2**30
     processes: int = 512
     file_bytes: int = 512 * 2**20

@@ -309,6 +309,7 @@ class GradeReport:
     timings: Mapping[str, float] = field(default_factory=dict)
     sandbox: str = ""
     limits_hit: tuple[str, ...] = ()
+    retry: bool = False  # the grader failed, not the submission: a batch never counts it done (not in to_json)
 
     @property
     def all_passed(self) -> bool:

@@ -8,8 +8,9 @@ writing them whole.
     OUT/gradebook.csv, OUT/summary.html, OUT/intake.json   the class's
 
 Students' files live in folders of their own, so no student id can name a class file.
-Every file is written atomically, and `details/<id>.json` last: a student counts as done only
-when all their files are there and were made from the same key.
+OUT is opened once, when the batch starts (`files.OutputFolder`), and every file is written
+into it atomically, `details/<id>.json` last: a student counts as done only when all their
+files are there and were made from the same key.
 """
 
 from __future__ import annotations
@@ -24,24 +25,36 @@ from typing import Any
 
 from .assignments import Assignment
 from .course import Scored, StudentTerms, adjust
-from .files import write_atomic
+from .files import OutputFolder
 from .intake import Entry
 from .model import CheckResult, GradeReport
 
-__all__ = ["write_atomic", "result_path", "details_path", "report_path", "is_done", "write_student",
-           "remove_stale", "error_report", "limits_hit"]
+__all__ = ["result_name", "details_name", "report_name", "result_path", "details_path",
+           "report_path", "is_done", "write_student", "remove_stale", "error_report", "limits_hit"]
+
+
+def result_name(student: str) -> str:
+    return f"results/{student}.json"
+
+
+def details_name(student: str) -> str:
+    return f"details/{student}.json"
+
+
+def report_name(student: str) -> str:
+    return f"reports/{student}.html"
 
 
 def result_path(output: Path, student: str) -> Path:
-    return output / "results" / f"{student}.json"
+    return output / result_name(student)
 
 
 def details_path(output: Path, student: str) -> Path:
-    return output / "details" / f"{student}.json"
+    return output / details_name(student)
 
 
 def report_path(output: Path, student: str) -> Path:
-    return output / "reports" / f"{student}.html"
+    return output / report_name(student)
 
 
 def is_done(output: Path, student: str, key: str) -> bool:
@@ -54,16 +67,17 @@ def is_done(output: Path, student: str, key: str) -> bool:
         return False
 
 
-def remove_stale(output: Path, students: set[str]) -> None:
+def remove_stale(output: OutputFolder, students: set[str]) -> None:
     """Drop the files of students no longer in the batch, and half-written files of a killed run."""
-    for folder in (output, output / "results", output / "details", output / "reports"):
-        for tmp in folder.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-    for details in (output / "details").glob("*.json"):
-        student = details.stem
-        if student not in students:
-            for path in (result_path(output, student), report_path(output, student), details):
-                path.unlink(missing_ok=True)
+    for sub in ("", "results", "details", "reports"):
+        for name in output.names(sub):
+            if name.startswith(".") and name.endswith(".tmp"):
+                output.remove(f"{sub}/{name}" if sub else name)
+    for name in output.names("details"):
+        student = name.removesuffix(".json")
+        if name.endswith(".json") and student not in students:
+            for stale in (result_name(student), report_name(student), details_name(student)):
+                output.remove(stale)
 
 
 def error_report(assignment: Assignment, submission: str, problem: str) -> GradeReport:
@@ -114,7 +128,7 @@ def scored(entry: Entry, report: GradeReport, terms: StudentTerms) -> Scored:
     return adjust(report, datetime.fromisoformat(when) if when else None, terms)
 
 
-def write_student(entry: Entry, assignment: Assignment, output: Path, report: GradeReport, key: str,
+def write_student(entry: Entry, assignment: Assignment, output: OutputFolder, report: GradeReport, key: str,
                   timings: dict[str, float], scores: dict[str, float] | None = None,
                   terms: StudentTerms | None = None) -> None:
     """All of one student's files; the details file, which marks the student done, last. With
@@ -123,9 +137,8 @@ def write_student(entry: Entry, assignment: Assignment, output: Path, report: Gr
 
     started = time.monotonic()
     adjusted = scored(entry, report, terms) if terms is not None else None
-    write_atomic(result_path(output, entry.student), report.dumps() + "\n")
-    write_atomic(report_path(output, entry.student),
-                 render_student(report, entry.student, assignment.title, adjusted))
+    output.write(result_name(entry.student), report.dumps() + "\n")
+    output.write(report_name(entry.student), render_student(report, entry.student, assignment.title, adjusted))
     timings = {**timings, "report": time.monotonic() - started}
     details = {
         "key": key,
@@ -143,4 +156,4 @@ def write_student(entry: Entry, assignment: Assignment, output: Path, report: Gr
         "machine": socket.gethostname(),
         "adjusted": adjusted.to_json() if adjusted else None,
     }
-    write_atomic(details_path(output, entry.student), json.dumps(details, indent=1) + "\n")
+    output.write(details_name(entry.student), json.dumps(details, indent=1) + "\n")

@@ -20,16 +20,16 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment
 from .course import StudentTerms
-from .errors import GraderError
+from .errors import GraderError, OutputError, SandboxError
+from .files import OutputFolder
 from .forkserver import ForkSandbox
 from .intake import Entry, SubmittedFile
 from .model import GradeReport
-from .outputs import details_path, error_report, write_student
+from .outputs import details_name, error_report, write_student
 from .runner import Worker
 from .sandbox import Sandbox, get_sandbox
 from .submission import Submission
@@ -46,7 +46,7 @@ class PoolConfig:
     """What the worker processes need: the assignment, where outputs go, how many at once."""
 
     assignment: Assignment
-    output: Path
+    output: OutputFolder  # opened when the batch started
     jobs: int
     sandbox_name: str = "auto"
     warm_ahead: int | None = None  # None: warm_ahead_for(assignment)
@@ -143,6 +143,8 @@ def grade_loaded(name: str, submission: Submission, assignment: Assignment, sand
     try:
         worker = pool.take(still_to_come) if pool is not None else None
         report = grade_submission(submission, assignment, sandbox, worker)
+    except SandboxError as error:  # the grader's failure (e.g. a kernel that did not start): a rerun tries again
+        return replace(error_report(assignment, name, str(error)), retry=True)
     except GraderError as error:
         return error_report(assignment, name, str(error))
     except Exception as error:  # a grader bug on one submission must not stop the batch
@@ -175,20 +177,26 @@ def grade_entry(entry: Entry, key: str, config: PoolConfig, sandbox: Sandbox, po
 
 def save_entry(entry: Entry, key: str, config: PoolConfig, reports: Sequence[GradeReport], seconds: float) -> Graded:
     """Write a student's files from the reports of their file(s), graded in `seconds`: the best
-    counts when several were graded."""
+    counts when several were graded. Where the grader failed on one (`retry`), the files say so and
+    have no key, so that a rerun grades the student again."""
     started = time.monotonic() - seconds
     best = max(reports, key=lambda r: (r.status == "graded", r.score))  # ties: the first, the latest file
     scores = {r.submission: r.score for r in reports} if len(reports) > 1 else {}
     timings = {**best.timings, "grading": seconds}
+    done_key = "" if any(r.retry for r in reports) else key
     try:
-        write_student(entry, config.assignment, config.output, best, key, timings, scores,
+        write_student(entry, config.assignment, config.output, best, done_key, timings, scores,
                       config.terms.get(entry.student))
-    except OSError as error:  # this student's files only: the batch goes on, a rerun tries again
-        with contextlib.suppress(OSError):  # not done: its files may disagree
-            details_path(config.output, entry.student).unlink(missing_ok=True)
+    except (OSError, OutputError) as error:  # this student's files only: the batch goes on, a rerun tries again
+        with contextlib.suppress(OSError, OutputError):  # not done: its files may disagree
+            config.output.remove(details_name(entry.student))
         return Graded(entry.student, "unsaved", best.score, time.monotonic() - started,
-                      f"could not write this student's files: {error.strerror or error}")
+                      f"could not write this student's files: {_why(error)}")
     return Graded(entry.student, best.status, best.score, time.monotonic() - started)
+
+
+def _why(error: OSError | OutputError) -> str:
+    return str(error.strerror or error) if isinstance(error, OSError) else str(error)
 
 
 def save_lost(entry: Entry, config: PoolConfig, problem: str) -> Graded:
@@ -197,8 +205,8 @@ def save_lost(entry: Entry, config: PoolConfig, problem: str) -> Graded:
     report = error_report(config.assignment, entry.submission, problem)
     try:
         write_student(entry, config.assignment, config.output, report, "", {})
-    except OSError as error:
-        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {error.strerror}"))
+    except (OSError, OutputError) as error:
+        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {_why(error)}"))
     return Graded(entry.student, "error", 0.0, 0.0, problem)
 
 

@@ -83,7 +83,7 @@ PART = "part"  # {"kind", "part": PLAN}
 PLACE_SECONDS = 20.0  # an honest chain is placed within a poll of the grader (20 ms); a stalled grader is waited for
 KERNEL_DIED = 3  # child.py's exit status when the kernel died under it
 CHAIN_GRACE = 2.0  # CPU seconds a forked chain may use beyond its steps' limits, each (RLIMIT_CPU)
-WALL_FACTOR, WALL_SLACK = 5.0, 30.0  # limits are CPU seconds; wall clock is only a backstop: 5 x + 30 s
+WALL_FACTOR, WALL_SLACK = 5.0, 30.0  # limits are CPU seconds; wall clock is only a backstop: 5 x + 30 s (awake time)
 
 # -- events (child → grader) ---------------------------------------------------------------------
 CELLS = "cells"  # {"event", "cells": [{"index", "status", "source_head", "error", "output"}]}

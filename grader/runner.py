@@ -32,10 +32,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import protocol
-from .cgroups import ControlGroup
+from .awake import AwakeClock, StallSource, no_stall
+from .cgroups import ControlGroup, stall_problem
 from .charges import Charges, samples
 from .codec import Decoder
 from .conversation import Conversation, Lane, observe
+from .errors import SandboxError
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
 from .plan import Lanes, cross_part_keep, lanes, plan_part
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, submission_processes
@@ -57,9 +59,33 @@ def _say_once(text: str) -> None:
 
 
 def backstop(cpu_seconds: float) -> float:
-    """The wall-clock time after which a budget of `cpu_seconds` is given up on: generous, so
-    that a busy machine never costs a student marks; limits are counted in CPU seconds."""
+    """The awake time (grader/awake.py: wall clock less the time the submission's processes waited
+    for a CPU) after which a budget of `cpu_seconds` is given up on: generous, so that a busy machine
+    never costs a student marks; limits are counted in CPU seconds."""
     return protocol.WALL_FACTOR * cpu_seconds + protocol.WALL_SLACK
+
+
+STARTUP_TRIES = 2  # a kernel that does not come up is the grader's failure: started again once, then SandboxError
+STARTUP_POLL = 0.5  # seconds between two looks at a start-up's awake time
+
+
+@functools.cache
+def _wall_note_once(why: str) -> None:
+    print(f"grade: note: wall-clock backstops count plain wall time here, a busy machine's waits "
+          f"included: {why}", file=sys.stderr)
+
+
+def _stall_source(process: subprocess.Popen[bytes]) -> StallSource:
+    """How long the submission's processes waited for a CPU: its control group's count (PSI); where
+    there is none, nothing (plain wall time, said once)."""
+    group = group_of(process)
+    why = stall_problem() if group is not None else "the sandbox has no control group"
+    if why or group is None:
+        _wall_note_once(why)
+        return no_stall
+    return group.stall_seconds
+
+
 MAX_CRASHES = 2  # a function that ended its process this often is not called again
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -168,7 +194,6 @@ class Worker:
         self.chains = [_Lines(fd) for fd in self.chain_fds]
         self.decoder = Decoder(self.out_fd)
         self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (the grader's, not in the scratch)
-        self.started = time.monotonic()
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
         self.chain_groups: dict[int, ControlGroup] = {}  # the forked chains' own groups (grader/charges.py)
@@ -178,19 +203,32 @@ class Worker:
         self.process = sandbox.start(
             [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
         )
+        self.started = time.monotonic()  # after `start`, which may wait for a fork server's template
+        self.clock = AwakeClock(_stall_source(self.process))
+        self.awake_at = (self.started, self.clock.read(self.started))  # the last reading: (wall, awake)
+        self.started_awake = self.awake_at[1]
         self.ready_after: float | None = None
 
+    def awake(self, now: float) -> float:
+        """Its awake clock at wall time `now` (grader/awake.py): every backstop compares two readings."""
+        if now != self.awake_at[0]:
+            self.awake_at = (now, self.clock.read(now))
+        return self.awake_at[1]
+
     def wait_ready(self) -> bool:
-        """Wait until the kernel is up; False if the child died or took too long."""
+        """Wait until the kernel is up; False if the child died, or took longer than the start-up
+        limit in awake time (a busy machine's waits for a CPU are not counted)."""
         if self.ready_after is not None:
             return True
-        deadline = self.started + self.limits.startup_seconds
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)
             while True:  # look at least once: a warm worker may have been ready for long
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    return False
+                left = self.limits.startup_seconds - (self.awake(time.monotonic()) - self.started_awake)
+                if not selector.select(timeout=min(STARTUP_POLL, max(0.0, left))):
+                    if left <= 0:
+                        return False
+                    continue
                 line = self.process.stdout.readline(64)
                 if line.strip() == protocol.READY:
                     self.ready_after = time.monotonic() - self.started
@@ -394,7 +432,7 @@ class _Attempt:
     conversation: Conversation
     hidden_message: bytes | None  # part 2, sent when the child is waiting for it
     cells_seconds: float  # the notebook's cells may run this long (each also has its own limit)
-    cells_deadline: float  # wall-clock backstops
+    cells_deadline: float  # backstops, on the worker's awake clock (Worker.awake)
     deadline: float
     cells: int
     by_name: dict[str, Step]
@@ -407,7 +445,7 @@ class _Attempt:
     chain_stops: list[tuple[str | None, Stop]] = field(default_factory=list)  # forked chains that ended early
     progress: Callable[[str | None], None] = lambda step: None
 
-    awake_cpu: float = 0.0  # the CPU count when the cells were last seen using some, and when (0: not yet)
+    awake_cpu: float = 0.0  # the CPU count when the cells were last seen using some, and when (awake clock; 0: not yet)
     awake_at: float = 0.0
 
     def follow_steps(self, now: float) -> None:
@@ -422,9 +460,19 @@ class _Attempt:
         steps = [step for step, _ in talk.running_steps()]
         self.progress(steps[0] if steps else None)
 
+    marks: dict[float, float] = field(default_factory=dict)  # wall times the watch saw -> the awake clock then
+
+    def awake_since(self, since: float, now: float) -> float:
+        """Awake seconds from wall time `since` (a step's start, an event: a `now` of this attempt's
+        watch, whose awake reading is kept when first asked for) to `now`."""
+        awake = self.worker.awake(now)
+        return awake - self.marks.setdefault(since, awake - (now - since))
+
     def asleep(self, cpu: float, now: float) -> bool:
         """Have the cells used (almost) no CPU for the limits' asleep_seconds? Told only where the kernel counts
-        the CPU (a control group): a waiting process uses none, one a busy machine delays still some."""
+        the CPU (a control group): a waiting process uses none, one a busy machine delays still some
+        (the time is awake time: the waits for a CPU are not counted)."""
+        now = self.worker.awake(now)
         if self.awake_at == 0.0 or cpu - self.awake_cpu > ASLEEP_CPU * (now - self.awake_at):
             self.awake_cpu, self.awake_at = cpu, now
             return False
@@ -522,41 +570,42 @@ def _stop_now(attempt: _Attempt, now: float) -> Stop | None:
 
 
 def _step_over_time(attempt: _Attempt, name: str, since: float, now: float) -> Stop | None:
-    """A running step past its CPU limit (as charged: grader/charges.py) or its wall-clock backstop."""
+    """A running step past its CPU limit (as charged: grader/charges.py) or its backstop (awake time)."""
     step, limits = attempt.by_name[name], attempt.worker.limits
     allowed = step.timeout or limits.call_seconds
     stop = None
     if attempt.charges.charged.get(name, 0.0) > allowed + GRACE_SECONDS:
         stop = Stop("call_time", f"stopped: used more than {allowed:g} s of CPU in {step.function or name} (its limit)")
-    elif now - since > backstop(allowed):
+    elif attempt.awake_since(since, now) > backstop(allowed):
         stop = Stop("call_time", f"stopped: no answer after {backstop(allowed):g} s, though it had not used "
                                  f"its {allowed:g} s of CPU (waiting or sleeping?)")
     return stop
 
 
 def _over_time(attempt: _Attempt, now: float) -> Stop | None:
-    """A budget of CPU seconds used up, or its wall-clock backstop passed."""
+    """A budget of CPU seconds used up, or its backstop (awake time) passed."""
     worker, talk, limits = attempt.worker, attempt.conversation, attempt.worker.limits
-    cpu = worker.cpu_seconds(now)
+    cpu, awake = worker.cpu_seconds(now), worker.awake(now)
     running = talk.running_steps()
     for name, since in running:
         stop = _step_over_time(attempt, name, since, now)
         if stop is not None and not attempt.stop_chain(name, stop, now):
             attempt.blamed = name
             return stop
-    if not running and talk.phase != "cells" and now - talk.last_event > backstop(limits.call_seconds):
+    if (not running and talk.phase != "cells"
+            and attempt.awake_since(talk.last_event, now) > backstop(limits.call_seconds)):
         return Stop("idle", "stopped: the notebook's kernel stopped answering between checks")
     if attempt.charges.between > limits.call_seconds + GRACE_SECONDS:
         return _outside_steps(attempt)
     if talk.phase == "cells":
         used = cpu - attempt.cpu_at_go
-        if used > attempt.cells_seconds or now > attempt.cells_deadline:
+        if used > attempt.cells_seconds or awake > attempt.cells_deadline:
             return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish "
                                      f"within {attempt.cells_seconds:g} s of CPU")
         if attempt.asleep(cpu, now):
             return Stop("cell_time", f"stopped: the notebook's {attempt.cells} code cell(s) did not finish: they "
                                      f"used no CPU for {limits.asleep_seconds:g} s (waiting or sleeping?)")
-    if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or now > attempt.deadline:
+    if attempt.cpu_before + cpu - attempt.cpu_at_go > limits.run_seconds or awake > attempt.deadline:
         return Stop("run_time", f"stopped: the whole run used more than {limits.run_seconds:g} s of CPU")
     return None
 
@@ -594,7 +643,7 @@ class _Run:
         self.public_stop: Stop | None = None
         self.frozen = False  # the hidden part has been sent: what a student sees is fixed
         self.crashes: dict[str, list[str]] = {}
-        self.deadline = time.monotonic() + backstop(limits.run_seconds)
+        self.awake_left = backstop(limits.run_seconds)  # the whole run's backstop, in awake time, as children use it
         self.cpu_spent = 0.0
         self.spans: dict[str, tuple[float, float]] = {}
 
@@ -623,10 +672,12 @@ class _Run:
         cells = _code_cells(self.notebook)
         allowed_cells = cells * (self.limits.cell_seconds + GRACE_SECONDS) + GRACE_SECONDS
         go = time.monotonic()
-        attempt = _Attempt(worker, talk, hidden_message, allowed_cells, go + backstop(allowed_cells), self.deadline,
-                           cells, self.by_name, worker.cpu_seconds(go, fresh=True), self.cpu_spent,
-                           Charges(strict=worker.places_chains), progress=self.progress)
+        awake_go = worker.awake(go)
+        attempt = _Attempt(worker, talk, hidden_message, allowed_cells, awake_go + backstop(allowed_cells),
+                           awake_go + self.awake_left, cells, self.by_name, worker.cpu_seconds(go, fresh=True),
+                           self.cpu_spent, Charges(strict=worker.places_chains), progress=self.progress)
         stop = _watch(attempt)
+        self.awake_left -= worker.awake(time.monotonic()) - awake_go
         self.cpu_spent += worker.cpu_seconds(time.monotonic(), fresh=True) - attempt.cpu_at_go
         worker.sandbox.stop(worker.process)
         self._time(go, talk.cells_at, time.monotonic())
@@ -707,6 +758,28 @@ def _cut_short(lane: Lane, blamed: str | None) -> bool:
     return lane.running is None or (blamed is not None and lane.running != blamed)
 
 
+def _ready_worker(worker: Worker | None, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str]) -> Worker:
+    """A worker whose kernel is up: `worker` (started ahead) or a new one. A kernel that does not
+    come up (no student code has run yet) is the grader's failure, not the student's: another is
+    started, STARTUP_TRIES in all, then SandboxError says that the submission could not be graded."""
+    why = ""
+    for _ in range(STARTUP_TRIES):
+        worker = worker or Worker(sandbox, limits, warm_imports)
+        try:
+            ready = worker.wait_ready()
+            why = "" if ready else worker.stderr_tail()
+        except BaseException:
+            worker.close()
+            raise
+        if ready:
+            return worker
+        worker.close()
+        worker = None
+    raise SandboxError(f"the grader could not start the notebook's kernel ({STARTUP_TRIES} tries of "
+                       f"{limits.startup_seconds:g} s awake each; the last said: {why}); not graded: "
+                       f"a rerun grades it again")
+
+
 def run_steps(
     notebook: Path,
     steps: Sequence[Step],
@@ -726,13 +799,9 @@ def run_steps(
     attempts = 0
     while True:
         attempts += 1
-        worker = worker or Worker(sandbox, limits, warm_imports)
+        worker = _ready_worker(worker, sandbox, limits, warm_imports)
         known = len(run.observations)
         try:
-            if not worker.wait_ready():
-                why = "the notebook's kernel did not start: " + worker.stderr_tail()
-                run.note_stop(Stop("startup", why))
-                break
             run.timings.setdefault("startup", worker.ready_after or 0.0)
             stop = run.attempt(worker)
         finally:
@@ -741,7 +810,7 @@ def run_steps(
         if stop is None or stop.kind == "protocol":
             break
         run.give_up_on_crashers()
-        if not run.todo(steps) or len(run.observations) == known or time.monotonic() > run.deadline:
+        if not run.todo(steps) or len(run.observations) == known or run.awake_left <= 0:
             break
     return run.outcome(attempts - 1)
 

@@ -37,7 +37,9 @@ Where each limit (`Limits`) is held:
                  one (grader/scratchfs.py), else counted by the runner.
     wall clock   a backstop watched by the runner (5 x the CPU budget + 30 s), for what sleeps;
                  and cells whose processes used no CPU for 60 s (counted by the control group,
-                 which a busy machine slows but never stops) are stopped as waiting forever.
+                 which a busy machine slows but never stops) are stopped as waiting forever. Both
+                 count awake time (grader/awake.py): wall time less the group's waits for a CPU
+                 (PSI), plain wall time where the kernel does not count those.
 
 Where control groups cannot be made (`cgroups.availability()` says why), the rlimits alone hold,
 and the sandbox's `note` and one warning on stderr say so (`--sandbox none` has no limits, and

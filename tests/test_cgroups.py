@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cgroups import ControlGroup, availability, sweep_stale, weight_for_nice
+from grader.cgroups import PRESSURE, ControlGroup, availability, stall_problem, sweep_stale, weight_for_nice
 from grader.sandbox import Limits
 
 needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
@@ -189,7 +189,7 @@ def test_groups_are_made_under_the_graders_own_group() -> None:
             own[controller] = path
     with ControlGroup.create(None, weight_for_nice(0)) as group:
         for role, folder in group.folders.items():
-            path = own[role if group.version == 1 else "unified"]
+            path = own[role if group.version == 1 and role != PRESSURE else "unified"]  # stall time: always v2
             assert folder.rstrip("/").endswith(path.rstrip("/") + "/" + os.path.basename(folder)), (role, folder)
             assert os.path.basename(folder).startswith(f"coursegrade-{os.getpid()}-")
 
@@ -249,3 +249,18 @@ def test_a_group_left_half_removed_is_swept_too() -> None:
     assert all(os.path.isdir(f) for f in left.values()), done.stderr
     assert sweep_stale() >= 1
     assert not [f for f in left.values() if os.path.exists(f)]
+
+
+@pytest.mark.skipif(bool(stall_problem()), reason=f"no stall time counted here: {stall_problem()}")
+def test_a_groups_processes_are_counted_for_stall_time_too(tmp_path: Path) -> None:
+    """Its processes are in the folder whose cpu.pressure counts their waits for a CPU (with cgroup
+    v1, a group of the v2 hierarchy beside it), and the count is kept once the group is removed."""
+    with ControlGroup.create(Limits(), weight_for_nice(0)) as group:
+        sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=lambda: group.join(os.getpid()))
+        try:
+            held = Path(group.folders[PRESSURE], "cgroup.procs").read_text().split()
+            assert str(sleeper.pid) in held and group.stall_seconds() is not None
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+    assert group.stall_seconds() is not None  # removed: the last count

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from grader.model import CHECK_STATUSES
@@ -106,6 +109,106 @@ def test_report_replaces_a_link_planted_at_its_path(run_grade, tmp_path: Path) -
     report = work / "mine.html"
     assert report.is_file() and not report.is_symlink() and "<!DOCTYPE html>" in report.read_text()
     assert f"HTML report written to {report}" in done.stdout
+
+
+def _waited_for(condition: Callable[[], bool], seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _holds_open(pid: int, folder: Path) -> bool:
+    """Process `pid` holds `folder` open (a descriptor of it in /proc/PID/fd)."""
+    try:
+        return str(folder) in {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:  # a descriptor closed while it was read
+        return False
+
+
+def _runs(name: str) -> bool:
+    """Some process is called `name` (/proc/PID/comm): the notebook's waiting cell runs."""
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() == name:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _swap_for_link(folder: Path, target: str) -> Path:
+    moved = folder.with_name(folder.name + ".orig")
+    folder.rename(moved)
+    folder.symlink_to(target)
+    return moved
+
+
+WAITING = f"cg-wait-{os.getpid() % 100000}"  # the name the attacked notebook's process takes
+
+
+def _attacked_class(tmp_path: Path) -> tuple[Path, Path]:
+    """home_alice/hw/evil.ipynb, a correct notebook whose first cell names its process (WAITING) and
+    waits 3 s; victim/, root-only."""
+    hw, victim = tmp_path / "home_alice" / "hw", tmp_path / "victim"
+    hw.mkdir(parents=True)
+    victim.mkdir(mode=0o700)
+    notebook = json.loads((ROOT / "tests" / "submissions" / "conv-arithmetic" / "correct.ipynb").read_text())
+    notebook["cells"].insert(0, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                                 "source": f"import time\nwith open('/proc/self/comm', 'w') as f:\n"
+                                           f"    f.write({WAITING!r})\ntime.sleep(3)"})
+    (hw / "evil.ipynb").write_text(json.dumps(notebook))
+    return hw, victim
+
+
+def _grading(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "grader", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _refused(grading: subprocess.Popen[str], folder: Path) -> tuple[str, str]:
+    """The grading's output, once it ended refusing to write into `folder`, as one line says."""
+    out, err = grading.communicate(timeout=300)
+    assert grading.returncode == 2, out + err
+    assert "16 of 16 checks passed" in out and "HTML report written" not in out, out + err
+    assert err.strip().splitlines()[-1].startswith(f"grade: error: the output folder {folder} was moved"), err
+    return out, err
+
+
+def test_report_beside_the_notebook_swapped_for_a_link_while_it_runs_is_refused(tmp_path: Path) -> None:
+    """The review's attack on `grade FILE --report` (/tmp/review_load/poc_report), from a second
+    process: while the notebook runs, the student renames their folder and plants a link to a
+    root-only folder at its name. The report goes neither there nor anywhere else."""
+    hw, victim = _attacked_class(tmp_path)
+    grading = _grading(str(hw / "evil.ipynb"), "--report", "--no-hidden")
+    try:
+        assert _waited_for(lambda: _holds_open(grading.pid, hw)), "the grader never opened the report's folder"
+        assert _waited_for(lambda: _runs(WAITING)), "the notebook never ran"
+        moved = _swap_for_link(hw, "../victim")
+        _refused(grading, hw)
+    finally:
+        grading.kill()
+        grading.wait()
+    assert list(victim.iterdir()) == []
+    assert sorted(p.name for p in moved.iterdir()) == ["evil.ipynb"]
+
+
+def test_report_folder_swapped_for_a_link_after_the_grader_opened_it_is_refused(tmp_path: Path) -> None:
+    """`--report DIR`: swapped as soon as the grader holds DIR open (when it starts), for any user and sandbox."""
+    hw, victim = _attacked_class(tmp_path)
+    reports = hw.parent / "reports"
+    reports.mkdir()
+    grading = _grading(str(hw / "evil.ipynb"), "--report", str(reports), "--no-hidden")
+    try:
+        assert _waited_for(lambda: _holds_open(grading.pid, reports)), "the grader never opened the report's folder"
+        moved = _swap_for_link(reports, "../victim")
+        _refused(grading, reports)
+    finally:
+        grading.kill()
+        grading.wait()
+    assert list(victim.iterdir()) == [] and list(moved.iterdir()) == []
 
 
 def test_output_dir_replaces_links_planted_at_its_file_names(run_grade, tmp_path: Path) -> None:

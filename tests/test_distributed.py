@@ -21,6 +21,7 @@ import pytest
 
 from grader.assignments import load_assignment
 from grader.cli import main
+from grader.files import OutputFolder
 from grader.intake import Entry, SubmittedFile
 from grader.model import CellLog, CheckResult, Figure, GradeReport
 from grader.outputs import result_path
@@ -262,10 +263,10 @@ def test_a_submission_that_killed_two_workers_is_an_error_naming_that(tmp_path: 
     path = tmp_path / "bob.py"
     path.write_text("")
     entry = Entry("bob", (SubmittedFile(path, "bob.py"),))
-    config = PoolConfig(assignment, tmp_path / "out", 1)
+    config = PoolConfig(assignment, OutputFolder.open(tmp_path / "out"), 1)
     graded = _collect(_Lost(KilledWorker("t", None, 1)), entry, "k", [], config)  # type: ignore[arg-type]
     assert graded.status == "error" and "on 2 Dask workers" in graded.problem
-    result = json.loads(result_path(config.output, "bob").read_text())
+    result = json.loads(result_path(tmp_path / "out", "bob").read_text())
     assert result["status"] == "error" and "on 2 Dask workers" in result["message"]
 
 

@@ -20,8 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from grader import protocol
 from grader.assignments import load_assignment
 from grader.batch import BatchConfig, run_batch
+from grader.cgroups import stall_problem
+from grader.model import Step
+from grader.runner import Worker, backstop, run_steps
+from grader.sandbox import Limits, get_sandbox
 
 from .conftest import SUBMISSIONS, leftover_processes
 
@@ -56,4 +61,48 @@ def test_a_busy_machine_and_a_starving_classmate_change_no_grade(name: str, tmp_
     not_passed = [(c["id"], c["status"], c["message"]) for c in result["checks"] if c["status"] != "passed"]
     assert not_passed == [] and result["score"] == result["max_score"] == spec.max_score
     assert json.loads((output / "details" / "correct.json").read_text())["limits_hit"] == []
+    assert leftover_processes() == []
+
+
+STARVED = 10  # busy loops per core: a step then gets about a tenth of a core
+
+
+@contextmanager
+def starved_machine() -> Iterator[None]:
+    """STARVED busy loops per core, each a shell in a session of its own (as other users' jobs are)."""
+    loops = [subprocess.Popen(["setsid", "sh", "-c", "while :; do :; done"]) for _ in range(STARVED * _cores())]
+    try:
+        yield
+    finally:
+        for process in loops:
+            process.kill()
+            process.wait()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@pytest.mark.skipif(bool(stall_problem()), reason=f"no stall time counted here: {stall_problem()}")
+def test_a_step_starved_of_cpu_is_not_stopped_by_the_backstop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step needs 1.5 of its 2 CPU seconds; the backstop is made small (1.5 x 2 s + 3 s = 6 s) and
+    the machine so busy that the step takes far longer than that in wall time: awake time (wall less
+    the step's waits for a CPU, as the kernel counts them) is what the backstop measures, so it passes."""
+    monkeypatch.setattr(protocol, "WALL_FACTOR", 1.5)
+    monkeypatch.setattr(protocol, "WALL_SLACK", 3.0)
+    notebook = tmp_path / "works.ipynb"
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": "import time\ndef f():\n    end = time.process_time() + 1.5\n"
+                      "    while time.process_time() < end:\n        pass\n    return 7"}
+    notebook.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    sandbox = get_sandbox()
+    worker = Worker(sandbox, Limits(), warm_imports=())
+    assert worker.wait_ready(), worker.stderr_tail()  # started before the load: the test takes seconds
+    with starved_machine():
+        outcome = run_steps(notebook, [Step("f/one", "f", timeout=2)], sandbox, Limits(), warm_imports=(),
+                            worker=worker)
+    observed = outcome.observations["f/one"]
+    assert (observed.status, observed.value, outcome.stops) == ("returned", 7, ())
+    start, end = outcome.spans["f/one"]
+    assert end - start > backstop(2), "the machine was not busy enough for the test to mean anything"
     assert leftover_processes() == []
