@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .errors import GraderError, OutputError, UsageError
+from .errors import GraderError, KernelStartError, UsageError
 from .textsafe import one_line, visible
 
 if TYPE_CHECKING:
@@ -579,9 +579,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _terminated)
     try:
         return command.run(args) if command else _run_grade(args)
-    except GraderError as error:  # bad input or an output folder swapped: 2; the grader's own failure: 1
+    except GraderError as error:  # a kernel that did not start is the grader's failure on this submission: 1
         print(f"grade: error: {one_line(str(error))}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, UsageError | OutputError) else EXIT_FAILED
+        return EXIT_FAILED if isinstance(error, KernelStartError) else EXIT_USAGE
     except KeyboardInterrupt:
         print("grade: interrupted", file=sys.stderr)
         return 130

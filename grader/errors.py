@@ -5,6 +5,8 @@
     │   ├── SubmissionError     missing file, not a notebook, not Python, not readable
     │   └── AssignmentError     unknown assignment, or one that cannot be told
     ├── SandboxError            the sandbox could not start a student process
+    │   └── KernelStartError    a sandbox started, but its kernel did not come up (twice): the grader's
+    │                           failure on this submission (exit code 1), which a batch rerun retries
     └── OutputError             an output folder cannot be opened, or was moved or replaced (by a
                                 link?) after the grader opened it: nothing is written elsewhere
 
@@ -74,6 +76,10 @@ class AssignmentError(UsageError):
 
 class SandboxError(GraderError):
     """The sandbox backend cannot start or run a student process."""
+
+
+class KernelStartError(SandboxError):
+    """A submission's kernel did not come up, started twice: the grader's failure, not the student's."""
 
 
 class OutputError(GraderError):

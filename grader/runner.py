@@ -37,7 +37,7 @@ from .cgroups import ControlGroup, stall_problem
 from .charges import Charges, samples
 from .codec import Decoder
 from .conversation import Conversation, Lane, observe
-from .errors import SandboxError
+from .errors import KernelStartError
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
 from .plan import Lanes, cross_part_keep, lanes, plan_part
 from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, submission_processes
@@ -65,7 +65,7 @@ def backstop(cpu_seconds: float) -> float:
     return protocol.WALL_FACTOR * cpu_seconds + protocol.WALL_SLACK
 
 
-STARTUP_TRIES = 2  # a kernel that does not come up is the grader's failure: started again once, then SandboxError
+STARTUP_TRIES = 2  # a kernel that does not come up is the grader's failure: started again once, then KernelStartError
 STARTUP_POLL = 0.5  # seconds between two looks at a start-up's awake time
 
 
@@ -761,7 +761,7 @@ def _cut_short(lane: Lane, blamed: str | None) -> bool:
 def _ready_worker(worker: Worker | None, sandbox: Sandbox, limits: Limits, warm_imports: Sequence[str]) -> Worker:
     """A worker whose kernel is up: `worker` (started ahead) or a new one. A kernel that does not
     come up (no student code has run yet) is the grader's failure, not the student's: another is
-    started, STARTUP_TRIES in all, then SandboxError says that the submission could not be graded."""
+    started, STARTUP_TRIES in all, then KernelStartError says that the submission could not be graded."""
     why = ""
     for _ in range(STARTUP_TRIES):
         worker = worker or Worker(sandbox, limits, warm_imports)
@@ -775,7 +775,7 @@ def _ready_worker(worker: Worker | None, sandbox: Sandbox, limits: Limits, warm_
             return worker
         worker.close()
         worker = None
-    raise SandboxError(f"the grader could not start the notebook's kernel ({STARTUP_TRIES} tries of "
+    raise KernelStartError(f"the grader could not start the notebook's kernel ({STARTUP_TRIES} tries of "
                        f"{limits.startup_seconds:g} s awake each; the last said: {why}); not graded: "
                        f"a rerun grades it again")
 

@@ -126,11 +126,11 @@ def test_a_kernel_that_did_not_start_is_not_graded_and_a_rerun_grades_it_again(
 
 
 def test_a_kernel_that_does_not_start_is_started_again_once_then_the_grader_says_so(tmp_path: Path) -> None:
-    from grader.errors import SandboxError
+    from grader.errors import KernelStartError
 
     notebook = tmp_path / "fine.ipynb"
     _notebook(notebook, "def g():\n    return 7")
-    with pytest.raises(SandboxError, match=r"could not start the notebook's kernel \(2 tries"):
+    with pytest.raises(KernelStartError, match=r"could not start the notebook's kernel \(2 tries"):
         run_steps(notebook, [Step("g/one", "g")], get_sandbox("subprocess"), Limits(startup_seconds=0.0),
                   warm_imports=())
 
