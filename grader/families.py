@@ -20,14 +20,17 @@ OPERATORS: dict[str, re.Pattern[str]] = {  # matched against an ATen operator's 
     "pooling": re.compile(_POOLING),
 }
 ARRAY_ROUTINES: dict[str, re.Pattern[str]] = {  # matched against the last part of a numpy/scipy name
-    "convolution": re.compile(r"convolve|correlate"),
-    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile)_filter|block_reduce|pool"),
+    "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|sosfilt|upfirdn|resample_poly|sepfir"
+                              r"|poly(mul|nomial)"),
+    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce|pool"
+                          r"|grey_(dilation|erosion)|medfilt|rolling|(max|min|rank|median)filter"),
 }
-ARRAY_LIBRARIES = ("numpy", "scipy", "skimage")
+ARRAY_LIBRARIES = ("numpy", "scipy", "skimage", "matplotlib", "pylab", "pandas", "PIL")
 PYTHON_NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.grad", "torch.Tensor")
 PYTHON_EXTRAS = {  # im2col and col2im under other names (Tensor.unfold, a view, stays the student's)
     "convolution": ("torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.Unfold", "torch.nn.Fold"),
-    "pooling": (),
+    "pooling": ("torch.nn.functional.interpolate", "torch.nn.functional.local_response_norm",
+                "torch.nn.LocalResponseNorm", "torch.nn.Upsample"),  # an area interpolation is an average pooling
 }
 
 

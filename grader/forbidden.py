@@ -45,6 +45,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .families import (
+    ARRAY_LIBRARIES,
     FAMILY_PREFIX,
     OPERATORS,
     PYTHON_EXTRAS,
@@ -78,7 +79,8 @@ UNCHECKABLE_PATHS = (  # and whatever is under them; a trailing * matches any na
     "pty", "os.system", "os.popen", "os.fork*", "os.exec*", "os.spawn*", "os.posix_spawn*", "os.register_at_fork",
     # torch's and numpy's loaders, compilers and registries
     "torch.load", "torch.serialization", "torch.hub", "torch.package", "torch.library", "torch.classes",
-    "torch.utils.cpp_extension", "torch.multiprocessing", "torch.fx", "torch.jit", "torch.export", "torch.compile",
+    "torch.utils.cpp_extension", "torch.utils.benchmark", "torch.multiprocessing", "torch.fx", "torch.jit",
+    "torch.export", "torch.compile",
     "numpy.load", "numpy.lib.npyio", "numpy.lib.format", "pandas.read_pickle",
 )
 SAFE_SYS = frozenset({"stdout", "stderr", "stdin", "version", "version_info", "platform", "byteorder", "maxsize",
@@ -100,13 +102,27 @@ DISPATCH_LEAVES = frozenset({  # torch's switches of the modes the runtime guard
     "_DisableTorchDispatch", "overrides", "_ops", "_pop_mode", "_push_mode", "_pop_torch_function_stack",
     "_push_on_torch_function_stack", "_get_current_function_mode_stack", "_set_torch_function_mode",
 })
+NON_RETAINING = frozenset({  # builtins that use their arguments on the spot and keep none of them
+    "print", "repr", "str", "len", "help", "type", "isinstance", "id", "format", "all", "any", "sum", "list", "tuple",
+    "sorted", "min", "max", "enumerate", "zip", "display"})
+SAFE_DECORATORS = frozenset({  # they wrap a function for its own calls, and keep it nowhere else
+    "torch.no_grad", "torch.inference_mode", "torch.enable_grad", "functools.wraps", "functools.cache",
+    "functools.lru_cache", "dataclasses.dataclass", "staticmethod", "classmethod"})
+ALLOWED_MODULES = frozenset({  # what a notebook with a rule may import; anything else cannot be read
+    "torch", "numpy", "scipy", "skimage", "math", "cmath", "random", "time", "typing", "dataclasses", "functools",
+    "itertools", "collections", "operator", "matplotlib", "IPython", "grader", "statistics", "fractions", "decimal",
+    "copy", "warnings", "abc", "enum", "numbers", "re", "json", "os", "sys", "pathlib", "contextlib", "threading",
+    "queue", "textwrap", "pprint", "string", "datetime", "heapq", "bisect", "array", "__future__", "tqdm"})
+_FAMILY_NAME = re.compile(r"^[A-Z]\w*(Conv|Pool)|(conv|pool)\w*\dd(_|$)|^(LP|Lp)Pool")  # ConvReLU2d, max_pool2d
 CALLING_ATTRIBUTES = frozenset({"forward", "__call__", "_conv_forward", "_call_impl", "_wrapped_call_impl"})
 
 # IPython magics as IPython turns them into Python: those that run code given as text are read as code
 CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
-SAFE_MAGICS = frozenset({"matplotlib", "config", "autoreload", "env"})
+SAFE_MAGICS = frozenset({"matplotlib", "config", "autoreload", "env", "pinfo", "pinfo2", "pwd", "who", "whos",
+                         "precision", "pdoc", "pdef"})
 _MAGIC_OPTIONS = re.compile(r"^(?:\s*-(?:[nrp]\s+\S+|\w+))*")  # %timeit -n 10 -q
-_PLAIN_INSTALL = re.compile(r"\s*(?:pip3?|conda)\s+install(?:\s+-[-\w]+)*(?:\s+[A-Za-z0-9_.\[\]=<>~,-]+)+\s*")
+_PLAIN_INSTALL = re.compile(r"\s*(?:pip3?|conda)\s+install(?:\s+(?:-i|--(?:extra-)?index-url)\s+\S+|\s+-[-\w]+)*"
+                            r"(?:\s+[A-Za-z0-9_.\[\]=<>~,-]+)+(?:\s+(?:-i|--(?:extra-)?index-url)\s+\S+|\s+-[-\w]+)*\s*")
 
 # The student's own self-check cell (`import grader; grader.check()`, grader/notebook.py): it runs
 # public checks in their kernel and does nothing while the notebook is graded; it is not tampering.
@@ -154,8 +170,18 @@ class _Rule:
 
     def __init__(self, names: tuple[str, ...], families: frozenset[str]) -> None:
         self.families = families
-        self.targets = _forbidden_objects((*names, *family_names(families)))
-        self.leaves = _leaves((*names, *family_names(families)))
+        every = (*names, *family_names(families))
+        self.targets = _forbidden_objects(every)
+        self.leaves = _leaves(every)
+        self.classes = tuple(t for t in map(_lookup, every) if isinstance(t, type))
+        self.holders = {".".join(n.split(".")[:i]) for n in every for i in range(1, n.count(".") + 1)}  # torch.nn
+
+    def holder(self, path: str) -> str | None:
+        """`path` as a module that holds forbidden names (torch.nn.functional, numpy, scipy.signal), or None."""
+        parts = path.split(".")
+        if path in self.holders or (parts[0] in ARRAY_LIBRARIES and (len(parts) == 1 or parts[-1] in _SUBMODULES)):
+            return f"{path} (a module that holds what the rule forbids)"
+        return None
 
     def name_of(self, path: str) -> str | None:
         """The forbidden name `path` denotes (a torch object or a routine of a family), or None."""
@@ -163,19 +189,33 @@ class _Rule:
         if routine is not None:
             return f"{path}, a routine that computes the {routine} itself"
         target = _lookup(path)
-        return self.targets.get(id(target)) if target is not None else None
+        if target is None:
+            return None
+        if id(target) in self.targets:
+            return self.targets[id(target)]
+        if isinstance(target, type) and any(issubclass(target, forbidden) for forbidden in self.classes):
+            return f"{path}, a kind of {self.targets[id(next(c for c in self.classes if issubclass(target, c)))]}"
+        last = path.rsplit(".", 1)[-1]
+        family = next((f for f in self.families if OPERATORS[f].search(last.lower())), None)
+        return f"{path}, a {family} by its name" if family and _FAMILY_NAME.search(last) else None
 
     def leaf(self, node: ast.AST) -> str | None:
         """The forbidden name an attribute (or a literal getattr) is called by, whatever it is attached to."""
         name = node.attr if isinstance(node, ast.Attribute) else (_getattr_literal(node) or (None, ""))[1]
         if not name:
             return None
-        family = next((f for f in self.families if ARRAY_LEAF[f].search(name.lower())), None)
-        return self.leaves.get(name) or (f"{name}, a routine that computes the {family} itself" if family else None)
+        family = next((f for f in self.families if ARRAY_LEAF[f].match(name.lower())), None)
+        if family is None and _FAMILY_NAME.search(name):
+            family = next((f for f in self.families if OPERATORS[f].search(name.lower())), None)
+        return self.leaves.get(name) or (f"{name}, a {family} by its name" if family else None)
 
 
-ARRAY_LEAF = {"convolution": re.compile(r"^(convolve|correlate)"),
-              "pooling": re.compile(r"^(maximum|minimum|uniform|median|rank|percentile)_filter|^block_reduce")}
+ARRAY_LEAF = {  # numpy's, scipy's and the like's routines of a family, by the name called on any base
+    "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|filtfilt|sosfilt|upfirdn|resample_poly|sepfir"
+                              r"|polymul"),
+    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce"
+                          r"|grey_(dilation|erosion)|medfilt|rolling$|(max|min|rank|median)filter")}
+_SUBMODULES = frozenset({"signal", "ndimage", "lib", "stride_tricks", "filters", "pylab", "pyplot", "io"})
 
 
 def _leaves(names: Sequence[str]) -> dict[str, str]:
@@ -377,6 +417,8 @@ class _Source:
             self._read(cell)
         self.parents = {id(child): parent for tree in self.trees for parent in ast.walk(tree)
                         for child in ast.iter_child_nodes(parent)}
+        self.functions = {node.name for tree in self.trees for node in ast.walk(tree)
+                          if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
         for tree in self.trees:
             for statement in _top_statements(tree.body):
                 _bind(self.bindings, statement, self.stars)
@@ -469,6 +511,13 @@ class _Source:
         if isinstance(node, ast.Name) and node.id in VALUE_BUILTINS and node.id not in scope \
                 and node.id not in self.bindings and not self._called(node):
             yield node.id, f"{node.id} handed on as a value (`{self._text_around(node)}`), which cannot be checked"
+        if isinstance(node, ast.MatchClass) and node.kwd_attrs:
+            yield _text(node), f"`case {_text(node)}`: a pattern that reads attributes, which cannot be checked"
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            for module in _imported(node):
+                if module.split(".")[0] not in ALLOWED_MODULES or module.startswith(("matplotlib.pylab", "pylab")):
+                    yield f"import {module}", (f"import {module}: a module the rule's reader does not know, which can "
+                                               "reach any function unseen")
         attribute = node.attr if isinstance(node, ast.Attribute) else (_getattr_literal(node) or (None, ""))[1]
         if attribute in INTROSPECTION:
             yield _text(node), f"`{_text(node)}`: introspection, which can reach any function unseen"
@@ -481,6 +530,11 @@ class _Source:
             if name is not None:
                 yield name, (f"{name} handed on as a value (`{self._text_around(node)}`): where it goes and "
                              "when it runs cannot be followed")
+
+    def _own_method(self, node: ast.AST) -> bool:
+        """`self.name` or `cls.name` where the notebook defines a function of that name (in a class)."""
+        return (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in ("self", "cls") and node.attr in self.functions)
 
     def _called(self, node: ast.AST) -> bool:
         parent = self.parents.get(id(node))
@@ -496,7 +550,15 @@ class _Source:
         if isinstance(parent, ast.Assign | ast.AnnAssign | ast.NamedExpr) and node is parent.value:
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
             return not all(_plain(target) for target in targets)
-        return True
+        return not self._used_on_the_spot(node)
+
+    def _used_on_the_spot(self, node: ast.AST) -> bool:
+        """An argument of a builtin that uses it and keeps nothing (`print(m)`, `all(... for ...)`)."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.keyword):
+            parent = self.parents.get(id(parent))
+        return (isinstance(parent, ast.Call) and node is not parent.func and isinstance(parent.func, ast.Name)
+                and parent.func.id in NON_RETAINING and parent.func.id not in self.bindings)
 
     def _text_around(self, node: ast.AST) -> str:
         parent = self.parents.get(id(node))
@@ -509,7 +571,7 @@ class _Source:
         if depth > 10:
             return None
         for path in self.paths(node, scope):
-            name = rule.name_of(path)
+            name = rule.name_of(path) or rule.holder(path)
             if name is not None:
                 return name
         leaf = rule.leaf(node)
@@ -539,13 +601,26 @@ class _Source:
             for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     defined.setdefault(node.name, []).append(node)
-                    if node.decorator_list:
+                    if any(not self._safe_decorator(d) for d in node.decorator_list):
                         found.append(node)
-                elif isinstance(node, ast.ClassDef | ast.Lambda | ast.GeneratorExp):
+                elif isinstance(node, ast.ClassDef) or (isinstance(node, ast.Lambda | ast.GeneratorExp)
+                                                        and self._handed_on(node)):
                     found.append(node)
-                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not self._called(node):
+                elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda | ast.GeneratorExp):
+                    for target in node.targets:  # a lambda named, then handed on by that name
+                        if isinstance(target, ast.Name):
+                            defined.setdefault(target.id, []).append(node.value)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not self._called(node) \
+                        and not self._used_on_the_spot(node):
                     named.add(node.id)
         return found + [d for name in sorted(named & defined.keys()) for d in defined[name]]
+
+    def _safe_decorator(self, decorator: ast.expr) -> bool:
+        """`@torch.no_grad()`, `@functools.cache` and the like: they keep the function for its own calls only."""
+        function = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(function, ast.Name) and function.id in SAFE_DECORATORS and function.id not in self.bindings:
+            return True
+        return bool(self.paths(function, {}) & SAFE_DECORATORS)
 
     def reachable(self, roots: Sequence[Binding]) -> list[tuple[ast.AST, Scope]]:
         """Every node `roots` can reach through top-level names, with its local scope."""
@@ -595,9 +670,15 @@ class _Source:
         names = {name for path in self.paths(node, scope) if (name := rule.name_of(path)) is not None}
         for name in sorted(names):
             yield name, name if _text(node) == name else f"{name} (written `{_text(node)}`)"
-        leaf = rule.leaf(node) if not names else None
+        leaf = rule.leaf(node) if not names and not self._own_method(node) else None
         if leaf is not None:
             yield leaf, f"{leaf} (written `{_text(node)}`: called by its name, whatever it is reached through)"
+
+
+def _imported(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return [] if node.level else [node.module or ""]
 
 
 def _plain(target: ast.expr) -> bool:

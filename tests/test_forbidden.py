@@ -49,6 +49,10 @@ CAUGHT = {
                          "    return _torch().nn.functional.conv2d(x, k)",
     "parameter-attribute": "def f(F, k):\n    return F.conv2d(k)",
     "literal-getattr-on-a-parameter": "def f(F, k):\n    return getattr(F, 'conv2d')(k)",
+    # found by a second review: a subclass elsewhere in torch, a routine re-exported by another library
+    "a-conv2d-subclass-in-torch-ao": "import torch\ndef f(x, k):\n"
+                                     "    return torch.ao.nn.intrinsic.qat.ConvReLU2d(1, 1, 3)(x)",
+    "pylab-correlate": "from matplotlib.pylab import correlate\ndef f(x, k):\n    return correlate(x, k)",
 }
 ESCAPING = {  # code that runs during the check without the ruled function naming it
     "server-thread-started-by-a-cell": (
@@ -76,6 +80,7 @@ CAUGHT_POOL = {
     "mkldnn-max-pool": "import torch\ndef f(x):\n    return torch.mkldnn_max_pool2d(x.to_mkldnn(), [2, 2])",
     "maximum-filter": "import scipy.ndimage as nd\ndef f(x):\n    return nd.maximum_filter(x, 2)[::2, ::2]",
     "uniform-filter": "from scipy import ndimage\ndef f(x):\n    return ndimage.uniform_filter(x, 2)",
+    "grey-dilation": "from scipy.ndimage import grey_dilation\ndef f(x):\n    return grey_dilation(x, 2)",
 }
 UNCHECKABLE = {
     "getattr-computed": "import torch.nn.functional as F\ndef f(x, k):\n    return getattr(F, 'conv' + '2d')(x, k)",
@@ -102,6 +107,13 @@ UNCHECKABLE = {
     "a-shell-command": "!python -c 'pass'\ndef f(x, k):\n    return x",
     "a-magic-that-runs-a-file": "%run cheat.py\ndef f(x, k):\n    return x",
     "ipython-shell": "def f(x, k):\n    return get_ipython().ev('F.conv2d')(x, k)",
+    "code-from-text-by-torch-benchmark": "import torch.utils.benchmark as B\ndef f(x, k):\n"
+                                         "    return B.Timer('F.conv2d(x, k)').timeit(1)",
+    "a-module-the-reader-does-not-know": "import tornado.util\ndef f(x, k):\n"
+                                         "    return tornado.util.import_object('torch.nn.functional.conv2d')(x, k)",
+    "a-match-pattern": "import torch.nn.functional as F\nmatch F:\n    case object(conv2d=c):\n        pass\n"
+                       "def f(x, k):\n    return c(x, k)",
+    "a-module-as-a-default": "import torch.nn.functional as F\ndef f(x, k, _ops=F):\n    return _ops.unfold(x, 3)",
     "torch-load": "import io\nimport torch\nc = torch.load(io.BytesIO(b''), weights_only=False)\n"
                   "def f(x, k):\n    return c(x, k)",
 }
@@ -142,6 +154,19 @@ ALLOWED = {
     "a-module-called-on-the-spot": "import torch\ndef g(x):\n    conv = torch.nn.Conv2d(1, 1, 3)\n"
                                    "    return conv(x[None])[0]\n"
                                    "def f(x, k):\n    return x * k",
+    "a-demo-consuming-a-generator": (
+        "import torch\nimport torch.nn.functional as F\ndef f(x, k):\n    return x\n"
+        "print(all(torch.allclose(f(x, k), F.conv2d(x, k)) for x, k in [(torch.ones(1, 1, 3, 3),) * 2]))"),
+    "a-module-printed": "import torch\nconv = torch.nn.Conv2d(1, 1, 3)\nprint(conv)\ndef f(x, k):\n    return x",
+    "an-own-method-named-like-a-routine": "class C:\n    def correlate(self, x):\n        return x\n"
+                                          "    def g(self, x):\n        return self.correlate(x)\n"
+                                          "def f(x, k):\n    return C().g(x)",
+    "help-and-pinfo": "import torch.nn.functional as F\nhelp(F.conv2d)\nF.conv2d?\ndef f(x, k):\n    return x",
+    "pip-from-an-index": "!pip install -q torch --index-url https://download.pytorch.org/whl/cpu\n"
+                         "def f(x, k):\n    return x",
+    "a-check-under-no-grad": "import torch\nimport torch.nn.functional as F\n@torch.no_grad()\ndef check(x, k):\n"
+                             "    return F.conv2d(x, k)\nprint(check(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 3, 3)))\n"
+                             "def f(x, k):\n    return x",
     "paths-and-streams": "import os\nimport sys\ndef f(x, k):\n"
                          "    print(os.path.join('a', 'b'), file=sys.stdout)\n    return x",
 }
@@ -150,8 +175,9 @@ ALLOWED = {
 @pytest.mark.parametrize("source", CAUGHT.values(), ids=CAUGHT.keys())
 def test_forbidden_names_are_found_however_written(source: str) -> None:
     found = violations((source,), "f", CONV)
-    assert len(found) == 1 and (found[0].split(" ")[0] in CONV or "convolution" in found[0]
-                                or found[0].split(" ")[0] in family_names(frozenset({"convolution"}))), found
+    family = family_names(frozenset({"convolution"}))
+    assert any(v.split(" ")[0].rstrip(",") in (*CONV, *family) or "convolution" in v or "torch.nn.Conv2d" in v
+               for v in found), found
 
 
 @pytest.mark.parametrize("source", ESCAPING.values(), ids=ESCAPING.keys())
@@ -181,13 +207,14 @@ def test_a_family_is_its_own_rule() -> None:
 @pytest.mark.parametrize("source", UNCHECKABLE.values(), ids=UNCHECKABLE.keys())
 def test_what_cannot_be_read_is_flagged(source: str) -> None:
     found = violations((source,), "f", CONV)
-    assert found and all("cannot be checked" in v or "unseen" in v or "by its name" in v for v in found), found
+    assert found and all(any(why in v for why in ("cannot be checked", "unseen", "by its name", "cannot be followed"))
+                         for v in found), found
 
 
 @pytest.mark.parametrize("source", TAMPERING.values(), ids=TAMPERING.keys())
 def test_reaching_the_watch_anywhere_is_flagged(source: str) -> None:
     found = violations(("def f(x):\n    return x", source), "f", CONV)
-    assert len(found) == 1 and "can hide calls" in found[0], found
+    assert found and "can hide calls" in found[0], found
 
 
 @pytest.mark.parametrize("source", ALLOWED.values(), ids=ALLOWED.keys())
