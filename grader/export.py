@@ -28,6 +28,9 @@ def graph_of(model: Any, example: Any) -> dict[str, Any]:
     was_training = model.training
     model.eval()
     try:
+        if any(torch.nn.parameter.is_lazy(p) for p in model.parameters()):
+            with torch.no_grad():  # lazy modules take their shapes from a first forward, as in the student's own use
+                model(example)
         recorder = _recorder(torch)
         if recorder is None:  # a torch without the pre-dispatch hooks: export (the same operators, slower)
             return _program(torch.export.export(model, (example,), strict=False), example)

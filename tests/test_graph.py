@@ -100,6 +100,15 @@ def test_structure_is_read_from_what_runs(tmp_path: Path) -> None:
     assert sum(p.value.numel() for p in graph.parameters) == 3 * 8 + 9 * 3
 
 
+def test_a_model_of_lazy_modules_is_exported_as_built(tmp_path: Path) -> None:
+    """LazyLinear takes its shape from a first forward: the export runs it, so the model as built is graded."""
+    model = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 3))
+    graph = exported(model, torch.randn(8, 2), tmp_path)
+    assert isinstance(graph, Graph), graph
+    assert graph.outline() == "linear(2→8) → relu → linear(8→3)"
+    assert torch.allclose(run_graph(graph, torch.ones(5, 2)), model.eval()(torch.ones(5, 2)), atol=1e-6)
+
+
 def test_export_keeps_the_training_mode_and_frozen_flags(tmp_path: Path) -> None:
     model = FunctionalMLP().train()
     model.first.requires_grad_(False)
