@@ -505,7 +505,8 @@ class _Source:
 
     def handed_on(self, node: ast.AST, scope: Scope, rule: _Rule) -> Iterator[tuple[str, str]]:
         """(what, message) for what no code may do anywhere in the notebook: code or objects from text,
-        introspection, a process, or a forbidden function or class handed on as a value."""
+        introspection, a module the reader does not know, a pattern reading attributes, a process, or a
+        forbidden function, class or module handed on as a value."""
         if isinstance(node, ast.Call):
             yield from _uncheckable_call(node)
         if isinstance(node, ast.Name) and node.id in VALUE_BUILTINS and node.id not in scope \
