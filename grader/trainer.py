@@ -180,8 +180,9 @@ def _train(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
         for start in range(0, per_epoch * batch, batch):
             rows = order[start:start + batch]
             output = forward(graph, X[rows], values)
-            if output.dim() != 2 or output.shape[1] != split.n_classes:
-                return logits_problem(tuple(output.shape), split.n_classes)
+            problem = logits_problem(output, split.n_classes)
+            if problem:
+                return problem
             loss = torch.nn.functional.cross_entropy(output, y[rows])
             optimizer.step(torch.autograd.grad(loss, trainable, allow_unused=True))
         if time.process_time() > deadline:
@@ -189,8 +190,11 @@ def _train(graph: Graph, split: Split, recipe: Recipe) -> Graph | str:
     return replace(graph, tensors=tuple(replace(t, value=values[t.name].detach()) for t in graph.tensors))
 
 
-def logits_problem(shape: tuple[int, ...], n_classes: int) -> str:
-    """What is wrong with a model's output of `shape` where logits (N, n_classes) are due."""
+def logits_problem(output: Any, n_classes: int) -> str | None:
+    """What is wrong with a model's output where logits (N, n_classes) are due; None when nothing is."""
+    if output.dim() == 2 and output.shape[1] == n_classes:
+        return None
+    shape = tuple(output.shape)
     rows = shape[0] if shape else 0
     width = f"{shape[1]} logit(s) per input" if len(shape) == 2 else f"an output of shape {shape}"
     return (f"the model returns {width} for {rows} inputs; expected logits ({rows}, {n_classes}): one score per "

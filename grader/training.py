@@ -154,8 +154,9 @@ def trained_predictions(run: ModelRun, evidence: Evidence, inputs: Any) -> Any:
         output = logits(graph, inputs)
     except GraphError as error:
         return str(error)
-    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-        return logits_problem(tuple(output.shape), run.split.n_classes)
+    problem = logits_problem(output, run.split.n_classes)
+    if problem:
+        return problem
     return output.argmax(dim=1)
 
 
@@ -249,8 +250,9 @@ def _grader_logits(run: ModelRun, evidence: Evidence, recipe: Recipe, inputs: An
         output = logits(trained, inputs)
     except GraphError as error:
         return str(error)
-    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-        return logits_problem(tuple(output.shape), run.split.n_classes)
+    problem = logits_problem(output, run.split.n_classes)
+    if problem:
+        return problem
     return output
 
 
@@ -267,7 +269,7 @@ def knows_the_data(run: ModelRun, evidence: Evidence, bound: float | None) -> st
         output = logits(initial, run.split.X_test)
     except GraphError:
         return None
-    if output.dim() != 2 or output.shape[1] != run.split.n_classes:
+    if logits_problem(output, run.split.n_classes):
         return None
     score = accuracy(output.argmax(dim=1), run.split.y_test)
     if score <= bound:
@@ -495,8 +497,9 @@ def _measured_losses(run: ModelRun, evidence: Evidence) -> tuple[float, float] |
             output = logits(graph, run.split.X_train)
         except GraphError as error:
             return str(error)
-        if output.dim() != 2 or output.shape[1] != run.split.n_classes:
-            return logits_problem(tuple(output.shape), run.split.n_classes)
+        problem = logits_problem(output, run.split.n_classes)
+        if problem:
+            return problem
         values.append(float(torch.nn.functional.cross_entropy(output.double(), run.split.y_train)))
     return values[0], values[1]
 
