@@ -19,11 +19,16 @@ OPERATORS: dict[str, re.Pattern[str]] = {  # matched against an ATen operator's 
     "convolution": re.compile(_CONVOLUTION),
     "pooling": re.compile(_POOLING),
 }
-ARRAY_ROUTINES: dict[str, re.Pattern[str]] = {  # matched against the last part of a numpy/scipy name
-    "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|sosfilt|upfirdn|resample_poly|sepfir"
-                              r"|poly(mul|nomial)"),
-    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce|pool"
-                          r"|grey_(dilation|erosion)|medfilt|rolling|(max|min|rank|median)filter"),
+ARRAY_ROUTINES: dict[str, re.Pattern[str]] = {  # a routine's name in an array library: the start of a name
+    # called on any base (grader/forbidden.py), anywhere in the last part of a library's dotted name
+    "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|filtfilt|sosfilt|upfirdn|resample_poly|sepfir"
+                              r"|polymul"),
+    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce"
+                          r"|grey_(dilation|erosion)|medfilt|rolling$|(max|min|rank|median)filter"),
+}
+ARRAY_MODULES: dict[str, re.Pattern[str]] = {  # and, in a library's dotted name only, its modules and classes
+    "convolution": re.compile(r"polynomial"),
+    "pooling": re.compile(r"pool|rolling"),
 }
 ARRAY_LIBRARIES = ("numpy", "scipy", "skimage", "matplotlib", "pylab", "pandas", "PIL")
 PYTHON_NAMESPACES = ("torch", "torch.nn", "torch.nn.functional", "torch.nn.grad", "torch.Tensor")
@@ -60,4 +65,5 @@ def array_routine_family(path: str, families: set[str]) -> str | None:
     parts = path.split(".")
     if parts[0] not in ARRAY_LIBRARIES or len(parts) < 2:
         return None
-    return next((f for f in families if ARRAY_ROUTINES[f].search(parts[-1].lower())), None)
+    last = parts[-1].lower()
+    return next((f for f in families if ARRAY_ROUTINES[f].search(last) or ARRAY_MODULES[f].search(last)), None)

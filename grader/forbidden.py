@@ -46,6 +46,7 @@ from typing import Any
 
 from .families import (
     ARRAY_LIBRARIES,
+    ARRAY_ROUTINES,
     FAMILY_PREFIX,
     OPERATORS,
     PYTHON_EXTRAS,
@@ -204,17 +205,12 @@ class _Rule:
         name = node.attr if isinstance(node, ast.Attribute) else (_getattr_literal(node) or (None, ""))[1]
         if not name:
             return None
-        family = next((f for f in self.families if ARRAY_LEAF[f].match(name.lower())), None)
+        family = next((f for f in self.families if ARRAY_ROUTINES[f].match(name.lower())), None)
         if family is None and _FAMILY_NAME.search(name):
             family = next((f for f in self.families if OPERATORS[f].search(name.lower())), None)
         return self.leaves.get(name) or (f"{name}, a {family} by its name" if family else None)
 
 
-ARRAY_LEAF = {  # numpy's, scipy's and the like's routines of a family, by the name called on any base
-    "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|filtfilt|sosfilt|upfirdn|resample_poly|sepfir"
-                              r"|polymul"),
-    "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce"
-                          r"|grey_(dilation|erosion)|medfilt|rolling$|(max|min|rank|median)filter")}
 _SUBMODULES = frozenset({"signal", "ndimage", "lib", "stride_tricks", "filters", "pylab", "pyplot", "io"})
 
 
