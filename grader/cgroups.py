@@ -142,9 +142,14 @@ def _folder(root: str, point: str, own: str) -> str | None:
     return folder.rstrip("/") if os.path.isdir(folder) else None
 
 
+def _v2_folders(mounts: list[tuple[str, str, str, set[str]]], own: str | None) -> list[str]:
+    """The grader's own group's folder in each mounted v2 hierarchy that shows it."""
+    return [f for kind, root, point, _ in mounts if kind == "cgroup2" and own is not None
+            for f in [_folder(root, point, own)] if f]
+
+
 def _v2_layout(mounts: list[tuple[str, str, str, set[str]]], own: str | None) -> _Layout | str:
-    folders = [f for kind, root, point, _ in mounts if kind == "cgroup2" and own is not None
-               for f in [_folder(root, point, own)] if f]
+    folders = _v2_folders(mounts, own)
     if not folders:
         return "no cgroup2 hierarchy shows the grader's own group"
     enabled = set(_read(os.path.join(folders[0], "cgroup.subtree_control")).split())
@@ -173,8 +178,7 @@ def _v1_layout(mounts: list[tuple[str, str, str, set[str]]], own: dict[str, str]
 def _with_pressure(layout: _Layout, mounts: list[tuple[str, str, str, set[str]]], own: str | None) -> _Layout:
     """A v1 layout, plus the grader's own folder in a v2 hierarchy mounted beside it (no controller
     needed: the kernel keeps every v2 group's stall time) where the grader may make groups there."""
-    folder = next((f for kind, root, point, _ in mounts if kind == "cgroup2" and own is not None
-                   for f in [_folder(root, point, own)] if f), None)
+    folder = next(iter(_v2_folders(mounts, own)), None)
     if folder is None or not os.access(folder, os.W_OK) or not os.path.exists("/proc/pressure/cpu"):
         return layout
     return _Layout(1, {**layout.parents, PRESSURE: folder}, frozenset({PRESSURE}))

@@ -19,7 +19,7 @@ CHECK_STATUSES: tuple[CheckStatus, ...] = ("passed", "failed", "error", "timeout
 StepStatus = Literal["returned", "raised", "timeout", "crashed", "not_run"]
 CellStatus = Literal["ok", "error", "timeout"]
 StopKind = Literal[
-    "call_time", "cell_time", "run_time", "idle", "startup", "memory", "cpu_time", "file_size", "disk",
+    "call_time", "cell_time", "run_time", "idle", "memory", "cpu_time", "file_size", "disk",
     "crashed", "exited", "protocol",
 ]
 LIMIT_NAMES: dict[StopKind, str] = {  # the stops that mean a limit of the sandbox, and its name
