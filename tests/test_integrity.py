@@ -46,21 +46,29 @@ def test_a_cheat_loses_exactly_its_exercise(name: str, expected: dict[str, Any])
     assert expectation_problems(report, expected, len(spec.checks)) == []
 
 
-BESIDE = ("forward_through_numpy.py", "graph_work_bomb.py", "honest_functional_mlp.py")  # attacks on the
-# recorder and on the grader's own work, and an honest classmate
+BESIDE = {  # attacks graded by `grade batch` beside an honest classmate of their assignment, who keeps full marks
+    "toy2d-classifiers": (SUBMISSIONS / "hostile" / "honest_functional_mlp.py", (
+        "forward_through_numpy.py", "graph_work_bomb.py", "lookup_installed_by_train.py",
+        "lookup_carries_a_linear_mlp.py", "huge_int_loss.py")),  # on the recorder, the grader's work, train
+    "conv-pooling": (SUBMISSIONS / "conv-pooling" / "correct_slicing.py", (
+        "conv_through_a_server_thread.py", "pickled_names.py", "conv_through_a_class_attribute.py",
+        "code_from_text_by_libraries.py", "routines_under_other_names.py")),  # on the must-not-call rule
+}
 
 
-def test_attacks_on_the_graph_are_graded_beside_an_honest_classmate(tmp_path: Path) -> None:
+@pytest.mark.parametrize("assignment", BESIDE)
+def test_attacks_are_graded_beside_an_honest_classmate(assignment: str, tmp_path: Path) -> None:
     """`grade batch`, two at once: each attack loses what it is expected to lose, and the honest
     student beside them keeps full marks."""
-    cases = json.loads((HOSTILE / "expected.json").read_text())
+    honest, attacks = BESIDE[assignment]
+    cases = {**json.loads((HOSTILE / "expected.json").read_text()), honest.name: {"outcome": "full"}}
     folder = tmp_path / "submissions"
     folder.mkdir()
-    for name in BESIDE:
-        shutil.copyfile(HOSTILE / name, folder / name)
-    spec = load_assignment("toy2d-classifiers")
+    for path in (honest, *(HOSTILE / name for name in attacks)):
+        shutil.copyfile(path, folder / path.name)
+    spec = load_assignment(assignment)
     run_batch(BatchConfig(folder, spec, tmp_path / "out", jobs=2, sandbox_name="auto"))
-    for name in BESIDE:
+    for name in (honest.name, *attacks):
         result = json.loads((tmp_path / "out" / "results" / f"{Path(name).stem}.json").read_text())
         assert expectation_problems(GradeReport.from_json(result), cases[name], len(spec.checks)) == [], name
 
