@@ -68,12 +68,18 @@ def wait_a_while(x):
 
 
 def _spinning():
-    """Whether the spinner still runs, or is still to come."""
+    """Whether the spinner still runs, or is still to come (its file is read once: made between
+    two looks, it would seem to have come and gone)."""
     try:
-        with open("/proc/" + open("/tmp/spinner").read() + "/stat") as f:
+        with open("/tmp/spinner") as f:
+            pid = f.read()
+    except FileNotFoundError:
+        return True
+    try:
+        with open("/proc/" + pid + "/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
-        return not os.path.exists("/tmp/spinner")
+        return False
 
 
 def wait_for_the_spinner(x):
