@@ -17,8 +17,12 @@ then made relative to that open folder, whatever its path has become:
   path to the file written: else an `OutputError` (exit 2 with one line), and nothing is written
   anywhere else.
 
+Reading a submission (`open_to_read`) follows the same rule for links: a student who links
+their file to a classmate's, or to anything only the grader can read, is refused, however late
+the link was put there; the file is opened once and read from that descriptor.
+
 Where the system cannot open a file relative to a folder (Windows: `grade FILE` runs there in the
-student's own kernel, for the student alone) the files are written by path, whole as above.
+student's own kernel, for the student alone) the files are written and read by path, whole as above.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ _DIRECTORY = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_PATH", os.O_RDONLY) 
 _FOLDER = _DIRECTORY | _NOFOLLOW | _CLOEXEC
 _LISTED = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+_TO_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC  # a FIFO is not waited on: it is refused
 PINNED = bool(_NOFOLLOW) and {os.open, os.mkdir, os.rename, os.unlink, os.stat} <= os.supports_dir_fd
 
 
@@ -64,6 +69,8 @@ class OutputFolder:
             return _ByPath(path)
         try:
             real, fd, missing = _open_existing(path)
+        except LinkRefused as refused:
+            raise OutputError(f"cannot use {path} as the output folder: {refused}") from None
         except OSError as error:
             raise OutputError(f"cannot open the output folder {path}: {error.strerror or error}") from None
         return cls(path, real, fd, missing)
@@ -166,6 +173,32 @@ class OutputFolder:
         return folder
 
 
+class LinkRefused(Exception):
+    """A name on a path is in the way: a link another user made, or a file where a folder should be."""
+
+
+def open_to_read(path: Path) -> int:
+    """A descriptor of the file at `path` opened for reading, name by name as output folders are:
+    a link on the way, the file itself included, is followed only when root or this user made it
+    (else LinkRefused). OSError as open(2) would raise it otherwise."""
+    if not PINNED:
+        return os.open(path, _TO_READ)
+    for _ in range(MAX_LINKS):
+        real, folder, missing = _open_existing(path.parent)
+        try:
+            if missing:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            try:
+                return os.open(path.name or ".", _TO_READ | _NOFOLLOW, dir_fd=folder)
+            except OSError as error:
+                if error.errno != errno.ELOOP:
+                    raise
+            path = Path(real, _link_target(path.name, folder))
+        finally:
+            os.close(folder)
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write `data` to `path` whole, for a command that runs no one else's code between choosing
     `path` and writing it; any other opens its `OutputFolder` when it starts."""
@@ -225,10 +258,10 @@ def _open_existing(path: Path) -> tuple[str, int, tuple[str, ...]]:
             except OSError as error:
                 if error.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
-                target = _trusted_link(path, name, folder)
+                target = _link_target(name, folder)
                 links += 1
                 if links > MAX_LINKS:
-                    raise OutputError(f"cannot open the output folder {path}: too many links") from None
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path)) from None
                 if target.is_absolute():
                     os.close(folder)
                     real, folder = "/", os.open("/", _FOLDER)
@@ -242,14 +275,13 @@ def _open_existing(path: Path) -> tuple[str, int, tuple[str, ...]]:
     return real, folder, ()
 
 
-def _trusted_link(path: Path, name: str, folder: int) -> Path:
-    """Where the link `name` on `path` points, when root or this user made it."""
+def _link_target(name: str, folder: int) -> Path:
+    """Where the link `name` in `folder` points, when root or this user made it."""
     status = os.stat(name, dir_fd=folder, follow_symlinks=False)
     if not stat.S_ISLNK(status.st_mode):
-        raise OutputError(f"cannot use {path} as the output folder: {name} is not a folder")
+        raise LinkRefused(f"{name} is not a folder")
     if status.st_uid not in (0, os.geteuid()):
-        raise OutputError(f"cannot use {path} as the output folder: {name} is a link another user "
-                          f"(uid {status.st_uid}) owns; give the folder's real path")
+        raise LinkRefused(f"{name} is a link another user (uid {status.st_uid}) owns; give the real path")
     return Path(os.readlink(name, dir_fd=folder))
 
 

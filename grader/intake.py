@@ -172,8 +172,11 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_")) or name in IGNORED_FOLDERS
 
 
-def _link_problem(path: Path, own_folder: Path | None) -> str:
-    """Why a symbolic link cannot be graded: it points out of the student's own folder."""
+def _link_problem(path: Path, own_folder: Path | None, owner: int) -> str:
+    """Why a symbolic link cannot be graded: another user made it (the grader follows only its own
+    and root's links: grader/files.py), or it points out of the student's own folder."""
+    if owner not in (0, os.geteuid()):
+        return f"{path.name} is a symbolic link another user (uid {owner}) made; submit the file itself"
     try:
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
@@ -192,7 +195,7 @@ def _file(path: Path, folder: Path, own_folder: Path | None, order: tuple[float,
     except OSError as error:
         return SubmittedFile(path, name, order, late, f"cannot read {path.name}: {error.strerror}")
     if stat.S_ISLNK(info.st_mode):
-        problem = _link_problem(path, own_folder)
+        problem = _link_problem(path, own_folder, info.st_uid)
         info = path.stat() if not problem else info
     elif not stat.S_ISREG(info.st_mode):
         problem = f"{path.name} is not a regular file"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SubmissionError
+from .files import LinkRefused, open_to_read
 from .textsafe import valid_unicode
 
 MAX_SUBMISSION_BYTES = 20 * 2**20
@@ -81,7 +82,8 @@ def load_submission(path: Path) -> Submission:
 
 
 def _check_file(path: Path) -> None:
-    """A regular file (a link to one is fine: the user named it) of a kind and size we grade."""
+    """A regular file of a kind and size we grade (told before it is opened: opening a device may
+    do something)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -99,9 +101,13 @@ def _check_file(path: Path) -> None:
 
 
 def _read(path: Path) -> bytes:
-    """The file's bytes, opened without blocking and checked again once open (it may have changed)."""
+    """The file's bytes, opened without blocking and checked again once open (it may have changed).
+    A link on its path is followed only when root or the user grading made it (grader/files.py): a
+    student's link to a classmate's file, or to one only the grader may read, is refused."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_to_read(path)
+    except LinkRefused as refused:
+        raise SubmissionError(f"cannot read {path}: {refused}") from None
     except OSError as error:
         raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
     with open(fd, "rb") as file:

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from grader.errors import SubmissionError
-from grader.submission import MAX_NESTING, load_submission, nesting_depth
+from grader.submission import MAX_NESTING, Submission, load_submission, nesting_depth
 
 from .conftest import ROOT, SUBMISSIONS
 
@@ -129,6 +129,61 @@ def test_a_device_is_refused_and_a_link_to_a_notebook_is_followed(tmp_path: Path
     link = tmp_path / "link.ipynb"
     link.symlink_to(SUBMISSIONS / "conv-arithmetic" / "correct.ipynb")
     assert load_submission(link).declared_assignment == "conv-arithmetic"
+
+
+OTHER_UID = 54321  # a student: neither root nor the user running the tests
+
+
+def _classmates(tmp_path: Path) -> tuple[Path, Path]:
+    """class/alice (Alice's folder, hers) and class/bob/hw.ipynb (Bob's work, 0o600: his and root's)."""
+    alice, bob = tmp_path / "class" / "alice", tmp_path / "class" / "bob"
+    alice.mkdir(parents=True)
+    bob.mkdir()
+    os.chown(alice, OTHER_UID, OTHER_UID)
+    (bob / "hw.ipynb").write_text(json.dumps(GOOD))
+    os.chmod(bob / "hw.ipynb", 0o600)
+    return alice, bob
+
+
+def _students_link(link: Path, target: Path) -> Path:
+    link.symlink_to(target)
+    os.lchown(link, OTHER_UID, OTHER_UID)
+    return link
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a link another user owns needs root to make")
+def test_a_students_link_to_a_classmates_work_is_not_followed(run_grade, tmp_path: Path) -> None:
+    """Graded as root, Alice's file is a link to Bob's work (or her folder, to his): the grader
+    follows only its own and root's links, so it reads neither Bob's work nor his grade for her."""
+    alice, bob = _classmates(tmp_path)
+    as_file = _students_link(alice / "hw.ipynb", bob / "hw.ipynb")
+    with pytest.raises(SubmissionError, match=f"hw.ipynb is a link another user \\(uid {OTHER_UID}\\) owns"):
+        load_submission(as_file)
+    line = _one_error_line(run_grade(str(as_file), timeout=120))
+    assert f"a link another user (uid {OTHER_UID}) owns" in line
+    as_folder = _students_link(alice / "work", bob)
+    with pytest.raises(SubmissionError, match="work is a link another user"):
+        load_submission(as_folder / "hw.ipynb")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a link another user owns needs root to make")
+def test_a_file_swapped_for_a_link_after_the_batch_listed_it_is_not_followed(tmp_path: Path) -> None:
+    """The batch lists Alice's file, then she swaps it for a link to Bob's (a shared folder, a
+    student still logged in): the file is read by the same rule when it is graded."""
+    from grader.assignments import load_assignment
+    from grader.intake import read_export
+    from grader.pool import load_file
+
+    alice, bob = _classmates(tmp_path)
+    (alice / "hw.ipynb").write_text(json.dumps(GOOD))
+    listed = {e.student: e for e in read_export(tmp_path / "class").entries}["alice"]
+    assert not listed.problem
+    (alice / "hw.ipynb").unlink()
+    _students_link(alice / "hw.ipynb", bob / "hw.ipynb")
+    report = load_file(listed.files[0], load_assignment("conv-arithmetic", ROOT, include_hidden=False))
+    assert not isinstance(report, Submission) and "a link another user" in report.checks[0].message
+    assert {e.student: e for e in read_export(tmp_path / "class").entries}["alice"].problem == (
+        f"hw.ipynb is a symbolic link another user (uid {OTHER_UID}) made; submit the file itself")
 
 
 def test_a_hostile_file_name_stays_one_visible_line(run_grade, tmp_path: Path) -> None:
