@@ -132,7 +132,7 @@ def _run_grade(args: argparse.Namespace) -> int:
         if outputs is not None:
             for fmt in formats or MACHINE_FORMATS:
                 path = outputs.write(FILE_NAMES[fmt], render(report, fmt))
-                print(f"wrote {visible(str(path))}", file=sys.stderr)
+                print(f"wrote {one_line(str(path))}", file=sys.stderr)
             print(render_text(report, verbose=args.verbose))
         elif formats and formats[0] != "text":
             print(render(report, formats[0]))
@@ -159,7 +159,7 @@ def _write_html_report(report: GradeReport, args: argparse.Namespace, folder: Ou
     where = write_report(report, args.file, folder, name)
     formats = args.format or []
     machine = bool(formats) and formats[0] != "text" and not args.output_dir
-    print(f"HTML report written to {visible(str(where))}", file=sys.stderr if machine else sys.stdout)
+    print(f"HTML report written to {one_line(str(where))}", file=sys.stderr if machine else sys.stdout)
 
 
 def _grade_one(args: argparse.Namespace) -> GradeReport:
@@ -484,7 +484,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
     assignments, students = course_table(_engine(args), args.assignment or ())
     write_atomic(args.output, render_export(args.format, assignments, students))
-    print(f"wrote {visible(str(args.output))}: {len(students)} students, "
+    print(f"wrote {one_line(str(args.output))}: {len(students)} students, "
           f"{', '.join(a.name for a in assignments)}")
     return EXIT_PASSED
 

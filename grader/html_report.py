@@ -22,7 +22,7 @@ from .course import Scored
 from .files import OutputFolder
 from .model import CellLog, CheckResult, GradeReport
 from .text_report import Points, messages_hinting_once
-from .textsafe import visible
+from .textsafe import one_line, visible
 
 MAX_OUTPUT_CHARS = 4000
 MAX_ERROR_CHARS = 3000
@@ -178,12 +178,20 @@ def open_report_folder(submission: Path, where: Path) -> tuple[OutputFolder, str
     """The student's report's folder, opened (before the student's code runs), and its file name;
     `where` is a file, a folder, or empty (beside the submission)."""
     if where == Path():
-        folder, name = submission.parent, f"{submission.stem}.html"
+        folder, name = submission.parent, report_file_name(submission)
     elif where.is_dir() or where.suffix == "":
-        folder, name = where, f"{submission.stem}.html"
+        folder, name = where, report_file_name(submission)
     else:
         folder, name = where.parent, where.name
     return OutputFolder.open(folder), name
+
+
+def report_file_name(submission: Path) -> str:
+    """The report's name for the submission's: its stem, each character `one_line` would show as
+    an escape (a line break, a control, a bidi override) as "_", then ".html". The student chose the
+    stem, and `grade` prints where the report went: a line break there would draw lines after the
+    report's own ("59 of 59 checks passed")."""
+    return "".join(c if one_line(c) == c else "_" for c in submission.stem) + ".html"
 
 
 def write_report(report: GradeReport, submission: Path, folder: OutputFolder, name: str) -> Path:

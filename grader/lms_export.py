@@ -9,6 +9,12 @@ Moodle: one assignment's grading worksheet (Assignment → "Upload grading works
 `Identifier` ("Participant <id>"), `Full name`, `Email address`, `Status`, `Grade`,
 `Maximum Grade`, `Grade can be changed`, `Last modified (submission)`, `Last modified (grade)`,
 `Feedback comments`.
+
+Every text cell a student can set (a name; an email address: Moodle lets students edit theirs,
+and `=1+2@uni.example` is a valid one) goes through `gradebook.spreadsheet_safe`, so that no
+spreadsheet runs it as a formula: the course CSV's every text cell, Moodle's name and email (its
+upload matches rows by `Identifier`), Canvas's name. Canvas's ids and section (the institution's,
+and the columns Canvas matches its rows by) are written as the roster has them.
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ def moodle_csv(assignments: Sequence[BookAssignment], students: Sequence[BookStu
     for s in students:
         final = s.finals.get(assignment.name)
         graded = s.graded_at.get(assignment.name)
-        rows.append([f"Participant {s.lms_id}" if s.lms_id else "", spreadsheet_safe(s.name or s.key), s.email,
+        rows.append([f"Participant {s.lms_id}" if s.lms_id else "", spreadsheet_safe(s.name or s.key),
+                     spreadsheet_safe(s.email),
                      "Submitted for grading" if final is not None else "No submission", _points(final, 2),
                      _points(assignment.max_score, 2), "Yes", "",
                      graded.strftime("%A, %d %B %Y, %I:%M %p") if graded else "", ""])
@@ -69,7 +76,7 @@ def course_csv(assignments: Sequence[BookAssignment], students: Sequence[BookStu
     for s in students:
         got = [s.finals.get(a.name) for a in assignments]
         total = sum(g for g in got if g is not None) if any(g is not None for g in got) else None
-        rows.append([spreadsheet_safe(s.key), spreadsheet_safe(s.name), s.sis_id, s.login, s.email, s.section,
+        rows.append([*map(spreadsheet_safe, (s.key, s.name, s.sis_id, s.login, s.email, s.section)),
                      *(_points(g) for g in got), _points(total), _points(most)])
     return _csv(rows)
 

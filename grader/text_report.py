@@ -2,16 +2,23 @@
 
 Ids, names, messages and the file name may come from the student: the whole text is passed
 through `textsafe.visible`, so no escape sequence, carriage return or bidi override reaches
-the terminal raw.
+the terminal raw; the file name is one line (`textsafe.one_line`: a line break in it could
+draw lines of the report). Each line the student's text is in stays under its own line,
+indented deeper than any line of the report's it could pass for, and on a terminal no line is
+longer than the terminal is wide: a longer one is folded here, under itself, never by the terminal,
+whose next row would start at the left edge with whatever the student put there (an exercise's
+"  ✓ conv_params   9 / 9").
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass
 from itertools import groupby
 
 from .model import CheckResult, GradeReport, hint_lines
-from .textsafe import visible
+from .textsafe import one_line, visible
 
 MARKS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⏱", "skipped": "·"}
 
@@ -83,9 +90,11 @@ def _under(marker: str, message: str) -> list[str]:
     return [marker + first] + [f"    {line.lstrip()}" for line in rest]
 
 
-def render(report: GradeReport, verbose: bool = False) -> str:
-    """The report as text: a line per exercise, and what went wrong under each failure."""
-    title = f"{report.assignment} · {report.submission}"
+def render(report: GradeReport, verbose: bool = False, width: int | None = None) -> str:
+    """The report as text: a line per exercise, and what went wrong under each failure. Lines longer
+    than `width` columns are folded under themselves (default: the terminal's width when the standard
+    output is one, else none: 0)."""
+    title = f"{one_line(report.assignment)} · {one_line(report.submission)}"
     lines = [f"{title}   {Points.of(report).line()}"]
     if report.status == "error":
         lines += _under("  nothing could be graded: ", report.message)
@@ -106,7 +115,59 @@ def render(report: GradeReport, verbose: bool = False) -> str:
     passed = sum(r.status == "passed" for r in report.checks)
     ran = sum(r.status != "skipped" for r in report.checks)
     lines.append(f"{passed} of {ran} checks passed" + (f" (sandbox: {report.sandbox})" if verbose else ""))
-    return visible("\n".join(lines))
+    return fold(visible("\n".join(lines)), terminal_width() if width is None else width)
+
+
+def terminal_width() -> int:
+    """The columns of the terminal the standard output is, or 0 when it is none (a file, a pipe)."""
+    try:
+        if not sys.stdout.isatty():
+            return 0
+    except (AttributeError, ValueError):  # replaced, or closed
+        return 0
+    return shutil.get_terminal_size().columns
+
+
+TAB_COLUMNS = 8
+HANG = 4  # a folded line's further rows: this much deeper than the line itself
+
+
+def columns(text: str) -> int:
+    """At least as many columns as a terminal gives `text`: an ASCII character one, a tab its
+    most, any other character two (wide, ambiguous and emoji alike; a combining mark, nothing in
+    truth)."""
+    return sum(1 if " " <= c <= "~" else TAB_COLUMNS if c == "\t" else 2 for c in text)
+
+
+def fold(text: str, width: int) -> str:
+    """Each line of `text` in rows shorter than `width` columns (0: as it is): a longer line is
+    broken (at a space where one is near) and its further rows are indented HANG spaces deeper than
+    it, so that no row starts where a line of the report could."""
+    if width <= 0:
+        return text
+    limit = max(width - 1, 2)  # a row that fills the terminal's last column may wrap early on some
+    rows: list[str] = []
+    for line in text.split("\n"):
+        indent = " " * min(len(line) - len(line.lstrip(" ")) + HANG, limit // 2)
+        head, rest, room = "", line, limit
+        while columns(rest) > room:
+            cut = _cut(rest, room)
+            rows.append(head + rest[:cut].rstrip(" "))
+            head, rest, room = indent, rest[cut:].lstrip(" "), limit - len(indent)
+        if rest or not head:
+            rows.append(head + rest)
+    return "\n".join(rows)
+
+
+def _cut(text: str, room: int) -> int:
+    """Where to break `text` so that its first part takes at most `room` columns (at least one
+    character): after the last space of that part when it is in its second half."""
+    used = end = 0
+    while end < len(text) and used + columns(text[end]) <= room:
+        used += columns(text[end])
+        end += 1
+    space = text.rfind(" ", 0, end + 1)
+    return space + 1 if space > end // 2 else max(end, 1)
 
 
 def _order(report: GradeReport, result: CheckResult) -> int:
