@@ -209,7 +209,7 @@ def _with_terms(config: BatchConfig, intake: Intake, engine: Engine | None) -> B
     if engine is None:
         return config
     course = load_course(config.assignment.folder.parent.parent)
-    return replace(config, terms=batch_terms(engine, course, config.assignment.name, intake, config.roster))
+    return replace(config, terms=batch_terms(engine, course, config.assignment.name, intake))
 
 
 def _record(engine: Engine, config: BatchConfig, intake: Intake) -> str:
@@ -219,7 +219,7 @@ def _record(engine: Engine, config: BatchConfig, intake: Intake) -> str:
 
     canvas = load_course(config.assignment.folder.parent.parent).terms_of(config.assignment.name).canvas
     try:
-        done = reconcile(engine, config.output, intake, config.assignment, config.roster, canvas)
+        done = reconcile(engine, config.output, intake, config.assignment, canvas)
     except Exception as error:  # e.g. a database locked too long: the files stand, a rerun records them
         raise UsageError(f"the files are written but the course database could not record them ({error}); "
                          "run the same command again to record them") from None

@@ -42,21 +42,19 @@ from .errors import UsageError
 from .intake import Intake
 from .model import CheckResult, GradeReport
 from .outputs import details_path, result_path
-from .roster import Roster, RosterStudent
+from .roster import RosterStudent
 
 # ---------------------------------------------------------------- before a batch
 
 
-def batch_terms(engine: Engine, course: Course, assignment: str, intake: Intake,
-                roster: Roster | None) -> dict[str, StudentTerms]:
+def batch_terms(engine: Engine, course: Course, assignment: str, intake: Intake) -> dict[str, StudentTerms]:
     """Each student's terms for this assignment: the deadline (with their extension) and their overrides."""
     terms = course.terms_of(assignment)
     with session(engine) as db:
         overrides = _overrides_by_key(db, assignment)
     result = {}
     for entry in intake.entries:
-        known = roster.by_identifier(entry.student) if roster else None
-        identifiers = (entry.student, *(known.identifiers if known else ()))
+        identifiers = (entry.student, *(entry.listed.identifiers if entry.listed else ()))
         result[entry.student] = StudentTerms(terms.extended(course.extension(assignment, identifiers)),
                                              tuple(overrides.get(entry.student, ())))
     return result
@@ -88,12 +86,11 @@ class Recorded:
     moved: int
 
 
-def reconcile(engine: Engine, output: Path, intake: Intake, assignment: Assignment, roster: Roster | None,
-              canvas: str = "") -> Recorded:
+def reconcile(engine: Engine, output: Path, intake: Intake, assignment: Assignment, canvas: str = "") -> Recorded:
     """Make the database agree with the batch's files in `output` (idempotent)."""
     with session(engine) as db, db.begin():
         row = _assignment_row(db, assignment, canvas)
-        students = _student_rows(db, intake, roster)
+        students = _student_rows(db, intake)
         run: Run | None = None
         new = moved = 0
         currents = {g.student_id: g for g in db.scalars(select(Grading).where(Grading.assignment_id == row.id,
@@ -135,16 +132,16 @@ def _assignment_row(db: Session, assignment: Assignment, canvas: str) -> Assignm
     return row
 
 
-def _student_rows(db: Session, intake: Intake, roster: Roster | None) -> dict[str, Student]:
-    """The batch's students (and the roster's), added or updated by their file id."""
+def _student_rows(db: Session, intake: Intake) -> dict[str, Student]:
+    """The batch's students (and the roster's), added or updated by their file id, each with what the
+    roster says of them (the student an entry was matched to: its id may be theirs made safe)."""
     known = {s.key: s for s in db.scalars(select(Student))}
-    names = {e.student: e.name for e in intake.entries} | {a.student: a.name for a in intake.missing}
-    for key, name in names.items():
+    for key, name, listed in [*((e.student, e.name, e.listed) for e in intake.entries),
+                              *((a.student, a.name, a.listed) for a in intake.missing)]:
         student = known.get(key) or Student(key=key, name=name)
         if key not in known:
             db.add(student)
             known[key] = student
-        listed = roster.by_identifier(key) if roster else None
         if listed is not None:
             _copy_roster(student, listed)
         elif name:

@@ -41,6 +41,7 @@ RESUBMISSION = re.compile(r"^(?P<stem>.*?)-(?P<number>\d+)$")
 # (older versions: flat files Full Name_<id>_assignsubmission_file_<original name>).
 MOODLE_FOLDER = re.compile(
     r"^(?P<name>.+?)_(?P<participant>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<original>.*)$")
+MOODLE_MARK = re.compile(r"_(?P<participant>\d+)_assign(?:submission|feedback)_[a-z]+_")
 
 STUDENT_ID_RULE = """\
 students: the layout of DIR (a folder or a .zip as downloaded) is detected: Canvas's flat files
@@ -74,6 +75,7 @@ class Entry:
     others: tuple[SubmittedFile, ...] = ()  # not counted, listed in the student's details
     name: str = ""  # as the roster has it
     problem: str = ""  # why nothing can be graded
+    listed: RosterStudent | None = None  # the roster's student (`student` may be their id made safe)
 
     @property
     def path(self) -> Path:
@@ -90,6 +92,7 @@ class Absent:
 
     student: str
     name: str
+    listed: RosterStudent | None = None
 
 
 @dataclass(frozen=True)
@@ -266,18 +269,31 @@ def _canvas_owners(folder: Path) -> tuple[list[_Owner], list[str]]:
     return list(owners.values()), unrecognised
 
 
+def moodle_owner(name: str, folder: bool) -> tuple[str, str] | None:
+    """The participant id and full name a Moodle entry's name gives, or None where it gives none
+    for certain. The student may have put anything in their full name (and a flat file's original
+    name is theirs too), "Ann Lee_4243_assignsubmission_file_" included: a folder's owner is read
+    from the end of its name, where Moodle put it; a flat file's name must hold one mark only."""
+    marks = list(MOODLE_MARK.finditer(name))
+    if not marks or marks[-1].start() == 0 or (folder and marks[-1].end() != len(name)):
+        return None
+    if not folder and len(marks) > 1:
+        return None
+    return marks[-1]["participant"], name[:marks[-1].start()]
+
+
 def _moodle_owners(folder: Path) -> tuple[list[_Owner], list[str]]:
     owners: dict[str, _Owner] = {}
     unrecognised = []
     for entry in _top(folder):
         path = Path(entry.path)
-        found = MOODLE_FOLDER.match(entry.name)
-        if not found:
+        found = moodle_owner(entry.name, entry.is_dir(follow_symlinks=False))
+        if found is None:
             if entry.is_dir(follow_symlinks=False) or path.suffix in SUFFIXES:
-                unrecognised.append(f"{entry.name}: not named as Moodle names submissions")
+                unrecognised.append(f"{entry.name}: not named as Moodle names submissions, or in more than one way")
             continue
-        owner = owners.setdefault(found["participant"],
-                                  _Owner(found["participant"], found["name"], found["participant"]))
+        participant, name = found
+        owner = owners.setdefault(participant, _Owner(participant, name, participant))
         if entry.is_symlink():
             owner.files.append(SubmittedFile(path, entry.name, (0.0,), None,
                                              f"{entry.name} is a symbolic link; submit the files themselves"))
@@ -379,7 +395,7 @@ def read_export(folder: Path, layout: str = "auto", roster: Roster | None = None
         index_of = {id(s): i for i, s in enumerate(roster.students)}
         ids = {i: by_student[index_of[id(o.student)]] for i, o in enumerate(owners)}
         have = {id(o.student) for o in owners}
-        missing = [Absent(by_student[i], s.name) for i, s in enumerate(roster.students) if id(s) not in have]
+        missing = [Absent(by_student[i], s.name, s) for i, s in enumerate(roster.students) if id(s) not in have]
     entries = [_entry(ids[i], owner, policy, deadline) for i, owner in enumerate(owners)]
     return Intake(layout, tuple(sorted(entries, key=lambda e: e.student)),
                   tuple(sorted(missing, key=lambda a: a.student)), tuple(unmatched), tuple(notes))
@@ -390,4 +406,4 @@ def _entry(student: str, owner: _Owner, policy: str, deadline: datetime | None) 
     counted, others = pick(_with_deadline(preferred, deadline), policy)
     others += tuple(f for f in owner.files if f not in preferred)
     problem = counted[0].problem if len(counted) == 1 else ""
-    return Entry(student, counted, others, owner.student.name if owner.student else "", problem)
+    return Entry(student, counted, others, owner.student.name if owner.student else "", problem, owner.student)

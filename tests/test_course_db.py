@@ -283,3 +283,28 @@ def test_a_batch_killed_mid_way_and_rerun_counts_every_grading_once(tmp_path: Pa
         assert current_finals(db, "conv-arithmetic")[student] == result["score"] == details["adjusted"]["final"]
     assert changes == 8 + 3  # each student's first score, and the three whose stride check moved
     assert 2 <= killed_mid_way < 8  # killed mid-way: the rerun graded the rest
+
+
+def test_a_student_whose_id_was_made_safe_keeps_their_extension_and_lms_id(tmp_path: Path) -> None:
+    """Gina's login, "g+h", is not a safe file name: her id is "g_h". The roster student her file
+    was matched to carries her extension (given under her SIS id) and her LMS id into the course
+    database, whatever her id became (they were looked up again by the id, and lost)."""
+    from grader.course import Course
+    from grader.course_book import _student_rows, batch_terms
+    from grader.course_db import open_db, session
+    from grader.intake import read_export
+    from grader.roster import read_roster
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Email\n"
+                      '"Hill, Gina",107,S007,g+h,DNN A,gina@uni.example\n')
+    folder = submissions(tmp_path / "hw1", {"g+h": ARITHMETIC / "correct_module.py"})
+    intake = read_export(folder, roster=read_roster(roster))
+    assert intake.students == ["g_h"]
+    extended = datetime(2026, 3, 5, 23, 59)
+    course = Course({"conv-arithmetic": Terms(DEADLINE)}, {"S007": {"conv-arithmetic": extended}})
+    engine = open_db(f"sqlite:///{tmp_path / 'course.db'}")
+    assert batch_terms(engine, course, "conv-arithmetic", intake)["g_h"].terms.deadline == extended
+    with session(engine) as db, db.begin():
+        gina = _student_rows(db, intake)["g_h"]
+        assert (gina.lms_id, gina.sis_id, gina.email) == ("107", "S007", "gina@uni.example")
