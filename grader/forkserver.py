@@ -5,8 +5,8 @@ The template (grader/zygote.py) runs inside one bubblewrap sandbox with today's 
 and the capabilities it needs to build each child's isolation. Each child is then made as
 isolated as a fresh `bwrap` sandbox: its own control group (made here, joined before any of its
 processes starts another), its own pid, mount, network (loopback only), ipc, uts and cgroup
-namespaces, only its own scratch folder (its tmp/ as /tmp) and a fresh /dev/shm, the rlimits,
-a user of its own, no_new_privs and the same system-call filter. A submission then costs a
+namespaces, only its own scratch folder (its tmp/ as /tmp), a fresh /dev/shm and /dev/pts, the
+rlimits, a user of its own, no_new_privs and the same system-call filter. A submission then costs a
 fork instead of a sandbox, an interpreter and a Jupyter kernel: `-m grader.child` runs the
 cells in the child itself (grader/shell.py); any other command is executed there.
 

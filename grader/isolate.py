@@ -108,6 +108,12 @@ def fresh_proc() -> None:
             bind(path, path, read_only=True)
 
 
+def fresh_devpts() -> None:
+    """Pseudo-terminals of the caller's own on /dev/pts (where /dev/ptmx points), as bwrap's --dev
+    mounts them for each sandbox: the ones another child opens are neither listed nor reachable."""
+    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+
+
 def loopback_up() -> None:
     """Bring `lo` up in a new network namespace (it starts down), as bwrap does."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

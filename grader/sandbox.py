@@ -8,7 +8,8 @@ submission started.
                  and Python read-only, the scratch folder the only writable place (/tmp is its
                  tmp/); the course, `reference/`, the reports and the home are not there at all;
                  a system-call filter (grader/syscall_filter.py) refuses what student code never
-                 needs (namespaces, mounts, ptrace, keyctl, bpf, perf_event_open, io_uring, ...);
+                 needs (namespaces, mounts, ptrace, keyctl, bpf, perf_event_open, io_uring, sockets
+                 of families no network namespace holds, such as AF_VSOCK, ...);
                  the data the grader owns (scikit-learn's digits, `HIDDEN_DATA`) is a notice
                  saying the grader passes the data to `train`
     subprocess   a resource-limited child in its own session: limits, but no isolation

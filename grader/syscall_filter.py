@@ -4,12 +4,18 @@ needs fail, everything else is allowed.
     DENIED          refused whatever the arguments: EPERM (clone3: ENOSYS, so glibc falls back
                     to clone, whose flags the filter can read)
     RESTRICTED      refused for some arguments only: clone with any CLONE_NEW* flag, personality
-                    with anything but the default (PER_LINUX) or the query (0xffffffff)
+                    with anything but the default (PER_LINUX) or the query (0xffffffff), socket
+                    with any address family but AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (the
+                    ones network namespaces hold: AF_VSOCK, for one, ignores them, and reaches the
+                    host of a virtual machine and every other sandbox on it)
 
 A refused call returns an error; the process is not killed, so a library that probes a call
 keeps working. The filter covers every ABI the kernel offers on the machine: on x86_64 the
 32-bit one too (`int 0x80`), and x32 system calls fail with ENOSYS; on arm64 the 32-bit ARM
-one. Names libseccomp does not know for an ABI are skipped.
+one. Names libseccomp does not know for an ABI are skipped. On 32-bit x86, socket is reached
+through the socketcall multiplexer too, whose arguments are in memory where no filter reads them:
+libseccomp files socket's rules under both, so there socketcall(SYS_SOCKET) is refused whatever
+the family.
 
 The filter is built with libseccomp through pyseccomp (imported only when a filter is built,
 so the grader imports without them); `availability()` says why it cannot be built.
@@ -49,7 +55,7 @@ DENIED: tuple[str, ...] = (
     "open_by_handle_at", "name_to_handle_at", "quotactl", "quotactl_fd", "lookup_dcookie", "vhangup",
     "iopl", "ioperm", "modify_ldt", "uselib", "nfsservctl", "fanotify_init",
 )
-RESTRICTED: tuple[str, ...] = ("clone", "personality")
+RESTRICTED: tuple[str, ...] = ("clone", "personality", "socket")
 
 ERRNO_OF = {"clone3": errno.ENOSYS}  # every other refused call: EPERM
 CLONE_NEW_FLAGS = {  # CLONE_NEWTIME (0x80) is not a clone() flag: those bits are the exit signal
@@ -58,6 +64,8 @@ CLONE_NEW_FLAGS = {  # CLONE_NEWTIME (0x80) is not a clone() flag: those bits ar
     "CLONE_NEWNET": 0x4000_0000,
 }
 PERSONALITY_QUERY = 0xFFFF_FFFF  # personality(0xffffffff) reads the personality, changes nothing
+SOCKET_FAMILIES = {"AF_UNIX": 1, "AF_INET": 2, "AF_INET6": 10, "AF_NETLINK": 16}  # the only ones socket() makes
+MULTIPLEXED = ("socket",)  # on 32-bit x86: a pseudo number to libseccomp, which files it under socketcall too
 
 
 @dataclass(frozen=True)
@@ -77,11 +85,33 @@ def _personality_rules() -> list[Rule]:
     return [Rule("personality", when=(this | following, this)) for this, following in pairs]
 
 
+def _outside(allowed: set[int], bits: int = 32) -> list[tuple[int, int]]:
+    """(mask, value) pairs that match exactly the `bits`-bit values not in `allowed` (an int argument:
+    the kernel reads its low 32 bits only): the largest aligned blocks of values holding none of them,
+    one masked comparison each, found by halving each block that holds one."""
+    full = (1 << bits) - 1
+    pairs: list[tuple[int, int]] = []
+    blocks = [(0, bits)]  # (first value, free low bits)
+    while blocks:
+        first, free = blocks.pop()
+        inside = [value for value in allowed if first <= value < first + (1 << free)]
+        if not inside:
+            pairs.append((full & ~((1 << free) - 1), first))
+        elif free:
+            blocks += [(first + (1 << (free - 1)), free - 1), (first, free - 1)]
+    return sorted(pairs, key=lambda pair: pair[1])
+
+
+def _socket_rules() -> list[Rule]:
+    """socket(family, ...) is refused for every family but SOCKET_FAMILIES."""
+    return [Rule("socket", when=pair) for pair in _outside(set(SOCKET_FAMILIES.values()))]
+
+
 def rules() -> tuple[Rule, ...]:
     """Every rule of the filter, in order."""
     plain = [Rule(call, ERRNO_OF.get(call, errno.EPERM)) for call in DENIED]
     clone = [Rule("clone", when=(flag, flag)) for flag in CLONE_NEW_FLAGS.values()]
-    return (*plain, *clone, *_personality_rules())
+    return (*plain, *clone, *_personality_rules(), *_socket_rules())
 
 
 # -- pyseccomp (untyped) stays below this line ---------------------------------------------------
@@ -106,8 +136,15 @@ def native_arches() -> tuple[int, ...]:
     return (native, *extra.get(native, ()))
 
 
+def _known(seccomp: Any, arch: int, call: str) -> bool:
+    """Whether `call` is a system call of this ABI (socket on 32-bit x86: under socketcall too)."""
+    if seccomp.resolve_syscall(arch, call) >= 0:
+        return True
+    return call in MULTIPLEXED and seccomp.resolve_syscall(arch, "socketcall") >= 0
+
+
 def _add_rule(seccomp: Any, arch_filter: Any, arch: int, rule: Rule) -> None:
-    if seccomp.resolve_syscall(arch, rule.call) < 0:  # not a system call of this ABI
+    if not _known(seccomp, arch, rule.call):  # not a system call of this ABI
         return
     args = [] if rule.when is None else [seccomp.Arg(0, seccomp.MASKED_EQ, *rule.when)]
     arch_filter.add_rule(seccomp.ERRNO(rule.errno), rule.call, *args)

@@ -15,8 +15,9 @@ forks a child into a new pid namespace:
                      puts it into the submission's control group), waits for "g", then: its own
                      mount, network (loopback up), ipc, uts and cgroup namespaces, a fresh /proc,
                      the scratch folder bound where the grader sees it (and its tmp/ as /tmp), a
-                     fresh /dev/shm. It reaps orphans, and when C ends sends C's wait status on
-                     the control socket and exits (the kernel then kills what is left).
+                     fresh /dev/shm and /dev/pts (the template's /dev is every child's: terminals
+                     opened there would be shared). It reaps orphans, and when C ends sends C's wait
+                     status on the control socket and exits (the kernel then kills what is left).
       B ─fork─► C:  rlimits, the student's user, no_new_privs, the system-call filter, the clean
                      environment, only its three standard descriptors; then exec of the command,
                      or, for `-m grader.child`, grader/child.py's supervisor in this very process,
@@ -159,7 +160,7 @@ def _mount_point(path: str) -> None:
 def _mount_scratch(scratch: str, fd: int) -> None:
     """The scratch folder at `scratch`, its tmp/ as /tmp (as bwrap binds them), nothing else of
     the grader's temporary folder, but the Python environment where it lives under /tmp (a checkout
-    in /tmp/...: read-only, on top, as bwrap binds it); a fresh /dev/shm."""
+    in /tmp/...: read-only, on top, as bwrap binds it); a fresh /dev/shm and /dev/pts."""
     from grader.sandbox import python_roots
 
     python = {path: isolate.open_tree(path) for path in python_roots() if path.startswith("/tmp/")}
@@ -179,6 +180,7 @@ def _mount_scratch(scratch: str, fd: int) -> None:
     isolate.bind(f"/proc/self/fd/{root}", scratch)
     os.close(root)
     isolate.tmpfs("/dev/shm", TMPFS_BYTES, 0o755)  # as bwrap's: the student's user cannot write there
+    isolate.fresh_devpts()  # as bwrap's: another child's terminals are not in this one's /dev/pts
 
 
 def _pid_one(request: dict[str, Any], fds: dict[str, int], program: bytes | None) -> None:
