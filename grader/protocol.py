@@ -47,6 +47,7 @@ EVENTS = "events.jsonl"
 INPUTS = "inputs"  # input tensors, written by child.py from the grader's messages
 WORK = "work"  # the notebook's working directory
 CONFIG = "config.json"  # written by the grader before the child starts
+STDERR = "stderr.txt"  # the child's standard error: the grader reads its tail for start-up failures
 SUBFOLDERS = (WORK, OUT, INPUTS, "home", "tmp", "runtime", "ipython", "lib")
 
 

@@ -24,7 +24,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -144,6 +143,14 @@ def _open_grader_view(scratch: Path) -> tuple[int, int]:
     return out, events
 
 
+def _stderr_file(scratch: Path) -> IO[bytes]:
+    """The child's standard error: a new file in its scratch folder (made before any student code
+    runs), so that whatever its code writes there counts against that sandbox's own room (a tmpfs's
+    size), never the grader's disk."""
+    fd = os.open(scratch / protocol.STDERR, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "w+b")
+
+
 def _open_chain_files(out: int) -> list[int]:
     """Descriptors of the forked chains' events files, opened (like the main one) before any student code runs."""
     return [os.open(protocol.chain_file(index), os.O_RDONLY | os.O_NOFOLLOW, dir_fd=out)
@@ -193,7 +200,7 @@ class Worker:
         self.events = _Lines(self.events_fd)
         self.chains = [_Lines(fd) for fd in self.chain_fds]
         self.decoder = Decoder(self.out_fd)
-        self.stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (the grader's, not in the scratch)
+        self.stderr = _stderr_file(self.scratch)
         self.next_memory_check = 0.0
         self.cpu_sample = (-1.0, 0.0)  # (when, CPU seconds)
         self.chain_groups: dict[int, ControlGroup] = {}  # the forked chains' own groups (grader/charges.py)

@@ -253,7 +253,7 @@ def test_hostile_a_sandboxs_terminals_are_its_own(backend: str, scratches: tuple
 # -- the hostile samples, graded by `grade batch -j 2` beside a copy of themselves ----------------
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["reaches_through_vsock.py", "shares_terminals.py"])
+@pytest.mark.parametrize("name", ["reaches_through_vsock.py", "shares_terminals.py", "floods_its_stderr.py"])
 def test_hostile_sample_graded_beside_a_copy_of_itself(backend: str, name: str, tmp_path: Path) -> None:
     expected = json.loads((HOSTILE / "expected.json").read_text())[name]
     spec = load_assignment(expected["assignment"])
