@@ -53,8 +53,8 @@ from .sandbox import (
     hidden_data_arguments,
     is_alive,
     python_roots,
-    student_uid,
     system_view_arguments,
+    users_of_their_own,
 )
 from .syscall_filter import availability as syscall_filter_problem
 from .syscall_filter import filter_file
@@ -456,7 +456,7 @@ def fork_problem(keep: float = 0.0, warm: tuple[str, ...] = ()) -> str:
     real child forked from a real template (kept for the first backend made; with `keep`, a
     template kept that long after this grader). `warm`: a template the grading will want, started
     first, to import while the self-test runs."""
-    if os.geteuid() != 0 or student_uid(Path("/")) is None:
+    if not users_of_their_own():
         return "the fork server needs the grader to run as root (to give each child a user of its own)"
     problem = groups_problem()
     if problem:

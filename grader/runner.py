@@ -39,7 +39,7 @@ from .conversation import Conversation, Lane, observe
 from .errors import KernelStartError
 from .model import LIMIT_NAMES, CellLog, Observation, Step, StepStatus, Stop
 from .plan import Lanes, cross_part_keep, lanes, plan_part
-from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, submission_processes
+from .sandbox import GRADER_PACKAGE, Limits, Sandbox, group_of, memory_used, release_user, submission_processes
 from .scratchfs import ScratchSpace, sweep_stale
 
 GRACE_SECONDS = 2.0
@@ -353,6 +353,7 @@ class Worker:
             return
         self.closed = True
         self.sandbox.stop(self.process)
+        release_user(self.scratch)
         self.stderr.close()
         for fd in (*self.chain_fds, self.events_fd, self.out_fd):
             os.close(fd)

@@ -394,12 +394,75 @@ def _open_mount_points(targets: list[str]) -> list[str]:
     return args
 
 
+FIRST_USER, USERS = 200_000, 100_000  # the student users' ids
+USERS_FOLDER = "/run/coursegrade-users"  # root's: a lock file per student user id in use
+_claimed: dict[str, tuple[int, int | None]] = {}  # scratch folder -> its user id, the descriptor holding it
+
+
+def users_of_their_own() -> bool:
+    """Whether each submission runs as a user of its own: the grader is root, and can drop to it."""
+    return os.geteuid() == 0 and SETPRIV is not None
+
+
 def student_uid(scratch: Path) -> int | None:
-    """When the grader is root: a user id of the submission's own (RLIMIT_NPROC then counts only
-    its processes, and root's files stay root's); else None (bwrap runs as the grader's user)."""
-    if os.geteuid() != 0 or SETPRIV is None:
+    """When the grader is root: a user id of the submission's own (root's files stay root's), held
+    for it until `release_user`: while held, no other sandbox on the machine, this grader's or
+    another's, runs as it, so nothing the kernel counts per user (RLIMIT_NPROC, inotify instances,
+    pending signals) is shared with a classmate. A lock file per id in USERS_FOLDER holds it (and is
+    let go when the grader ends, however); where that folder cannot be used, the id is only likely
+    to be the submission's own (a hash of its folder's name). None: not root (bwrap then runs as
+    the grader's user)."""
+    if not users_of_their_own():
         return None
-    return 200_000 + zlib.crc32(str(scratch).encode()) % 100_000
+    key = str(scratch)
+    if key not in _claimed:
+        first = zlib.crc32(key.encode()) % USERS
+        lock = _users_lock()
+        _claimed[key] = (FIRST_USER + first, None) if lock is None else _first_free(lock, first)
+    return _claimed[key][0]
+
+
+def release_user(scratch: Path) -> None:
+    """The submission's user id is free again (its processes are stopped): its lock file goes
+    (removed while still locked: whoever opened it meanwhile finds it gone once they lock it)."""
+    uid, fd = _claimed.pop(str(scratch), (0, None))
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(USERS_FOLDER, str(uid)))
+        os.close(fd)
+
+
+def _users_lock() -> int | None:
+    """USERS_FOLDER, opened, when it is a folder only root may enter; else None."""
+    with contextlib.suppress(OSError):
+        os.makedirs(USERS_FOLDER, mode=0o700, exist_ok=True)
+        folder = os.open(USERS_FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        status = os.fstat(folder)
+        if status.st_uid == os.geteuid() and not status.st_mode & 0o077:
+            return folder
+        os.close(folder)
+    return None
+
+
+def _first_free(folder: int, first: int) -> tuple[int, int | None]:
+    """The first user id from FIRST_USER + `first` on whose lock file no one holds a lock, and the
+    descriptor holding it now (the folder is closed)."""
+    import fcntl
+
+    try:
+        for step in range(USERS):
+            uid = FIRST_USER + (first + step) % USERS
+            fd = os.open(str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.stat(str(uid), dir_fd=folder, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                    return uid, fd
+            except (BlockingIOError, FileNotFoundError):  # held; or let go and removed as it was opened
+                pass
+            os.close(fd)
+    finally:
+        os.close(folder)
+    return FIRST_USER + first, None
 
 
 def hand_over(scratch: Path) -> int | None:
@@ -550,6 +613,7 @@ def bwrap_problem() -> str:
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"bwrap did not start: {error}"
         finally:
+            release_user(Path(folder))
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
     if done.returncode != 0:

@@ -30,6 +30,7 @@ from grader.sandbox import (
     memory_used,
     student_uid,
     submission_processes,
+    users_of_their_own,
 )
 
 from .conftest import ROOT, SUBMISSIONS, leading_to_python
@@ -248,7 +249,7 @@ print("forked", made, "as user", os.getuid())
 
 
 @needs_bwrap
-@pytest.mark.skipif(student_uid(Path("/tmp/x")) is None, reason="needs a grader running as root (and setpriv)")
+@pytest.mark.skipif(not users_of_their_own(), reason="needs a grader running as root (and setpriv)")
 @pytest.mark.parametrize("sandbox", _isolating(), ids=lambda s: s.name)
 def test_bwrap_runs_the_student_as_its_own_user_with_a_process_limit(sandbox: Sandbox, scratch: Path) -> None:
     said = _run(sandbox, FORKS, scratch, Limits(processes=20)).split()
@@ -379,3 +380,32 @@ def test_the_hidden_data_notice_ships_with_the_grader() -> None:
     from grader.sandbox import HIDDEN_NOTICE, NOTICE_FILE
 
     assert gzip.decompress(NOTICE_FILE.read_bytes()) == HIDDEN_NOTICE
+
+
+COLLIDING = (Path("/tmp/coursegrade-collide-241"), Path("/tmp/coursegrade-collide-283"))  # one hash of their names
+
+
+@pytest.mark.skipif(not users_of_their_own(), reason="needs a grader running as root (and setpriv)")
+def test_two_live_sandboxes_never_share_a_user() -> None:
+    """Two scratch folders whose names hash to one user id, one of them in another grader (a
+    process of its own): the second gets the next free id while the first holds its own, so
+    nothing the kernel counts per user (processes, inotify instances) is shared; released, the id
+    is free again."""
+    from grader.sandbox import release_user
+
+    first, second = COLLIDING
+    try:
+        held = student_uid(first)
+        other = subprocess.run([sys.executable, "-c", f"from pathlib import Path; from grader.sandbox import "
+                                f"student_uid; print(student_uid(Path('{second}')))"],
+                               capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert held is not None and other.stdout.split() not in ([], [str(held)]), other.stderr
+        assert student_uid(second) not in (None, held) and student_uid(first) == held  # asked again: the same
+        release_user(first)
+        other = subprocess.run([sys.executable, "-c", f"from pathlib import Path; from grader.sandbox import "
+                                f"student_uid; print(student_uid(Path('{second}')))"],
+                               capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert other.stdout.split() == [str(held)], other.stderr  # free again once its holder let it go
+    finally:
+        for scratch in COLLIDING:
+            release_user(scratch)
