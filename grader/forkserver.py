@@ -53,6 +53,7 @@ from .sandbox import (
     hidden_data_arguments,
     is_alive,
     python_roots,
+    release_user,
     system_view_arguments,
     users_of_their_own,
 )
@@ -480,6 +481,7 @@ def fork_problem(keep: float = 0.0, warm: tuple[str, ...] = ()) -> str:
                     out, _ = process.communicate(timeout=60)
                 finally:
                     sandbox.stop(process)
+                    release_user(space.path)
                 err.seek(0)
                 said = err.read().decode(errors="replace").strip().splitlines()
     except (OSError, SandboxError, subprocess.TimeoutExpired) as error:
