@@ -39,8 +39,6 @@ CANVAS_FILE = re.compile(r"^(?P<name>[^\W_]+)_(?:(?P<late>late)_)?(?P<user>\d+)_
 RESUBMISSION = re.compile(r"^(?P<stem>.*?)-(?P<number>\d+)$")
 # Moodle "Download all submissions": a folder Full Name_<participant id>_assignsubmission_file_
 # (older versions: flat files Full Name_<id>_assignsubmission_file_<original name>).
-MOODLE_FOLDER = re.compile(
-    r"^(?P<name>.+?)_(?P<participant>\d+)_assign(?:submission|feedback)_[a-z]+_(?P<original>.*)$")
 MOODLE_MARK = re.compile(r"_(?P<participant>\d+)_assign(?:submission|feedback)_[a-z]+_")
 
 STUDENT_ID_RULE = """\
@@ -241,9 +239,9 @@ def detect_layout(folder: Path) -> str:
     top = _top(folder)
     folders = [e for e in top if e.is_dir(follow_symlinks=False)]
     files = [e for e in top if not e.is_dir(follow_symlinks=False)]
-    if folders and sum(bool(MOODLE_FOLDER.match(e.name)) for e in folders) * 2 >= len(folders):
+    if folders and sum(moodle_owner(e.name, folder=True) is not None for e in folders) * 2 >= len(folders):
         return "moodle"
-    if files and sum(bool(MOODLE_FOLDER.match(e.name)) for e in files) * 2 > len(files):
+    if files and sum(moodle_owner(e.name, folder=False) is not None for e in files) * 2 > len(files):
         return "moodle"
     if files and sum(bool(CANVAS_FILE.match(e.name)) for e in files) * 2 > len(files):
         return "canvas"
