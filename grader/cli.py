@@ -117,6 +117,7 @@ def _run_grade(args: argparse.Namespace) -> int:
     from .files import OutputFolder
     from .formats import FILE_NAMES, MACHINE_FORMATS, render
     from .text_report import render as render_text
+    from .text_report import terminal_width
 
     formats = args.format or []
     if args.jobs is not None and args.jobs < 1:
@@ -133,11 +134,11 @@ def _run_grade(args: argparse.Namespace) -> int:
             for fmt in formats or MACHINE_FORMATS:
                 path = outputs.write(FILE_NAMES[fmt], render(report, fmt))
                 print(f"wrote {one_line(str(path))}", file=sys.stderr)
-            print(render_text(report, verbose=args.verbose))
+            print(render_text(report, verbose=args.verbose, width=terminal_width()))
         elif formats and formats[0] != "text":
             print(render(report, formats[0]))
         else:
-            print(render_text(report, verbose=args.verbose))
+            print(render_text(report, verbose=args.verbose, width=terminal_width()))
         if html is not None:
             _write_html_report(report, args, *html)
     return EXIT_PASSED if report.all_passed else EXIT_FAILED

@@ -90,10 +90,9 @@ def _under(marker: str, message: str) -> list[str]:
     return [marker + first] + [f"    {line.lstrip()}" for line in rest]
 
 
-def render(report: GradeReport, verbose: bool = False, width: int | None = None) -> str:
+def render(report: GradeReport, verbose: bool = False, width: int = 0) -> str:
     """The report as text: a line per exercise, and what went wrong under each failure. Lines longer
-    than `width` columns are folded under themselves (default: the terminal's width when the standard
-    output is one, else none: 0)."""
+    than `width` columns (0: none; a terminal's: `terminal_width()`) are folded under themselves."""
     title = f"{one_line(report.assignment)} · {one_line(report.submission)}"
     lines = [f"{title}   {Points.of(report).line()}"]
     if report.status == "error":
@@ -115,7 +114,7 @@ def render(report: GradeReport, verbose: bool = False, width: int | None = None)
     passed = sum(r.status == "passed" for r in report.checks)
     ran = sum(r.status != "skipped" for r in report.checks)
     lines.append(f"{passed} of {ran} checks passed" + (f" (sandbox: {report.sandbox})" if verbose else ""))
-    return fold(visible("\n".join(lines)), terminal_width() if width is None else width)
+    return fold(visible("\n".join(lines)), width)
 
 
 def terminal_width() -> int:
