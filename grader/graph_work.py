@@ -6,7 +6,7 @@ on many more rows than the student's process ever ran it on: one decision-bounda
 (zero times a chain of large products, in eval mode) would cost the grader a minute for every
 second it cost the student, outside every limit the kernel holds for the sandbox.
 
-So the work of one batch is counted once per shape of graph, by running one batch of zeros with
+So the work of one batch is counted once per graph (`work_of`), by running one batch of zeros with
 each operator's cost bounded from its inputs' shapes before it runs (`_bound`: a product or a
 convolution its multiply-adds, anything else the values it makes, every call a fixed
 `CALL_WORK`): no more than one batch, which the student's own export already ran twice, and
@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .codec import tensor_bytes
 from .graph import SKIPPED, Graph, GraphError, Node, operator_for, resolve
 
 MAX_BATCH_VALUES = 2**25  # values one batch makes in all its operators (128 MiB of float32); a course network: millions
@@ -41,21 +42,39 @@ class Work:
     values: int
 
 
-_WORK: dict[str, Work | str] = {}  # by the graph's shape: its operators, their arguments, its tensors' shapes
+_WORK: dict[str, Work | str] = {}  # by the whole graph: operators, arguments, tensors (dtypes and values too)
 _BUDGETS: list[list[int]] = []  # each open graph_budget's [work left, work given], innermost last
 
 
 def work_of(graph: Graph) -> Work | str:
-    """The work of one batch through `graph`, or why the grader will not run it: counted once per shape
-    of graph (a model before and after training, or the same network in a classmate's submission)."""
-    shape = hashlib.sha256(repr((graph.input_shape, graph.nodes, graph.outputs, [
-        (t.name, None if t.value is None else tuple(t.value.shape)) for t in graph.tensors])).encode()).hexdigest()
-    work = _WORK.get(shape)
+    """The work of one batch through `graph`, or why the grader will not run it: counted once per graph
+    (the grader's own models as built, the same in every submission; a graph looked at by several checks).
+    The key is the whole graph, its tensors' dtypes and values too: a count or a refusal made from one graph
+    is never another's (a graph the shape of a classmate's, with a float64 weight, once had the grader refuse
+    every graph of that shape in the batch's process: "the model's graph failed at aten.linear")."""
+    key = hashlib.sha256(repr((graph.input_shape, graph.nodes, graph.outputs)).encode())
+    for tensor in graph.tensors:
+        data = b"" if tensor.value is None else _tensor_bytes(tensor.value)
+        if data is None:  # a tensor that cannot be written out: counted, never shared
+            return _counted(graph)
+        key.update(repr((tensor.name, tensor.value is None, len(data))).encode())
+        key.update(data)
+    digest = key.hexdigest()
+    work = _WORK.get(digest)
     if work is None:
         if len(_WORK) > 256:
             _WORK.clear()
-        work = _WORK[shape] = _counted(graph)
+        work = _WORK[digest] = _counted(graph)
     return work
+
+
+def _tensor_bytes(value: Any) -> bytes | None:
+    """A tensor's dtype, shape and elements as the codec writes them (every tensor of a student's graph
+    crossed it), or None."""
+    try:
+        return tensor_bytes(value)
+    except Exception:  # a dtype the codec does not carry, a tensor with no data: not a student's
+        return None
 
 
 def work_problem(graph: Graph) -> str | None:

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -621,7 +621,10 @@ def _over_time(attempt: _Attempt, now: float) -> Stop | None:
 def _outside_steps(attempt: _Attempt) -> Stop:
     """Too much CPU used outside every step after the cells: the step whose processes left running
     used it takes the stop (its answer withdrawn), else the steps running now."""
-    allowed, step = attempt.worker.limits.call_seconds, attempt.charges.left_by
+    allowed, step, talk = attempt.worker.limits.call_seconds, attempt.charges.left_by, attempt.conversation
+    if talk.hidden_given and step not in {*talk.hidden, *(s for _, chain in talk.hidden_chains for s in chain)}:
+        step = None  # a public step's answer was frozen when the hidden part was sent: what its processes do
+        # after that (the submission's choice, its inputs at hand) must not reach its check (its verdict, its message)
     if step is None:
         return Stop("run_time", f"stopped: used more than {allowed:g} s of CPU outside its checks")
     attempt.blamed = attempt.withdrawn = step
@@ -703,7 +706,7 @@ class _Run:
             self.cells = talk.cells
         self.frozen = self.frozen or talk.hidden_given
         self.spans.update(talk.spans)
-        observations = dict(talk.observations)
+        observations = _seconds_counted(talk.observations, attempt.charges.charged)
         for running, chain_stop in attempt.chain_stops:
             self.note_stop(chain_stop)
             self._blame(running, chain_stop, observations)
@@ -756,6 +759,15 @@ class _Run:
             self.observations[step.name] = Observation(step.name, "not_run", error_message=why)
         return RunOutcome(self.observations, self.cells or (), self.timings, self.public_stop, tuple(self.stops),
                           restarts, self.spans)
+
+
+def _seconds_counted(observations: dict[str, Observation], charged: dict[str, float]) -> dict[str, Observation]:
+    """The answers, each with the CPU seconds its step used as the kernel counted them (grader/charges.py)
+    where that is more than the child said: its word is the probe's clock, which the student's code shares
+    (time.process_time replaced, the event rewritten), so a call over its budget cannot say it was within
+    it (cnn-digits' train/time-budget reads `seconds`)."""
+    return {name: replace(o, seconds=charged[name]) if charged.get(name, 0.0) > o.seconds else o
+            for name, o in observations.items()}
 
 
 def _cut_short(lane: Lane, blamed: str | None) -> bool:
