@@ -27,7 +27,6 @@ import subprocess
 import sys
 import termios
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ from grader.model import CheckResult, GradeReport
 from grader.roster import read_roster
 from grader.text_report import render
 
-from .conftest import ROOT, SUBMISSIONS, full_marks
+from .conftest import CHROMEDRIVER, CHROMIUM, ROOT, SUBMISSIONS, full_marks
 
 HOSTILE = SUBMISSIONS / "hostile"
 EXPECTED = json.loads((HOSTILE / "expected.json").read_text())
@@ -156,28 +155,8 @@ def test_folding_keeps_every_row_under_its_line() -> None:
 # ---------------------------------------------------------------- the pages, in a real browser
 
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 needs_chromium = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                                     reason="needs chromium and chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from .test_browser import FLAGS
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @needs_chromium
