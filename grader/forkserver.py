@@ -27,7 +27,6 @@ import select
 import shutil
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from .sandbox import (
     hand_over,
     hidden_data_arguments,
     is_alive,
+    open_private_folder,
     python_roots,
     release_user,
     system_view_arguments,
@@ -215,10 +215,10 @@ def kept_address(bwrap: str, warm: tuple[str, ...]) -> str:
     """The socket a kept template for `warm` listens on, in a folder only root may enter: named
     after the template's command line and the grader's code, so that a grader never reaches a
     template of another version, view or interpreter."""
-    os.makedirs(KEPT_FOLDER, mode=0o700, exist_ok=True)
-    folder = os.lstat(KEPT_FOLDER)
-    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != os.geteuid() or folder.st_mode & 0o077:
+    folder = open_private_folder(KEPT_FOLDER)
+    if folder is None:
         raise SandboxError(f"{KEPT_FOLDER} is not a folder only this user may enter: no kept template")
+    os.close(folder)
     digest = hashlib.sha256("\0".join([*template_arguments(bwrap, kept=True), sys.executable, *warm]).encode())
     digest.update(_grader_digest())
     return os.path.join(KEPT_FOLDER, f"template-{digest.hexdigest()[:32]}.sock")

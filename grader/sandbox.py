@@ -54,6 +54,7 @@ starts: it finds the ones that left the process group or were orphaned), then re
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 
@@ -432,15 +433,27 @@ def release_user(scratch: Path) -> None:
         os.close(fd)
 
 
+def open_private_folder(path: str) -> int | None:
+    """`path` (made 0700 where it is missing; OSError where it cannot be), opened, when it is a folder
+    this user owns that no one else may enter; else None (a link, a file, another's or an open folder)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ENOTDIR, errno.ELOOP):
+            return None
+        raise
+    status = os.fstat(folder)
+    if status.st_uid == os.geteuid() and not status.st_mode & 0o077:
+        return folder
+    os.close(folder)
+    return None
+
+
 def _users_lock() -> int | None:
     """USERS_FOLDER, opened, when it is a folder only root may enter; else None."""
     with contextlib.suppress(OSError):
-        os.makedirs(USERS_FOLDER, mode=0o700, exist_ok=True)
-        folder = os.open(USERS_FOLDER, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        status = os.fstat(folder)
-        if status.st_uid == os.geteuid() and not status.st_mode & 0o077:
-            return folder
-        os.close(folder)
+        return open_private_folder(USERS_FOLDER)
     return None
 
 
