@@ -85,6 +85,11 @@ class Conversation:
     def over(self) -> bool:
         return self.phase in ("done", "broken")
 
+    @property
+    def hidden_steps(self) -> set[str]:
+        """Every step of part 2, inline or in a forked chain."""
+        return {*self.hidden, *(s for _, chain in self.hidden_chains for s in chain)}
+
     def running_steps(self) -> list[tuple[str, float]]:
         """Every step running now, in any lane, with when it started."""
         found = [(self.running, self.running_since)] if self.running is not None else []

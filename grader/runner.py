@@ -622,7 +622,7 @@ def _outside_steps(attempt: _Attempt) -> Stop:
     """Too much CPU used outside every step after the cells: the step whose processes left running
     used it takes the stop (its answer withdrawn), else the steps running now."""
     allowed, step, talk = attempt.worker.limits.call_seconds, attempt.charges.left_by, attempt.conversation
-    if talk.hidden_given and step not in {*talk.hidden, *(s for _, chain in talk.hidden_chains for s in chain)}:
+    if talk.hidden_given and step not in talk.hidden_steps:
         step = None  # a public step's answer was frozen when the hidden part was sent: what its processes do
         # after that (the submission's choice, its inputs at hand) must not reach its check (its verdict, its message)
     if step is None:
