@@ -12,8 +12,11 @@ the plain wall-clock rule, said once (grader/runner.py).
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Callable
 
+AWAKE_POLL = 1.0  # seconds between two readings of the clock while waiting
 StallSource = Callable[[], "float | None"]  # stall seconds so far (any origin; only growth counts), or None
 
 
@@ -51,3 +54,33 @@ class AwakeClock:
 def awake_seconds(clock: AwakeClock, since: float, now: float) -> float:
     """Awake seconds from the reading `since` (of `clock`) to wall time `now`."""
     return clock.read(now) - since
+
+
+def machine_stall() -> float | None:
+    """The whole machine's stall seconds (/proc/pressure/cpu "some"): for processes that are the
+    grader's own and have no control group, such as a fork server's template. Generous: any
+    process waiting for a CPU counts, so a busy machine never shortens a wait."""
+    try:
+        with open("/proc/pressure/cpu") as file:
+            for line in file:
+                if line.startswith("some "):
+                    return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def readable_within(fd: int, seconds: float, at_most: float, stalled: StallSource = machine_stall) -> bool:
+    """Whether `fd` becomes readable within `seconds` of awake time (wall time less the stall that
+    `stalled` counts meanwhile), and `at_most` seconds of wall time: the waits for what the grader
+    started itself, such as a template importing torch, which a busy machine slows down."""
+    clock = AwakeClock(stalled)
+    started = time.monotonic()
+    start = clock.read(started)
+    while True:
+        now = time.monotonic()
+        left = min(seconds - (clock.read(now) - start), at_most - (now - started))
+        if select.select([fd], [], [], min(AWAKE_POLL, max(0.0, left)))[0]:
+            return True
+        if left <= 0:
+            return False

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import fontlist, isolate
+from .awake import readable_within
 from .cgroups import ControlGroup, Usage
 from .cgroups import availability as groups_problem
 from .errors import SandboxError
@@ -62,8 +63,11 @@ from .syscall_filter import filter_file
 
 CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_NET_ADMIN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 STATUS = struct.Struct("=i")
-TEMPLATE_PATIENCE = 120.0  # seconds for a template to import torch on a busy machine
-JOIN_PATIENCE = 30.0
+# Awake seconds (grader/awake.py: a busy machine's waits for a CPU are not counted) for a template
+# to import torch, and for a forked child to say it started; past the wall-time bound, the grader
+# gives up whatever the machine's load (a rerun tries again: grader/pool.py).
+TEMPLATE_PATIENCE, TEMPLATE_WALL_BOUND = 120.0, 1200.0
+JOIN_PATIENCE, JOIN_WALL_BOUND = 30.0, 600.0
 
 
 def template_arguments(bwrap: str, kept: bool = False) -> list[str]:
@@ -163,8 +167,8 @@ class Template:
         said stays unread (peeked): each grader process sharing the template reads it."""
         if self.ready:
             return
-        left = TEMPLATE_PATIENCE - (time.monotonic() - self.started)
-        if not select.select([self.sock], [], [], max(0.0, left))[0] or self.sock.recv(1, socket.MSG_PEEK) != b"R":
+        if not readable_within(self.sock.fileno(), TEMPLATE_PATIENCE, TEMPLATE_WALL_BOUND) \
+                or self.sock.recv(1, socket.MSG_PEEK) != b"R":
             if self.owner == os.getpid():
                 self.close()
             raise SandboxError(f"the fork server's template did not start: {self._stderr_tail()}")
@@ -319,7 +323,7 @@ class ForkedProcess:
 
 def _receive_pid(control: socket.socket) -> int:
     """The pid (in the grader's namespace) of the child's first process, from its credentials."""
-    if not select.select([control], [], [], JOIN_PATIENCE)[0]:
+    if not readable_within(control.fileno(), JOIN_PATIENCE, JOIN_WALL_BOUND):
         raise SandboxError("the fork server's child did not start")
     size = socket.CMSG_SPACE(struct.calcsize("3i"))
     data, ancillary, _, _ = control.recvmsg(1, size)

@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
-import selectors
 import signal
 import sys
 import time
@@ -23,6 +22,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .assignments import Assignment
+from .awake import readable_within
 from .course import StudentTerms
 from .errors import GraderError, OutputError, SandboxError
 from .files import OutputFolder
@@ -36,7 +36,8 @@ from .submission import Submission
 from .textsafe import one_line
 
 WARM_AHEAD = 3  # per worker process; more start-ups overlap, each costs a kernel's memory
-WARM_PATIENCE = 20.0  # seconds from a warm worker's start; past it, a fresh one is quicker
+WARM_PATIENCE = 20.0  # awake seconds from a warm worker's start; past it, a fresh one is quicker
+WARM_WALL_BOUND = 200.0  # and wall seconds, however busy the machine
 FORKED_AHEAD = 1  # with the fork server: one child ahead hides its start-up, more only hold memory
 LONG_CALL_SECONDS = 5.0  # above this call limit, start-ups ahead would eat into students' time
 
@@ -105,14 +106,15 @@ class WarmPool:
 
 
 def _ready_soon(worker: Worker) -> bool:
-    """Whether a warm worker is ready within WARM_PATIENCE of its start; a rare one hangs there."""
+    """Whether a warm worker is ready within WARM_PATIENCE of its start in awake time (its waits
+    for a CPU not counted, grader/awake.py); a rare one hangs there."""
     assert worker.process.stdout is not None
     if worker.ready_after is None:
-        patience = max(0.0, worker.started + WARM_PATIENCE - time.monotonic())
-        with selectors.DefaultSelector() as selector:
-            selector.register(worker.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout=patience):
-                return False
+        now = time.monotonic()
+        patience = WARM_PATIENCE - (worker.awake(now) - worker.started_awake)
+        bound = WARM_WALL_BOUND - (now - worker.started)
+        if not readable_within(worker.process.stdout.fileno(), patience, bound, worker.clock.stalled):
+            return False
     return worker.wait_ready()
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from grader import protocol
-from grader.awake import AwakeClock
+from grader.awake import AwakeClock, machine_stall, readable_within
 from grader.cgroups import _stall
 from grader.child import RunDelay, _CellWatch, cell_wall
 from grader.model import Step
@@ -25,6 +27,37 @@ class FakePressure:
 
     def __call__(self) -> float | None:
         return self.value
+
+
+def test_a_wait_for_the_graders_own_processes_does_not_count_a_busy_machines_stall() -> None:
+    """A template importing torch on a machine whose every moment is stall: the wait outlives its
+    patience in wall time (the writer answers only after 0.3 s, six patiences) and sees the answer."""
+    reading, writing = os.pipe()
+    try:
+        writer = threading.Timer(0.3, os.write, (writing, b"R"))
+        writer.start()
+        assert readable_within(reading, 0.05, 60.0, stalled=time.monotonic)
+        writer.join()
+    finally:
+        os.close(reading)
+        os.close(writing)
+
+
+def test_a_wait_ends_at_its_patience_or_its_wall_bound() -> None:
+    reading, writing = os.pipe()
+    try:
+        assert not readable_within(reading, 0.05, 60.0, stalled=FakePressure(0.0))  # nothing stalled
+        assert not readable_within(reading, 60.0, 0.05, stalled=time.monotonic)  # all stalled: the bound
+    finally:
+        os.close(reading)
+        os.close(writing)
+
+
+def test_the_machines_stall_is_read_where_the_kernel_counts_it() -> None:
+    stall = machine_stall()
+    assert stall is None or stall >= 0.0
+    if os.path.exists("/proc/pressure/cpu"):
+        assert stall is not None
 
 
 def test_awake_time_is_wall_time_less_the_stall_grown_meanwhile() -> None:
