@@ -4,7 +4,7 @@ A rule that forbids one route to a convolution or a pooling forbids the computat
 ATen operator of its family (forward, backward, mkldnn, slow and depthwise variants, im2col and
 col2im), the Python functions around them (`torch.nn.grad.conv2d_weight`, `torch.mkldnn_*`), and
 numpy's and scipy's routines that compute it. Both sides use this module: the probe matches the
-operators it sees run, grader/forbidden.py the names the source uses. Standard library only.
+operators it sees run, grader/forbidden/ the names the source uses. Standard library only.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ OPERATORS: dict[str, re.Pattern[str]] = {  # matched against an ATen operator's 
     "pooling": re.compile(_POOLING),
 }
 ARRAY_ROUTINES: dict[str, re.Pattern[str]] = {  # a routine's name in an array library: the start of a name
-    # called on any base (grader/forbidden.py), anywhere in the last part of a library's dotted name
+    # called on any base (grader/forbidden/), anywhere in the last part of a library's dotted name
     "convolution": re.compile(r"convolve|correlate|xcorr|acorr|[ls]filt|filtfilt|sosfilt|upfirdn|resample_poly|sepfir"
                               r"|polymul"),
     "pooling": re.compile(r"(maximum|minimum|uniform|median|rank|percentile|order|generic)_filter|block_reduce"

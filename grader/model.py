@@ -62,7 +62,7 @@ class Step:
     `forbidden` names what the function must not call (dotted torch paths, "aten.<op>", or a whole
     family, "family.convolution": grader/families.py):
     watched at run time in the sandbox and read from the submitted source in the grader
-    (grader/forbidden.py).
+    (grader/forbidden/).
     """
 
     name: str

@@ -1,4 +1,4 @@
-"""The "must not call" rule: read from source (grader/forbidden.py) and watched at run time
+"""The "must not call" rule: read from source (grader/forbidden/) and watched at run time
 (grader/probe.py's guard, run here on real torch calls). Sources are literals; no process."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Hostile: correct (tensor slicing: F.pad, Tensor.unfold), but conv_layer reaches a name bound to
 an expression nested 1500 deep, in a cell that fails in the kernel but that ast.parse reads.
 
-The grader's static "must not call" check (grader/forbidden.py) reads what conv_layer reaches
+The grader's static "must not call" check (grader/forbidden/) reads what conv_layer reaches
 and could overflow the stack on it: a failure of the grader's own checking is at worst the error
 of the checks it was for, never a crash of the run; the exercises without a rule keep their marks.
 """
