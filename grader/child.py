@@ -317,9 +317,18 @@ def _setup_source(config: dict[str, Any]) -> str:
     return setup + "__import__('gc').freeze()\n__import__('gc').enable()\n"
 
 
+def interruptible() -> None:
+    """SIGINT raises KeyboardInterrupt here, as in a Jupyter kernel: the cell watch stops a cell with
+    it. A grader started with SIGINT ignored (`grade batch ... &` in a script, a batch's workers)
+    hands the ignoring down through fork and exec, and Python then keeps it: a spinning cell would
+    run on until the grader stopped the whole notebook, every later cell's function lost with it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(scratch: Path) -> int:
     import nbformat
 
+    interruptible()  # the kernel it starts then starts with SIGINT's default, not an ignoring
     config = json.loads((scratch / protocol.CONFIG).read_text())
     events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     client = _capped_client(
@@ -393,6 +402,7 @@ def _reseed() -> None:
 def in_process(scratch: Path, report: int) -> int:
     """D: the notebook's cells and the probe in this process; each cell's log also goes to the
     supervisor through `report`, which tells how this process ended."""
+    interruptible()
     config = json.loads((scratch / protocol.CONFIG).read_text())
     events = _Events(scratch / protocol.OUT / protocol.EVENTS)
     _reseed()

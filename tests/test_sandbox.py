@@ -320,6 +320,34 @@ def test_a_cell_is_stopped_by_its_cpu_time_and_the_others_still_run(tmp_path: Pa
     assert outcome.limits_hit == ("cell time limit",)
 
 
+SPINNING_CELL_IN_A_GRADER_IGNORING_SIGINT = """
+import json, signal, sys
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `grade batch ... &` in a script starts it, or a batch's worker
+from grader.model import Step
+from grader.runner import run_steps
+from grader.sandbox import Limits, get_sandbox
+outcome = run_steps(Path(sys.argv[1]), [Step("f/one", "f")], get_sandbox(sys.argv[2]), Limits(cell_seconds=2),
+                    warm_imports=())
+print(json.dumps([[c.status for c in outcome.cells], outcome.observations["f/one"].value]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["bwrap-fork", "bwrap"])
+def test_a_spinning_cell_is_stopped_when_the_grader_was_started_ignoring_sigint(tmp_path: Path, backend: str) -> None:
+    """The cell watch stops a cell with SIGINT; a grader started with SIGINT ignored handed the
+    ignoring down to the forked children, the cell spun on until the grader stopped the whole
+    notebook, and the function of the later cell was never graded."""
+    problem = fork_problem() if backend == "bwrap-fork" else bwrap_problem()
+    if problem:
+        pytest.skip(problem)
+    notebook = tmp_path / "spins.ipynb"
+    _notebook(notebook, "while True:\n    pass", "def f():\n    return 7")
+    done = subprocess.run([sys.executable, "-c", SPINNING_CELL_IN_A_GRADER_IGNORING_SIGINT, str(notebook), backend],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert json.loads(done.stdout.splitlines()[-1]) == [["timeout", "ok"], 7], done.stderr[-2000:]
+
+
 def test_a_step_is_stopped_by_its_cpu_time_even_when_it_swallows_the_alarm(tmp_path: Path) -> None:
     notebook = tmp_path / "stubborn.ipynb"
     _notebook(notebook, "def f():\n    while True:\n        try:\n            while True:\n                pass\n"
