@@ -15,11 +15,12 @@ import stat
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from .errors import UsageError
-from .intake import SUFFIXES, detect_layout
+from .intake import SUFFIXES, detect_layout, not_an_export
 from .submission import MAX_SUBMISSION_BYTES
 
 MAX_MEMBERS = 100_000
@@ -34,7 +35,7 @@ def opened_export(path: Path) -> Iterator[Path]:
         yield path
         return
     if not path.is_file():
-        raise UsageError(f"{path} is not a folder of submissions (nor a .zip)")
+        raise not_an_export(path)
     folder = Path(tempfile.mkdtemp(prefix="coursegrade-export-"))
     try:
         _unpack(path, folder)
@@ -67,20 +68,33 @@ def _unpack_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, folder: Pat
     name = _safe_name(member)
     if name is None or member.is_dir() or name.suffix not in SUFFIXES:
         return
+    link = stat.S_ISLNK(member.external_attr >> 16)
+    data = b"" if link else _member_data(zipped, member)
     target = folder.joinpath(*name.parts)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if os.path.lexists(target):  # a name twice in the archive: the later one, as unzip does
             target.unlink()
-        if stat.S_ISLNK(member.external_attr >> 16):
+        if link:
             os.symlink(LINK_TARGET, target)
             return
-        with zipped.open(member) as source, open(target, "xb") as sink:
-            sink.write(source.read(MAX_SUBMISSION_BYTES + 1))  # a bigger one is refused when graded
+        with open(target, "xb") as sink:
+            sink.write(data)
         stamp = time.mktime((*member.date_time, 0, 0, -1))
         os.utime(target, (stamp, stamp))
-    except (OSError, ValueError, NotImplementedError, zipfile.BadZipFile):  # a refused name, a bad entry
+    except (OSError, ValueError, OverflowError):  # a name or a date this system refuses
         return
+
+
+def _member_data(zipped: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """A submission's bytes (a bigger one than a submission may be is refused when graded). A damaged
+    or unreadable entry makes the archive unreadable: skipping it would drop a student's work unsaid."""
+    try:
+        with zipped.open(member) as source:
+            return source.read(MAX_SUBMISSION_BYTES + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as error:
+        raise zipfile.BadZipFile(f"{member.filename} cannot be unpacked ({error}): download the export again, "
+                                 "or grade a folder of what can be unpacked") from None
 
 
 def _single_top(folder: Path) -> Path:

@@ -291,5 +291,5 @@ def detect_assignment(submission: Submission, root: Path | None = None) -> str:
     best = max(scores.values(), default=0)
     winners = [n for n, s in scores.items() if s == best]
     if best == 0 or len(winners) != 1:
-        raise AssignmentError.undetected(submission.path, known)
+        raise AssignmentError.undetected(submission.path, known, submission.compile_problem)
     return winners[0]

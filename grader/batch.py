@@ -162,6 +162,9 @@ class Progress:
 def read_intake(config: BatchConfig, folder: Path) -> Intake:
     """The export's entries; a UsageError when it holds nothing to grade."""
     intake = read_export(folder, config.layout, config.roster, config.pick, config.deadline)
+    if not intake.entries and not intake.missing and intake.unmatched:
+        raise UsageError(f"none of the {len(intake.unmatched)} files under {config.folder} can be told a student's "
+                         f"(e.g. {intake.unmatched[0]}): see --layout{' and --roster' if config.roster else ''}")
     if not intake.entries and not intake.missing:
         raise UsageError(f"no .ipynb or .py submissions under {config.folder}")
     return intake
@@ -174,10 +177,10 @@ def run_batch(config: BatchConfig, stream: IO[str] | None = None) -> BatchOutcom
     started = time.monotonic()
     if config.scheduler is not None:
         _check_scheduler(config.scheduler)
-    engine = _open_course_db(config)
     with OutputFolder.open(config.output) as output:  # before any student's code runs
         with opened_export(config.folder) as folder:
             intake = read_intake(config, folder)
+            engine = _open_course_db(config)  # once the export is known good: bad input makes no database
             config = _with_terms(config, intake, engine)
             remove_stale(output, set(intake.students))
             keyed = [(e, grading_key(e, config)) for e in intake.entries]

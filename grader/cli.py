@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from .errors import GraderError, KernelStartError, UsageError
+from .errors import GraderError, KernelStartError, OutputError, UsageError
 from .textsafe import one_line, visible
 
 if TYPE_CHECKING:
@@ -76,6 +76,19 @@ def _add_sandbox_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _count(least: int) -> Callable[[str], int]:
+    """An argument type: a whole number of at least `least` (-j 0 would grade nothing, for ever)."""
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"not a whole number of {least} or more: {text!r}")
+        return value
+    return count
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -102,7 +115,7 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
                         help="grade as a student would: public checks only, hidden ones listed as skipped")
     parser.add_argument("--report", nargs="?", type=Path, const=Path(), metavar="PATH",
                         help="also write the HTML report (default: FILE's name with .html, beside it)")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+    parser.add_argument("-j", "--jobs", type=_count(1), metavar="N",
                         help="run up to N independent trainings (or other chains of checks) at once, each in "
                              "its own process within its own CPU limits (default: the cores there are)")
     parser.add_argument("--keep-warm", nargs="?", type=_seconds, const=KEEP_WARM_SECONDS, default=0.0,
@@ -115,13 +128,11 @@ def _configure_grade(parser: argparse.ArgumentParser) -> None:
 
 def _run_grade(args: argparse.Namespace) -> int:
     from .files import OutputFolder
-    from .formats import FILE_NAMES, MACHINE_FORMATS, render
+    from .formats import render
     from .text_report import render as render_text
     from .text_report import terminal_width
 
     formats = args.format or []
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     if len(formats) > 1 and not args.output_dir:
         raise UsageError("several --format need --output-dir (one file each)")
     with contextlib.ExitStack() as opened:  # the output folders, opened before the student's code runs
@@ -130,18 +141,35 @@ def _run_grade(args: argparse.Namespace) -> int:
         report = _grade_one(args)
         if sys.stderr.isatty():
             sys.stderr.write("\r\033[K")  # the progress line goes
-        if outputs is not None:
-            for fmt in formats or MACHINE_FORMATS:
-                path = outputs.write(FILE_NAMES[fmt], render(report, fmt))
-                print(f"wrote {one_line(str(path))}", file=sys.stderr)
-            print(render_text(report, verbose=args.verbose, width=terminal_width()))
-        elif formats and formats[0] != "text":
-            print(render(report, formats[0]))
-        else:
-            print(render_text(report, verbose=args.verbose, width=terminal_width()))
-        if html is not None:
-            _write_html_report(report, args, *html)
+        written, report_page, refused = _write_files(report, args, outputs, html)
+        for path in written:
+            print(f"wrote {one_line(str(path))}", file=sys.stderr)
+        machine = bool(formats) and formats[0] != "text" and outputs is None  # stdout holds JSON or XML only
+        print(render(report, formats[0]) if machine else render_text(report, verbose=args.verbose,
+                                                                      width=terminal_width()))
+        if report_page is not None:
+            print(f"HTML report written to {one_line(str(report_page))}", file=sys.stderr if machine else sys.stdout)
+        if refused is not None:  # said once the result is shown
+            raise refused
     return EXIT_PASSED if report.all_passed else EXIT_FAILED
+
+
+def _write_files(report: GradeReport, args: argparse.Namespace, outputs: OutputFolder | None,
+                 html: tuple[OutputFolder, str] | None) -> tuple[list[Path], Path | None, OutputError | None]:
+    """Every file asked for, written before anything is printed (a reader of the output that goes away,
+    `| head -1`, costs none of them): the --output-dir files, the HTML report, and the refusal that
+    stopped the writing, if one did."""
+    from .formats import FILE_NAMES, MACHINE_FORMATS, render
+
+    written: list[Path] = []
+    try:
+        if outputs is not None:
+            for fmt in args.format or MACHINE_FORMATS:
+                written.append(outputs.write(FILE_NAMES[fmt], render(report, fmt)))
+        page = _write_html_report(report, args, *html) if html is not None else None
+    except OutputError as refused:
+        return written, None, refused
+    return written, page, None
 
 
 def _open_report_folder(args: argparse.Namespace, opened: contextlib.ExitStack) -> tuple[OutputFolder, str] | None:
@@ -154,13 +182,10 @@ def _open_report_folder(args: argparse.Namespace, opened: contextlib.ExitStack) 
     return opened.enter_context(folder), name
 
 
-def _write_html_report(report: GradeReport, args: argparse.Namespace, folder: OutputFolder, name: str) -> None:
+def _write_html_report(report: GradeReport, args: argparse.Namespace, folder: OutputFolder, name: str) -> Path:
     from .html_report import write_report
 
-    where = write_report(report, args.file, folder, name)
-    formats = args.format or []
-    machine = bool(formats) and formats[0] != "text" and not args.output_dir
-    print(f"HTML report written to {one_line(str(where))}", file=sys.stderr if machine else sys.stdout)
+    return write_report(report, args.file, folder, name)
 
 
 def _grade_one(args: argparse.Namespace) -> GradeReport:
@@ -217,7 +242,8 @@ def _run_list(args: argparse.Namespace) -> int:
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, default=Path("reports/demo"),
                         help="where the reports go (default: reports/demo)")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N submissions at once (default: cores)")
+    parser.add_argument("-j", "--jobs", type=_count(1), metavar="N",
+                        help="grade N submissions at once (default: cores)")
     parser.add_argument("-a", "--assignment", action="append", metavar="NAME",
                         help="only this assignment (repeatable; default: all)")
     _add_sandbox_option(parser)
@@ -247,7 +273,7 @@ def _configure_batch(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, metavar="DIR", help="the folder (or .zip) of submissions")
     parser.add_argument("-a", "--assignment", metavar="NAME", required=True, help="the assignment to grade")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT", help="where the reports go (default: reports/NAME)")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N", default=default_jobs(),
+    parser.add_argument("-j", "--jobs", type=_count(1), metavar="N", default=default_jobs(),
                         help="grade N submissions at once (default: the number of CPU cores, here %(default)s)")
     parser.add_argument("--no-hidden", action="store_true", help="public checks only (hidden ones listed as skipped)")
     parser.add_argument("--roster", type=Path, metavar="CSV",
@@ -282,11 +308,8 @@ def _deadline(text: str) -> datetime:
 def _run_batch(args: argparse.Namespace) -> int:
     from .assignments import course_root, load_assignment, sandbox_settings
     from .batch import BatchConfig, run_batch, summary_line
-    from .sandbox import start_early
-
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     from .roster import read_roster
+    from .sandbox import start_early
 
     if args.pick == "latest-before-deadline" and args.deadline is None and args.layout != "canvas":
         print("grade batch: no --deadline: only Canvas's late tags tell which files are late", file=sys.stderr)
@@ -336,11 +359,11 @@ def _configure_validate(parser: argparse.ArgumentParser) -> None:
                         help="instead, grade every first-order mutant of the reference (grader/mutants.py): "
                              "each must lose marks on its own exercise; exit 1 below the assignment's "
                              "MUTATION_MINIMUM")
-    parser.add_argument("--sample", type=int, metavar="N",
+    parser.add_argument("--sample", type=_count(0), metavar="N",
                         help="with --mutants: grade a seeded sample of N mutants, 0 for all (default: the "
                              "assignment's MUTATION_SAMPLE; 25 where an exercise is `train`; else all)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="with --sample: the sample's seed (default 0)")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="grade N at once (default: cores)")
+    parser.add_argument("-j", "--jobs", type=_count(1), metavar="N", help="grade N at once (default: cores)")
     _add_sandbox_option(parser)
 
 
@@ -348,19 +371,20 @@ def _run_validate(args: argparse.Namespace) -> int:
     import json
 
     from .assignments import course_root, hidden_listing, load_assignment
+    from .files import write_atomic
     from .validate import validate
 
     assignment = load_assignment(args.assignment)
     if not assignment.has_reference:
         raise UsageError(f"validating {args.assignment} needs its reference folder (instructors only)")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     if args.write_listing:
         listing = json.dumps(hidden_listing(assignment.checks), indent=1) + "\n"
-        (assignment.folder / "hidden.json").write_text(listing)
+        write_atomic(assignment.folder / "hidden.json", listing)
         assignment = load_assignment(args.assignment)
     if args.mutants:
         return _run_mutants(assignment, args)
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(f"--samples {args.samples}: no such folder (it holds NAME/expected.json and the samples)")
     findings = validate(assignment, args.sandbox, args.samples or course_root() / "tests" / "submissions")
     for finding in findings:
         print(f"✗ {finding.subject}: {finding.problem}")
@@ -392,7 +416,7 @@ def _add_db_option(parser: argparse.ArgumentParser) -> None:
 def _engine(args: argparse.Namespace) -> Any:
     from .course_db import database_url, open_db
 
-    return open_db(database_url(args.db))
+    return open_db(database_url(args.db), create=False)
 
 
 def _configure_override(parser: argparse.ArgumentParser) -> None:
@@ -412,38 +436,66 @@ def _configure_override(parser: argparse.ArgumentParser) -> None:
     _add_db_option(parser)
 
 
-def _override_requests(args: argparse.Namespace) -> list[Any]:
-    import csv
+OVERRIDE_COLUMNS = ("student", "assignment", "target", "points", "reason")
 
+
+def _override_requests(args: argparse.Namespace) -> list[Any]:
     from .course_book import OverrideRequest
 
     if args.from_csv:
-        try:
-            with open(args.from_csv, newline="", encoding="utf-8-sig") as f:
-                rows = list(csv.DictReader(f))
-            return [OverrideRequest(r["student"], r["assignment"], r["target"], float(r["points"]),
-                                    r.get("reason") or "") for r in rows]
-        except (OSError, KeyError, ValueError) as error:
-            raise UsageError(f"cannot read overrides from {args.from_csv}: {error} (columns: student, assignment, "
-                             "target, points, reason)") from None
+        return _overrides_from_csv(args.from_csv)
     if args.points is None:
         raise UsageError("grade override STUDENT ASSIGNMENT CHECK|EXERCISE POINTS --reason TEXT "
                          "(or --from-csv CSV, or --list)")
     return [OverrideRequest(args.student, args.assignment, args.target, args.points, args.reason or "")]
 
 
+def _overrides_from_csv(path: Path) -> list[Any]:
+    """Every row of an overrides CSV, each a request that names its line; a UsageError for a file
+    that cannot be read, has not the columns, or holds no override."""
+    import csv
+
+    from .course_book import OverrideRequest
+
+    columns = ", ".join(OVERRIDE_COLUMNS)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            reader = csv.DictReader(file)
+            header, rows = reader.fieldnames or [], [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"cannot read overrides from {path}: {reason} (a UTF-8 CSV with columns {columns})") from None
+    absent = [c for c in OVERRIDE_COLUMNS[:4] if c not in header]
+    if absent:
+        raise UsageError(f"{path} has no column {', '.join(absent)} (its first line must be the header: {columns})")
+    if not rows:
+        raise UsageError(f"{path} holds no override, only its header")
+    return [OverrideRequest(row["student"] or "", row["assignment"] or "", row["target"] or "",
+                            _points(row["points"], f"{path} line {line}"), row.get("reason") or "",
+                            f"{path} line {line}") for line, row in rows]
+
+
+def _points(text: str | None, where: str) -> float:
+    try:
+        return float(text or "")
+    except ValueError:
+        raise UsageError(f"{where}: points {text!r} is not a number") from None
+
+
 def _run_override(args: argparse.Namespace) -> int:
     import getpass
 
-    from .course_book import add_override, list_overrides
+    from .course_book import add_overrides, list_overrides
 
-    engine = _engine(args)
     if args.list:
-        for line in list_overrides(engine):
+        listed = list_overrides(_engine(args))
+        for line in listed:
             print(visible(line))
+        print(f"{len(listed)} override{'s' * (len(listed) != 1)}")
         return EXIT_PASSED
-    for request in _override_requests(args):
-        print(visible(add_override(engine, request, getpass.getuser())))
+    requests = _override_requests(args)  # all read before the database is opened
+    for line in add_overrides(_engine(args), requests, getpass.getuser()):
+        print(visible(line))
     print("the students' reports show it after the next grade batch of the assignment")
     return EXIT_PASSED
 
@@ -530,9 +582,16 @@ def _command_help() -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line as the grader's own are (`--help` has the rest)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def _parser(command: Command | None) -> argparse.ArgumentParser:
     if command is None:
-        parser = argparse.ArgumentParser(
+        parser = _Parser(
             prog="grade", description=DESCRIPTION,
             usage=f"grade [options] FILE\n       grade {{{','.join(COMMANDS)}}} ...   (grade COMMAND --help)",
             epilog=f"{_command_help()}\n{EXIT_CODES}\n{EXAMPLES}",
@@ -540,7 +599,7 @@ def _parser(command: Command | None) -> argparse.ArgumentParser:
         )
         _configure_grade(parser)
         return parser
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=f"grade {command.name}", description=command.summary, epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -561,8 +620,12 @@ def _sandbox_possible() -> bool:
     return all(hasattr(os, name) for name in ("setsid", "killpg", "getpgid"))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: unwinds as Ctrl-C does (sandboxes stopped, a batch's saved students kept)."""
+
+
 def _terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -570,6 +633,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # workers, which deadlock on a thread pool that torch started before the fork.
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:  # started with its standard output closed (`grade ... >&-`): nowhere to say the result
+        print("grade: error: the standard output is closed: redirect it (to a file, or to /dev/null) "
+              "instead of closing it", file=sys.stderr)
+        return EXIT_USAGE
     command = COMMANDS.get(arguments[0]) if arguments else None
     if command is not None and command.name in NEEDS_SANDBOX and not _sandbox_possible():
         print(f"grade: error: grade {command.name} runs students' code in a sandbox, which needs Linux "
@@ -583,9 +650,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraderError as error:  # a kernel that did not start is the grader's failure on this submission: 1
         print(f"grade: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED if isinstance(error, KernelStartError) else EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("grade: interrupted", file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
     except BrokenPipeError:  # the reader went away (e.g. `grade ... | head`)
         sys.stderr.close()
         return EXIT_FAILED
@@ -601,7 +668,7 @@ def run() -> None:
     if threading.active_count() == 1:
         atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: started closed (None)
                 stream.flush()
         os._exit(code)
     sys.exit(code)

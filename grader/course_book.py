@@ -249,7 +249,8 @@ def find_student(db: Session, identifier: str) -> Student:
     found = [s for s in db.scalars(select(Student)) if wanted in {i.casefold() for i in s.identifiers}]
     if len(found) != 1:
         problem = "no student" if not found else f"{len(found)} students ({', '.join(s.key for s in found)})"
-        raise UsageError(f"{problem} of the course database go by {identifier!r}: give their login, SIS id, "
+        verb = "goes" if len(found) < 2 else "go"
+        raise UsageError(f"{problem} of the course database {verb} by {identifier!r}: give their login, SIS id, "
                          "email or LMS id as the roster has it")
     return found[0]
 
@@ -269,31 +270,46 @@ class OverrideRequest:
     target: str
     points: float
     reason: str
+    where: str = ""  # where it was asked, for messages ("overrides.csv line 3"); "" for the command line
 
 
-def add_override(engine: Engine, request: OverrideRequest, author: str) -> str:
-    """Record an override and apply it to the current grading now; what happened, in words."""
-    if not request.reason.strip():
-        raise UsageError("an override needs --reason: the student's report shows it")
+def add_overrides(engine: Engine, requests: Sequence[OverrideRequest], author: str) -> list[str]:
+    """Record the overrides and apply each to its current grading now, all of them or none (one
+    transaction: a CSV with a bad line changes nothing); what happened, in words."""
     with session(engine) as db, db.begin():
-        student = find_student(db, request.student)
-        assignment = find_assignment(db, request.assignment)
-        current = _current(db, student.id, assignment.id)
-        if current is None:
-            raise UsageError(f"{student.key} has no grading of {assignment.name} yet: grade the batch first")
-        kind, most = _target(current, request.target)
-        if not 0 <= request.points <= most:
-            raise UsageError(f"{request.points:g} points for {request.target}: between 0 and {most:g}")
-        db.add(OverrideRow(student_id=student.id, assignment_id=assignment.id, target=request.target, kind=kind,
-                           points=request.points, reason=request.reason.strip(), author=author,
-                           created_at=datetime.now()))
-        db.flush()
-        before = current.final
-        _refinal(db, current, student.id, assignment.id)
-        moved = f"score {_text(before)} → {_text(current.final)}" if before != current.final else "score unchanged"
-        db.add(ScoreChange(student_id=student.id, assignment_id=assignment.id, grading_id=current.id,
-                           at=datetime.now(), cause="override", old=before, new=current.final,
-                           detail=f"{request.target} → {request.points:g}: {request.reason.strip()}"))
+        return [_add_override(db, request, author) for request in requests]
+
+
+def _add_override(db: Session, request: OverrideRequest, author: str) -> str:
+    try:
+        return _record_override(db, request, author)
+    except UsageError as error:
+        raise UsageError(f"{request.where}: {error}" if request.where else str(error)) from None
+
+
+def _record_override(db: Session, request: OverrideRequest, author: str) -> str:
+    """Record one override and apply it to the current grading; what happened, in words."""
+    if not request.reason.strip():
+        raise UsageError("an override needs a reason (--reason TEXT, or a CSV's reason column): the student's "
+                         "report shows it")
+    student = find_student(db, request.student)
+    assignment = find_assignment(db, request.assignment)
+    current = _current(db, student.id, assignment.id)
+    if current is None:
+        raise UsageError(f"{student.key} has no grading of {assignment.name} yet: grade the batch first")
+    kind, most = _target(current, request.target)
+    if not 0 <= request.points <= most:
+        raise UsageError(f"{request.points:g} points for {request.target}: between 0 and {most:g}")
+    db.add(OverrideRow(student_id=student.id, assignment_id=assignment.id, target=request.target, kind=kind,
+                       points=request.points, reason=request.reason.strip(), author=author,
+                       created_at=datetime.now()))
+    db.flush()
+    before = current.final
+    _refinal(db, current, student.id, assignment.id)
+    moved = f"score {_text(before)} → {_text(current.final)}" if before != current.final else "score unchanged"
+    db.add(ScoreChange(student_id=student.id, assignment_id=assignment.id, grading_id=current.id,
+                       at=datetime.now(), cause="override", old=before, new=current.final,
+                       detail=f"{request.target} → {request.points:g}: {request.reason.strip()}"))
     return f"{student.key} · {assignment.name} · {request.target} → {request.points:g} ({moved})"
 
 
@@ -414,6 +430,8 @@ def course_table(engine: Engine, assignments: Sequence[str] = ()) -> tuple[list[
     """Every student and assignment (or the ones asked for), with the current scores that count."""
     with session(engine) as db:
         rows = list(db.scalars(select(AssignmentRow).order_by(AssignmentRow.id)))
+        if not rows:  # an export of no one: say so, never an empty file
+            raise UsageError("the course database holds no gradings yet: run grade batch first")
         if assignments:
             by_name = {r.name: r for r in rows}
             rows = [by_name.get(a) or find_assignment(db, a) for a in assignments]
@@ -431,5 +449,5 @@ def course_table(engine: Engine, assignments: Sequence[str] = ()) -> tuple[list[
         return [BookAssignment(r.name, r.title, r.max_score, r.canvas) for r in rows], students
 
 
-__all__ = ["BookAssignment", "BookStudent", "Change", "OverrideRequest", "Recorded", "add_override", "batch_terms",
+__all__ = ["BookAssignment", "BookStudent", "Change", "OverrideRequest", "Recorded", "add_overrides", "batch_terms",
            "changes", "course_table", "history", "late_penalty", "list_overrides", "reconcile"]

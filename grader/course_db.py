@@ -13,11 +13,14 @@ Nothing here grades: course_book.py reconciles the database with a batch's files
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, ForeignKey, String, UniqueConstraint, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from .errors import UsageError
@@ -169,14 +172,16 @@ def _sqlite_pragmas(connection: object, record: object) -> None:
     cursor.close()
 
 
-def open_db(url: str) -> Engine:
-    """An engine on the course database, its schema upgraded to the newest migration."""
+def open_db(url: str, create: bool = True) -> Engine:
+    """An engine on the course database, its schema upgraded to the newest migration. A SQLite file
+    that is not there is made when `create` (a batch records into it), else a UsageError: a command
+    that reads the course (history, changes, export, override) has nothing to read in a new one, and
+    a mistyped --db must not leave an empty database behind."""
     from alembic import command
     from alembic.config import Config
 
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
+        _sqlite_folder(url, create)
         engine = create_engine(url, connect_args={"timeout": 60} if url.startswith("sqlite") else {})
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -186,9 +191,24 @@ def open_db(url: str) -> Engine:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except Exception as error:  # a bad URL, a missing driver, a server that refuses
-        raise UsageError(f"cannot open the course database {_safe(url)}: {error}") from None
+    except UsageError:
+        raise
+    except Exception as error:  # a bad URL, a missing driver, a server that refuses, a folder not writable
+        reason = (error.strerror if isinstance(error, OSError) else None) or str(error).splitlines()[0]
+        raise UsageError(f"cannot open the course database {_safe(url)}: {reason}") from None
     return engine
+
+
+def _sqlite_folder(url: str, create: bool) -> None:
+    """For a SQLite file: its folder made (`create`), or a UsageError when the file is not there."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.is_file():
+        raise UsageError(f"no course database at {path}: `grade batch` makes it (--db or $COURSEGRADE_DB "
+                         "name another)")
 
 
 def _safe(url: str) -> str:
@@ -201,5 +221,13 @@ def _safe(url: str) -> str:
         return "(an unreadable URL)"
 
 
-def session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)
+@contextlib.contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the course database; what the database refuses meanwhile (a read-only file, a
+    lock held too long, a server gone) is a UsageError that says so in one line."""
+    try:
+        with Session(engine, expire_on_commit=False) as db:
+            yield db
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise UsageError(f"the course database {_safe(str(engine.url))} refused: {reason}") from None

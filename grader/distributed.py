@@ -41,6 +41,7 @@ from typing import Any, get_args
 import dask
 from dask.utils import parse_timedelta
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
+from distributed.comm import get_address_host_port
 from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.scheduler import KilledWorker
 
@@ -323,8 +324,14 @@ def grade_job(plugin_name: str, job: Job) -> str:
 
 
 def local_workers(scheduler: str) -> int | None:
-    """N of `local:N`; None for a scheduler's address; a UsageError for `local:` without a count."""
+    """N of `local:N`; None for a scheduler's address; a UsageError for `local:` without a count, or
+    an address without its port (a Client made with one fails, then hangs a minute closing)."""
     if not scheduler.startswith(LOCAL):
+        try:
+            get_address_host_port(scheduler)
+        except ValueError as error:
+            raise UsageError(f"--scheduler {scheduler}: {error}; give the scheduler's address (tcp://HOST:PORT) "
+                             "or local:N") from None
         return None
     count = scheduler.removeprefix(LOCAL)
     if not count.isdigit() or int(count) < 1:

@@ -67,9 +67,9 @@ class AssignmentError(UsageError):
                    f"{', '.join(known)}")
 
     @classmethod
-    def undetected(cls, path: object, known: list[str]) -> AssignmentError:
+    def undetected(cls, path: object, known: list[str], why: str = "") -> AssignmentError:
         return cls(
-            f"cannot tell which assignment {path} is for; "
+            f"cannot tell which assignment {path} is for{f' ({why})' if why else ''}; "
             f"name it with --assignment, one of: {', '.join(known)}"
         )
 

@@ -73,6 +73,10 @@ class OutputFolder:
             raise OutputError(f"cannot use {path} as the output folder: {refused}") from None
         except OSError as error:
             raise OutputError(f"cannot open the output folder {path}: {error.strerror or error}") from None
+        if not _writable(fd):  # said now, not after the grading it was opened for
+            os.close(fd)
+            made_in = f" (to be made in {real})" if missing else ""
+            raise OutputError(f"cannot write into the output folder {path}{made_in}: {os.strerror(errno.EACCES)}")
         return cls(path, real, fd, missing)
 
     def write(self, name: str, data: str | bytes) -> Path:
@@ -81,11 +85,14 @@ class OutputFolder:
         *subs, leaf = _names(name)
         shown = self.path.joinpath(*subs, leaf)
         self._check_folder()
-        folder = self._subfolder((*self._missing, *subs), shown.parent, create=True)
         try:
-            written = _write_in(folder, leaf, content)
-        finally:
-            os.close(folder)
+            folder = self._subfolder((*self._missing, *subs), shown.parent, create=True)
+            try:
+                written = _write_in(folder, leaf, content)
+            finally:
+                os.close(folder)
+        except OSError as error:  # a full disk, a folder at the file's name, a folder made read-only since
+            raise OutputError(f"cannot write {shown}: {error.strerror or error}") from None
         _check_file(shown, written)
         return shown
 
@@ -232,6 +239,14 @@ class _ByPath(OutputFolder):
     def names(self, sub: str = "") -> list[str]:
         folder = self.path.joinpath(*_names(sub)) if sub else self.path
         return [p.name for p in folder.iterdir()] if folder.is_dir() else []
+
+
+def _writable(folder: int) -> bool:
+    """This user may make files in the open `folder` (as far as the permissions and the mount say)."""
+    try:
+        return os.access(".", os.W_OK | os.X_OK, dir_fd=folder, effective_ids=os.access in os.supports_effective_ids)
+    except (OSError, NotImplementedError):  # cannot be asked here: the writes will say
+        return True
 
 
 def _names(name: str) -> list[str]:

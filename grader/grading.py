@@ -5,13 +5,20 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from .assignments import Assignment, course_root, detect_assignment, load_assignment, sandbox_settings
+from .assignments import (
+    Assignment,
+    course_root,
+    detect_assignment,
+    known_assignments,
+    load_assignment,
+    sandbox_settings,
+)
 from .cell_errors import cell_problem
-from .errors import GraderError
+from .errors import AssignmentError, GraderError
 from .judge import judge_all, skipped_hidden, total
 from .model import CheckResult, Figure, GradeReport
 from .plan import hidden_only_steps, plan_steps
@@ -21,9 +28,11 @@ from .sandbox import Sandbox, get_sandbox
 from .submission import Submission, load_submission
 
 
-def _summary(outcome: RunOutcome, sources: Sequence[str]) -> str:
-    """What went wrong with the notebook itself, cause first: its first failed cell, then the run."""
-    return "; ".join(p for p in (cell_problem(outcome.cells, sources), outcome.problem) if p)
+def _summary(outcome: RunOutcome, submission: Submission) -> str:
+    """What went wrong with the notebook itself, cause first: a module Python cannot read, its first
+    failed cell, then the run."""
+    problems = (submission.compile_problem, cell_problem(outcome.cells, submission.cells), outcome.problem)
+    return "; ".join(p for p in problems if p)
 
 
 def grade_submission(
@@ -59,7 +68,7 @@ def grade_submission(
         score=score,
         max_score=max_score,
         checks=tuple(results),
-        message=_summary(outcome, submission.cells),
+        message=_summary(outcome, submission),
         cells=outcome.cells,
         figures=tuple(figures),
         timings=timings,
@@ -105,13 +114,15 @@ def _early_worker(sandbox: Sandbox, root: Path, name: str) -> Worker | None:
 
 def template_imports(path: Path, assignment_name: str | None = None) -> tuple[str, ...]:
     """The warm imports of the sandbox that grading `path` will want, read without loading the
-    checks (so that the sandbox's self-test can run while they import); () when they cannot be told
-    (grade_file says why)."""
-    try:
-        root = course_root(path.parent)
-        settings = sandbox_settings(root, assignment_name or detect_assignment(load_submission(path), root))
-    except GraderError:
-        return ()
+    checks (so that the sandbox's self-test can run while they import); () when they cannot be read
+    so. Bad input (a submission that cannot be read, an assignment that is unknown or cannot be told)
+    is a UsageError here, said before any sandbox is looked for."""
+    root, submission = course_root(path.parent), load_submission(path)
+    name = assignment_name or detect_assignment(submission, root)
+    known = known_assignments(root)
+    if name not in known:
+        raise AssignmentError.unknown(name, known)
+    settings = sandbox_settings(root, name)
     return settings[1] if settings is not None else ()
 
 

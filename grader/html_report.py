@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .course import Scored
+from .errors import UsageError
 from .files import OutputFolder
 from .model import CellLog, CheckResult, GradeReport
 from .text_report import Points, messages_hinting_once
@@ -27,6 +28,7 @@ from .textsafe import one_line, visible
 MAX_OUTPUT_CHARS = 4000
 MAX_ERROR_CHARS = 3000
 ISOLATED_SANDBOXES = ("bwrap", "bwrap-fork")
+REPORT_SUFFIXES = (".html", ".htm")  # what --report PATH may name: it replaces the file there
 STATUS_LABELS = {"passed": "passed", "failed": "failed", "error": "error", "timeout": "timed out",
                  "skipped": "not run here"}
 
@@ -181,8 +183,10 @@ def open_report_folder(submission: Path, where: Path) -> tuple[OutputFolder, str
         folder, name = submission.parent, report_file_name(submission)
     elif where.is_dir() or where.suffix == "":
         folder, name = where, report_file_name(submission)
-    else:
+    elif where.suffix.lower() in REPORT_SUFFIXES:
         folder, name = where.parent, where.name
+    else:  # `grade hw.ipynb --report hw.ipynb` would replace the notebook with its report
+        raise UsageError(f"--report {where}: give an .html file or a folder ({where.name} is left as it is)")
     return OutputFolder.open(folder), name
 
 

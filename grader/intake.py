@@ -375,11 +375,17 @@ def _with_deadline(files: list[SubmittedFile], deadline: datetime | None) -> lis
 # ---------------------------------------------------------------- the whole export
 
 
+def not_an_export(path: Path) -> UsageError:
+    """The error for an export that is neither a folder nor a .zip."""
+    there = "" if os.path.lexists(path) else ": there is no such file or folder"
+    return UsageError(f"{path} is not a folder of submissions (nor a .zip){there}")
+
+
 def read_export(folder: Path, layout: str = "auto", roster: Roster | None = None, policy: str = "latest",
                 deadline: datetime | None = None) -> Intake:
     """Every student's entry in the export at `folder`, sorted by id."""
     if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder of submissions (nor a .zip)")
+        raise not_an_export(folder)
     layout = detect_layout(folder) if layout == "auto" else layout
     reader = {"canvas": _canvas_owners, "moodle": _moodle_owners, "plain": _plain_owners}[layout]
     owners, unmatched = reader(folder)

@@ -59,7 +59,8 @@ def grade_in_own_kernel(path: Path, assignment_name: str | None = None, root: Pa
             problem = "stopped: the notebook's kernel died"
     cells = tuple(CellLog(**cell_log(i, cell, "ok")) for i, cell in enumerate(code_cells))
     report = _read_result(notebook.cells[-1], marker, assignment, str(path))
-    message = "; ".join(p for p in (cell_problem(cells, submission.cells), problem, report.message) if p)
+    problems = (submission.compile_problem, cell_problem(cells, submission.cells), problem, report.message)
+    message = "; ".join(p for p in problems if p)
     return replace(report, message=message, cells=cells, sandbox=SANDBOX_NAME,
                    timings={"total": time.monotonic() - started})
 

@@ -13,13 +13,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .assignments import Assignment
 from .errors import UsageError
+from .files import OutputFolder
 
 TORCH = "2.13.0"
 CPU_WHEELS = "https://download.pytorch.org/whl/cpu"
@@ -87,27 +87,30 @@ def grader_requirement(spec: str | None) -> str:
 
 
 def build_release(assignment: Assignment, output: Path, grader_spec: str | None = None) -> list[Path]:
-    """Write the student release of `assignment` into `output`; the files written."""
-    if output.exists() and any(output.iterdir()):
-        raise UsageError(f"{output} is not empty; give a new folder for the release")
-    public = output / "assignments" / assignment.name
-    public.mkdir(parents=True)
+    """Write the student release of `assignment` into `output` (a new or empty folder); the files written."""
+    with OutputFolder.open(output) as folder:
+        if folder.names():
+            raise UsageError(f"{output} is not empty; give a new folder for the release")
+        return sorted(folder.write(name, data) for name, data in release_files(assignment, grader_spec).items())
+
+
+def release_files(assignment: Assignment, grader_spec: str | None = None) -> dict[str, str | bytes]:
+    """Each file of the release, by its name in the release's folder."""
     notebook = json.dumps(clean_notebook(assignment.template), indent=1, ensure_ascii=False) + "\n"
-    (output / f"{assignment.name}.ipynb").write_text(notebook)
-    (public / "template.ipynb").write_text(notebook)
+    public = f"assignments/{assignment.name}"
+    files: dict[str, str | bytes] = {f"{assignment.name}.ipynb": notebook, f"{public}/template.ipynb": notebook}
     for name in ("checks.py", "hidden.json"):
         if (assignment.folder / name).is_file():
-            shutil.copyfile(assignment.folder / name, public / name)
+            files[f"{public}/{name}"] = (assignment.folder / name).read_bytes()
     workflow = assignment.folder.parent / "ci" / "grade.yml"
     if workflow.is_file():
-        (output / ".github" / "workflows").mkdir(parents=True)
-        text = workflow.read_text().replace("ASSIGNMENT.ipynb", f"{assignment.name}.ipynb")
-        (output / ".github" / "workflows" / "grade.yml").write_text(text)
-    (output / "README.md").write_text(STUDENT_README.format(
+        files[".github/workflows/grade.yml"] = workflow.read_text().replace("ASSIGNMENT.ipynb",
+                                                                            f"{assignment.name}.ipynb")
+    files["README.md"] = STUDENT_README.format(
         title=assignment.title, name=assignment.name, hidden=len(assignment.listed_hidden),
         hidden_points=sum(c.points for c in assignment.listed_hidden), first=assignment.exercises[0],
-    ))
-    (output / "requirements.txt").write_text(REQUIREMENTS.format(
-        cpu_wheels=CPU_WHEELS, torch=TORCH, grader=grader_requirement(grader_spec)))
-    (output / ".gitignore").write_text(GITIGNORE)
-    return sorted(p for p in output.rglob("*") if p.is_file())
+    )
+    files["requirements.txt"] = REQUIREMENTS.format(cpu_wheels=CPU_WHEELS, torch=TORCH,
+                                                    grader=grader_requirement(grader_spec))
+    files[".gitignore"] = GITIGNORE
+    return files

@@ -120,6 +120,8 @@ def read_roster(path: Path) -> Roster:
     columns = _columns(rows[0], path)
     students = tuple(s for number, row in enumerate(rows[1:], start=2)
                      if (s := _student(row, columns, number)) is not None)
+    if not students:  # every file would match no one, and be listed as such, never graded
+        raise UsageError(f"the roster {path} lists no students, only its header")
     _check_unique(students, path)
     return Roster(students, path)
 

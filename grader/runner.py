@@ -207,9 +207,13 @@ class Worker:
         self.chain_cpu: dict[int, float] = {}  # their counts, sampled with cpu_sample
         self.blamed_kills = 0  # the kernel's kills for memory already blamed on a forked chain
         self.outbox = b""
-        self.process = sandbox.start(
-            [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
-        )
+        try:
+            self.process = sandbox.start(
+                [sys.executable, "-m", "grader.child", str(self.scratch)], self.scratch, limits, self.stderr
+            )
+        except BaseException:  # nothing started (e.g. a Python this user may not run): its scratch space goes now
+            self._release()
+            raise
         self.started = time.monotonic()  # after `start`, which may wait for a fork server's template
         self.clock = AwakeClock(_stall_source(self.process))
         self.awake_at = (self.started, self.clock.read(self.started))  # the last reading: (wall, awake)
@@ -353,6 +357,10 @@ class Worker:
             return
         self.closed = True
         self.sandbox.stop(self.process)
+        self._release()
+
+    def _release(self) -> None:
+        """Give back its user id, what the grader holds open in its scratch space, and the space."""
         release_user(self.scratch)
         self.stderr.close()
         for fd in (*self.chain_fds, self.events_fd, self.out_fd):

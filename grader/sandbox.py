@@ -178,9 +178,12 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | Non
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=stderr, preexec_fn=lambda: _before_exec(group, limits, count),
                                    pass_fds=pass_fds)
-    except BaseException:
+    except BaseException as error:
         if group is not None:
             group.remove()
+        if isinstance(error, OSError | subprocess.SubprocessError):  # refused (e.g. a Python this user may not run)
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise SandboxError(f"cannot start the submission's process ({argv[0]}): {reason}") from None
         raise
     process.coursegrade_group = group  # type: ignore[attr-defined]
     return process

@@ -5,19 +5,27 @@ opened, and opened without blocking), binary, or JSON shaped to break a reader. 
 wrong with it becomes a `SubmissionError` that says what, never another exception. Only what
 the grader reads is validated (nbformat, the cells, their types and sources, the metadata):
 outputs, attachments and cell ids may have any shape, so real notebooks keep loading.
+
+A module is read as Python reads a file (a UTF-8 BOM, a PEP 263 coding line, else UTF-8). One that
+Python itself cannot read (NUL bytes, bytes its encoding does not have) is the student's code being
+broken, not the grader being unable to read it: it is graded, none of it runs, and the report says
+why (`Submission.compile_problem`), as `python module.py` would.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import re
 import stat
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cell_errors import defined_names
 from .errors import SubmissionError
 from .files import LinkRefused, open_to_read
 from .textsafe import valid_unicode
@@ -35,18 +43,21 @@ class Submission:
     path: Path
     cells: tuple[str, ...]
     declared_assignment: str | None
+    compile_problem: str = ""  # why Python refuses the whole module before any line runs ("": it does not)
 
     @property
     def source(self) -> str:
         return "\n\n".join(self.cells)
 
     def top_level_names(self) -> set[str]:
-        """Functions and names defined at the top of any cell that parses."""
+        """Functions and names defined at the top of any cell; in a cell that does not parse, the
+        functions and classes its `def` and `class` lines name."""
         names: set[str] = set()
         for cell in self.cells:
             try:
                 tree = ast.parse(cell)
             except SyntaxError:
+                names.update(defined_names(cell))
                 continue
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -75,10 +86,10 @@ class Submission:
 def load_submission(path: Path) -> Submission:
     """The submission at `path`, or a SubmissionError that says what is wrong with it."""
     _check_file(path)
-    text = _decode(path, _read(path))
+    data = _read(path)
     if path.suffix == ".py":
-        return _module(path, text)
-    return _notebook(path, text)
+        return _module(path, data)
+    return _notebook(path, _decode(path, data))
 
 
 def _check_file(path: Path) -> None:
@@ -114,7 +125,10 @@ def _read(path: Path) -> bytes:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise SubmissionError(f"{path} is not a regular file ({_kind(mode)})")
-        data = file.read(MAX_SUBMISSION_BYTES + 1)
+        try:
+            data = file.read(MAX_SUBMISSION_BYTES + 1)
+        except OSError as error:
+            raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
     if len(data) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
     return data
@@ -122,7 +136,7 @@ def _read(path: Path) -> bytes:
 
 def _decode(path: Path, data: bytes) -> str:
     if b"\0" in data:
-        raise SubmissionError(f"{path} holds NUL bytes; a notebook or a module is text")
+        raise SubmissionError(f"{path} holds NUL bytes; a notebook is text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -139,11 +153,42 @@ def _kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
-def _module(path: Path, text: str) -> Submission:
+def _module(path: Path, data: bytes) -> Submission:
+    text, problem = python_source(data)
+    if problem:  # nothing of it runs; the `# assignment:` comment is the grader's, read all the same
+        return Submission(path, (), _declared(data.decode("utf-8", errors="replace")),
+                          f"Python cannot read this module, so none of it ran: {problem}")
     cells = [c.strip("\n") for c in _CELL_MARKER.split(text)]
     cells = [c for c in cells if c.strip()] or [""]
+    return Submission(path, tuple(cells), _declared(text))
+
+
+def _declared(text: str) -> str | None:
     found = _ASSIGNMENT_COMMENT.search(text)
-    return Submission(path, tuple(cells), found.group(1) if found else None)
+    return found.group(1) if found else None
+
+
+def python_source(data: bytes) -> tuple[str, str]:
+    """A module's text as Python reads a file: a UTF-8 BOM, else the encoding its PEP 263 coding line
+    declares, else UTF-8; and "" or why Python cannot read it (it would raise a SyntaxError before
+    running any line)."""
+    try:
+        encoding, declared = tokenize.detect_encoding(io.BytesIO(data).readline)[0], ""
+    except SyntaxError as error:  # an unknown encoding declared, or first lines that are not UTF-8
+        encoding, declared = "utf-8", error.msg
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        byte = data[error.start:error.start + 1].hex()
+        shown = encoding.removesuffix("-sig").upper()
+        return "", f"line {line} is not {shown} text (byte 0x{byte}); save the file as UTF-8"
+    if declared:
+        return "", f"{declared}; save the file as UTF-8"
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        return "", f"line {line} holds a NUL byte: source code cannot contain null bytes"
+    return text, ""
 
 
 def _notebook(path: Path, text: str) -> Submission:
@@ -158,6 +203,8 @@ class _Malformed(Exception):
 
 
 def _parse(text: str) -> dict[str, Any]:
+    if not text.strip():
+        raise _Malformed("the file is empty")
     try:
         data = json.loads(text)
     except RecursionError:
@@ -213,7 +260,9 @@ def _cell(number: int, cell: Any) -> tuple[str, str]:
         raise _Malformed(f"cell {number}: cell_type holds {_kind_of(kind)}, not text")
     if not isinstance(cell.get("metadata", {}), dict):
         raise _Malformed(f"cell {number}: metadata holds {_kind_of(cell['metadata'])}, not an object")
-    source = _source(number, cell.get("source", ""))
+    if "source" not in cell:
+        raise _Malformed(f"cell {number} has no source")
+    source = _source(number, cell["source"])
     if kind == "code":
         _check_code(number, source)
     return kind, source

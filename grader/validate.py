@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment, hidden_listing
+from .errors import UsageError
 from .model import GradeReport
 
 
@@ -76,7 +77,7 @@ class Finding:
 def sample_cases(assignment: Assignment, samples: Path) -> Iterator[tuple[str, Path, dict[str, Any]]]:
     """(name, path, expected outcome) for the reference, the template and each sample submission."""
     expected_file = samples / assignment.name / "expected.json"
-    expected_all = json.loads(expected_file.read_text()) if expected_file.is_file() else {}
+    expected_all = _expected_outcomes(expected_file) if expected_file.is_file() else {}
     expected_all.setdefault("@reference", {"outcome": "full"})
     expected_all.setdefault("@template", {"outcome": "zero"})
     for name, expected in expected_all.items():
@@ -87,6 +88,18 @@ def sample_cases(assignment: Assignment, samples: Path) -> Iterator[tuple[str, P
             yield name, assignment.template, expected
         else:
             yield name, samples / assignment.name / name, expected
+
+
+def _expected_outcomes(path: Path) -> dict[str, Any]:
+    """expected.json: each sample's expected outcome, by its file name; a UsageError that says what is wrong."""
+    try:
+        outcomes = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"cannot read the expected outcomes {path}: {reason}") from None
+    if not isinstance(outcomes, dict) or not all(isinstance(v, dict) for v in outcomes.values()):
+        raise UsageError(f"{path} must hold an object: each sample's file name, then its expected outcome (an object)")
+    return outcomes
 
 
 def grade_cases(assignment: Assignment, cases: Iterable[tuple[str, Path]], sandbox_name: str = "auto",
@@ -114,7 +127,10 @@ def validate(assignment: Assignment, sandbox_name: str, samples: Path) -> list[F
     listed = [{"id": c.id, "exercise": c.exercise, "points": c.points} for c in assignment.listed_hidden]
     if assignment.has_reference and listed != hidden_listing(assignment.checks):
         findings.append(Finding("hidden.json", "out of date: run `grade validate NAME --write-listing`"))
-    cases = list(sample_cases(assignment, samples))
+    named = list(sample_cases(assignment, samples))
+    cases = [(name, path, expected) for name, path, expected in named if path.is_file()]
+    findings += [Finding(name, f"named in expected.json, but {path} is not there")
+                 for name, path, _ in named if not path.is_file()]
     reports = grade_cases(assignment, [(name, path) for name, path, _ in cases], sandbox_name)
     for name, _, expected in cases:
         subject = SUBJECTS.get(name, name)

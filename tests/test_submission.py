@@ -105,11 +105,13 @@ def test_malformed_notebook_is_a_one_line_usage_error_through_the_cli(kind: str,
     assert str(path) in line and problem in line
 
 
-def test_a_python_module_with_nul_bytes_or_not_utf8_is_refused(run_grade, tmp_path: Path) -> None:
-    nul = _write(tmp_path, "nul.py", b"def f():\n    return 1\0\n")
-    assert "holds NUL bytes" in _one_error_line(run_grade(str(nul), timeout=120))
-    latin = _write(tmp_path, "latin.py", "s = 'café'\n".encode("latin-1"))
-    assert "is not UTF-8 text" in _one_error_line(run_grade(str(latin), timeout=120))
+def test_a_python_module_python_cannot_read_loads_with_nothing_to_run_and_the_reason(tmp_path: Path) -> None:
+    """NUL bytes or bytes that are not UTF-8 are the student's code being broken (`python nul.py` says
+    SyntaxError): the module is graded with no cell and the reason (tests/test_bad_input.py, for real)."""
+    nul = load_submission(_write(tmp_path, "nul.py", b"def f():\n    return 1\0\n"))
+    assert nul.cells == () and "line 2 holds a NUL byte" in nul.compile_problem
+    latin = load_submission(_write(tmp_path, "latin.py", "s = 'café'\n".encode("latin-1")))
+    assert latin.cells == () and "line 1 is not UTF-8 text (byte 0xe9)" in latin.compile_problem
 
 
 def test_a_fifo_is_refused_without_hanging(run_grade, tmp_path: Path) -> None:
