@@ -101,12 +101,18 @@ def _cell_views(cells: tuple[CellLog, ...]) -> list[dict[str, Any]]:
             for c in cells if c.status != "ok" or c.output.strip()]
 
 
+def _signed(points: float) -> str:
+    """A change of points as the table adds it up: +1, −1.5, 0."""
+    points = round(points, 6)
+    return f"+{points:g}" if points > 0 else f"−{-points:g}" if points < 0 else "0"
+
+
 def adjustment_context(adjusted: Scored | None) -> dict[str, Any]:
     """The instructor's adjustments and the late penalty, as the report shows them (none: empty)."""
     if adjusted is None or not (adjusted.overrides or adjusted.penalty):
         return {"adjustments": [], "penalty": None, "final": ""}
-    overrides = [{"target": a.target, "was": f"{a.was:g}", "now": f"{a.now:g}", "reason": a.reason}
-                 for a in adjusted.overrides]
+    overrides = [{"target": a.target, "was": f"{a.was:g}", "now": f"{a.now:g}", "reason": a.reason,
+                  "change": _signed(a.now - a.was)} for a in adjusted.overrides]
     penalty = adjusted.penalty and {"percent": f"{adjusted.penalty.percent:g}", "reason": adjusted.penalty.reason,
                                     "points": f"{adjusted.penalty_points:g}", "submitted": adjusted.submitted_at}
     return {"adjustments": overrides, "penalty": penalty, "final": f"{adjusted.final:g}",

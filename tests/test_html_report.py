@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.course import Applied, Scored
 from grader.gradebook import histogram
-from grader.html_report import MAX_OUTPUT_CHARS, render_student, render_summary, truncate
+from grader.html_report import MAX_OUTPUT_CHARS, adjustment_context, render_student, render_summary, truncate
 from grader.model import CellLog, CheckResult, Figure, GradeReport
 
 from .conftest import SUBMISSIONS, full_marks
@@ -155,3 +156,13 @@ def test_a_self_check_reads_as_public_points_and_a_hint_is_said_once() -> None:
     assert text.splitlines()[0].endswith("score 0 / 3")
     html = render_student(_report(checks=hinted, score=0.0, max_score=3.0), "alice")
     assert html.count("hint: bias forgotten") == 1
+
+
+def test_the_score_that_counts_adds_up_each_adjustment_as_a_change() -> None:
+    """An override's row carries the change it made (7 → 6 points: −1), so that the table's column
+    adds up to the score that counts, as the gradebook's adjustment column does."""
+    scored = Scored(graded=58, overrides=(Applied("shared_weights_params", 7, 6, "typo"),
+                                          Applied("conv_params", 0, 2.5, "oral exam")), adjusted=59.5, final=59.5)
+    context = adjustment_context(scored)
+    assert [a["change"] for a in context["adjustments"]] == ["−1", "+2.5"]
+    assert 58 + sum(float(a["change"].replace("−", "-")) for a in context["adjustments"]) == float(context["final"])
