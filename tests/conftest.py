@@ -7,7 +7,8 @@ import functools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,27 @@ def _live(pid: str) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+
+
+def process_runs(name: str) -> bool:
+    """Some process is called `name` (/proc/PID/comm): e.g. a notebook's cell that named its own."""
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() == name:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def waited_for(condition: Callable[[], bool], seconds: float = 240, every: float = 0.05) -> bool:
+    """A generous bound on a wait for something that does happen, never an assertion about time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
 
 
 def leftover_processes() -> list[str]:

@@ -12,14 +12,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SUBMISSIONS
+from .conftest import ROOT, SUBMISSIONS, process_runs, waited_for
 
 ASSIGNMENT = "conv-arithmetic"  # the quick one
 CORRECT_NOTEBOOK = SUBMISSIONS / ASSIGNMENT / "correct.ipynb"
@@ -48,27 +47,6 @@ def waiting_notebook(seconds: int = 60) -> dict:
                                  "source": f"import time\nwith open('/proc/self/comm', 'w') as f:\n"
                                            f"    f.write({WAITING!r})\ntime.sleep({seconds})"})
     return notebook
-
-
-def runs(name: str) -> bool:
-    """Some process is called `name` (/proc/PID/comm)."""
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{entry}/comm").read_text().strip() == name:
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def waited_for(condition: Callable[[], bool], seconds: float = 240) -> bool:
-    """A generous bound on a wait for something that does happen, never an assertion about time."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def started(*args: str, **kwargs) -> subprocess.Popen[str]:
@@ -478,7 +456,7 @@ def test_ctrl_c_during_grade_file_stops_it_and_writes_nothing(tmp_path: Path) ->
     notebook.write_text(json.dumps(waiting_notebook()))
     grading = started(str(notebook), "--no-hidden", "-o", str(tmp_path / "out"), "--report", str(tmp_path))
     try:
-        assert waited_for(lambda: runs(WAITING)), "the notebook never ran"
+        assert waited_for(lambda: process_runs(WAITING)), "the notebook never ran"
         grading.send_signal(signal.SIGINT)
         out, err = grading.communicate(timeout=120)
     finally:
@@ -487,7 +465,7 @@ def test_ctrl_c_during_grade_file_stops_it_and_writes_nothing(tmp_path: Path) ->
     assert grading.returncode == 130 and err.strip().splitlines()[-1] == "grade: interrupted", err
     assert "Traceback" not in err and out == ""
     assert not (tmp_path / "out").exists() and not (tmp_path / "hw.html").exists()
-    assert waited_for(lambda: not runs(WAITING), 60), "the notebook's process outlived the grading"
+    assert waited_for(lambda: not process_runs(WAITING), 60), "the notebook's process outlived the grading"
 
 
 def test_a_batch_stopped_midway_keeps_what_was_graded_and_a_rerun_resumes(tmp_path: Path) -> None:
@@ -500,7 +478,7 @@ def test_a_batch_stopped_midway_keeps_what_was_graded_and_a_rerun_resumes(tmp_pa
         (folder / name).write_text(json.dumps(waiting_notebook()))
     grading = started("batch", str(folder), "-a", ASSIGNMENT, "-o", str(output), "-j", "1", "--no-hidden")
     try:
-        assert waited_for(lambda: (output / "details" / "a_first.json").exists() and runs(WAITING))
+        assert waited_for(lambda: (output / "details" / "a_first.json").exists() and process_runs(WAITING))
         grading.send_signal(signal.SIGTERM)
         _, err = grading.communicate(timeout=120)
     finally:
@@ -511,7 +489,7 @@ def test_a_batch_stopped_midway_keeps_what_was_graded_and_a_rerun_resumes(tmp_pa
     assert sorted(p.name for p in (output / "results").iterdir()) == ["a_first.json"]  # whole, and nothing half-made
     assert json.loads((output / "results" / "a_first.json").read_text())["status"] == "graded"
     assert not list(output.rglob("*.tmp")) and not (output / "gradebook.csv").exists()
-    assert waited_for(lambda: not runs(WAITING), 60), "a notebook's process outlived the batch"
+    assert waited_for(lambda: not process_runs(WAITING), 60), "a notebook's process outlived the batch"
     for name in ("b_second.ipynb", "c_third.ipynb"):  # the students resubmit quick work
         shutil.copyfile(CORRECT_NOTEBOOK, folder / name)
     done = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "-a", ASSIGNMENT, "-o", str(output),

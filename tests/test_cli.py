@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from grader.model import CHECK_STATUSES
 
-from .conftest import ROOT
+from .conftest import ROOT, process_runs, waited_for
 
 REFERENCE = ROOT / "reference" / "conv-arithmetic" / "solution.ipynb"
 TEMPLATE = ROOT / "assignments" / "conv-arithmetic" / "template.ipynb"
@@ -111,32 +109,12 @@ def test_report_replaces_a_link_planted_at_its_path(run_grade, tmp_path: Path) -
     assert f"HTML report written to {report}" in done.stdout
 
 
-def _waited_for(condition: Callable[[], bool], seconds: float = 120) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def _holds_open(pid: int, folder: Path) -> bool:
     """Process `pid` holds `folder` open (a descriptor of it in /proc/PID/fd)."""
     try:
         return str(folder) in {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     except OSError:  # a descriptor closed while it was read
         return False
-
-
-def _runs(name: str) -> bool:
-    """Some process is called `name` (/proc/PID/comm): the notebook's waiting cell runs."""
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{entry}/comm").read_text().strip() == name:
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _swap_for_link(folder: Path, target: str) -> Path:
@@ -184,8 +162,9 @@ def test_report_beside_the_notebook_swapped_for_a_link_while_it_runs_is_refused(
     hw, victim = _attacked_class(tmp_path)
     grading = _grading(str(hw / "evil.ipynb"), "--report", "--no-hidden")
     try:
-        assert _waited_for(lambda: _holds_open(grading.pid, hw)), "the grader never opened the report's folder"
-        assert _waited_for(lambda: _runs(WAITING)), "the notebook never ran"
+        assert waited_for(lambda: _holds_open(grading.pid, hw), 120, every=0.01), \
+            "the grader never opened the report's folder"
+        assert waited_for(lambda: process_runs(WAITING), 120, every=0.01), "the notebook never ran"
         moved = _swap_for_link(hw, "../victim")
         _refused(grading, hw)
     finally:
@@ -202,7 +181,8 @@ def test_report_folder_swapped_for_a_link_after_the_grader_opened_it_is_refused(
     reports.mkdir()
     grading = _grading(str(hw / "evil.ipynb"), "--report", str(reports), "--no-hidden")
     try:
-        assert _waited_for(lambda: _holds_open(grading.pid, reports)), "the grader never opened the report's folder"
+        assert waited_for(lambda: _holds_open(grading.pid, reports), 120, every=0.01), \
+            "the grader never opened the report's folder"
         moved = _swap_for_link(reports, "../victim")
         _refused(grading, reports)
     finally:
