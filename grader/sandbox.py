@@ -34,6 +34,9 @@ Where each limit (`Limits`) is held:
                  of steps in a subgroup of its own (grader/charges.py). The group's CPU weight
                  is the grader's own nice's (`nice grade batch` yields to other work).
     file size    RLIMIT_FSIZE.
+    stack, files the main thread's stack (8 MiB, Linux's and Colab's default) and open files
+                 (4,096): fixed, not the grader's (`ulimit -s unlimited` in an instructor's
+                 shell let a deep recursion pass that failed on a classmate's laptop).
     disk         bytes and files of the scratch folder: its own tmpfs where the grader can mount
                  one (grader/scratchfs.py), else counted by the runner.
     wall clock   a backstop watched by the runner (5 x the CPU budget + 30 s), for what sleeps;
@@ -93,6 +96,8 @@ ETC_ENTRIES = (
 
 
 ISOLATED = ("bwrap", "bwrap-fork")  # the backends that isolate student code
+STACK_BYTES = 8 * 2**20  # the main thread's stack, as on Linux and Colab: what a recursion can count on
+OPEN_FILES = 4096
 
 
 class Sandbox(Protocol):
@@ -149,10 +154,23 @@ def _apply_limits(limits: Limits, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+    _fixed_limit(resource.RLIMIT_STACK, STACK_BYTES)
+    _fixed_limit(resource.RLIMIT_NOFILE, OPEN_FILES)
     # Counted per user (and not applied to root): the user's processes so far, plus ours; left
     # alone where they cannot be counted (no /proc: macOS).
     if processes:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
+def _fixed_limit(kind: int, value: int) -> None:
+    """`value` for both limits, whatever the grader was started with; where the grader may not raise
+    its hard limit that far (not root), as close as it may."""
+    try:
+        resource.setrlimit(kind, (value, value))
+    except (ValueError, OSError):
+        hard = resource.getrlimit(kind)[1]
+        low = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (low, hard))
 
 
 def _before_exec(group: ControlGroup | None, limits: Limits | None, processes: int) -> None:

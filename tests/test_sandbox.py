@@ -19,6 +19,8 @@ from grader.forkserver import fork_problem
 from grader.model import Step
 from grader.runner import Worker, exit_stop, run_steps
 from grader.sandbox import (
+    OPEN_FILES,
+    STACK_BYTES,
     BwrapSandbox,
     Limits,
     PlainSandbox,
@@ -346,6 +348,35 @@ def test_a_spinning_cell_is_stopped_when_the_grader_was_started_ignoring_sigint(
     done = subprocess.run([sys.executable, "-c", SPINNING_CELL_IN_A_GRADER_IGNORING_SIGINT, str(notebook), backend],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert json.loads(done.stdout.splitlines()[-1]) == [["timeout", "ok"], 7], done.stderr[-2000:]
+
+
+LIMITS_SEEN_BY_A_GRADER_WITH_OTHER_ULIMITS = """
+import resource, sys
+from pathlib import Path
+stack_hard = resource.getrlimit(resource.RLIMIT_STACK)[1]
+resource.setrlimit(resource.RLIMIT_STACK, (stack_hard, stack_hard))  # `ulimit -s unlimited`
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))  # `ulimit -n 256`
+from grader.runner import run_steps
+from grader.sandbox import Limits, get_sandbox
+outcome = run_steps(Path(sys.argv[1]), [], get_sandbox(sys.argv[2]), Limits(), warm_imports=())
+print(outcome.cells[0].output.strip())
+"""
+
+
+@pytest.mark.parametrize("backend", ["bwrap-fork", "bwrap"])
+def test_a_submissions_stack_and_open_files_do_not_depend_on_the_graders_ulimits(tmp_path: Path, backend: str) -> None:
+    """A deep recursion passed where the grader's shell had `ulimit -s unlimited` and crashed on
+    8 MiB: the sandbox's stack and open files are fixed, whatever the grader was started with."""
+    problem = fork_problem() if backend == "bwrap-fork" else bwrap_problem()
+    if problem:
+        pytest.skip(problem)
+    notebook = tmp_path / "limits.ipynb"
+    _notebook(notebook, "import resource\n"
+                        "print(resource.getrlimit(resource.RLIMIT_STACK), resource.getrlimit(resource.RLIMIT_NOFILE))")
+    done = subprocess.run([sys.executable, "-c", LIMITS_SEEN_BY_A_GRADER_WITH_OTHER_ULIMITS, str(notebook), backend],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.stdout.strip().splitlines()[-1:] == [f"({STACK_BYTES}, {STACK_BYTES}) ({OPEN_FILES}, {OPEN_FILES})"], \
+        done.stderr[-2000:]
 
 
 def test_a_step_is_stopped_by_its_cpu_time_even_when_it_swallows_the_alarm(tmp_path: Path) -> None:
