@@ -319,10 +319,13 @@ def _setup_source(config: dict[str, Any]) -> str:
 
 def interruptible() -> None:
     """SIGINT raises KeyboardInterrupt here, as in a Jupyter kernel: the cell watch stops a cell with
-    it. A grader started with SIGINT ignored (`grade batch ... &` in a script, a batch's workers)
-    hands the ignoring down through fork and exec, and Python then keeps it: a spinning cell would
-    run on until the grader stopped the whole notebook, every later cell's function lost with it."""
+    it; and SIGXCPU ends a process past its CPU limit (RLIMIT_CPU), as the runner reads it. A grader
+    started with a signal ignored (`grade batch ... &` in a script ignores SIGINT; a batch's workers
+    do too) hands the ignoring down through fork and exec, and Python keeps it: a spinning cell
+    would run on until the grader stopped the whole notebook, every later cell's function lost with
+    it, and a chain past its CPU would end killed at its hard limit, its timeout told as a crash."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
 
 
 def main(scratch: Path) -> int:

@@ -350,6 +350,18 @@ def test_a_spinning_cell_is_stopped_when_the_grader_was_started_ignoring_sigint(
     assert json.loads(done.stdout.splitlines()[-1]) == [["timeout", "ok"], 7], done.stderr[-2000:]
 
 
+def test_the_child_takes_the_signals_it_is_stopped_by_whatever_the_grader_ignored() -> None:
+    code = ("import signal\n"
+            "for ignored in (signal.SIGINT, signal.SIGXCPU):\n"
+            "    signal.signal(ignored, signal.SIG_IGN)\n"
+            "from grader.child import interruptible\n"
+            "interruptible()\n"
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+            " signal.getsignal(signal.SIGXCPU) == signal.SIG_DFL)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
 LIMITS_SEEN_BY_A_GRADER_WITH_OTHER_ULIMITS = """
 import resource, sys
 from pathlib import Path
