@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from .errors import GraderError, KernelStartError, OutputError, UsageError
+from .errors import GraderError, KernelStartError, OutputError, UsageError, reason
 from .textsafe import one_line, visible
 
 if TYPE_CHECKING:
@@ -463,8 +463,8 @@ def _overrides_from_csv(path: Path) -> list[Any]:
             reader = csv.DictReader(file)
             header, rows = reader.fieldnames or [], [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"cannot read overrides from {path}: {reason} (a UTF-8 CSV with columns {columns})") from None
+        raise UsageError(f"cannot read overrides from {path}: {reason(error)} (a UTF-8 CSV with columns {columns})") \
+            from None
     absent = [c for c in OVERRIDE_COLUMNS[:4] if c not in header]
     if absent:
         raise UsageError(f"{path} has no column {', '.join(absent)} (its first line must be the header: {columns})")

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, ForeignKey, String, UniqueConstraint, create_engi
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from .errors import UsageError
+from .errors import UsageError, reason
 
 DEFAULT_DB = Path("reports") / "course.sqlite"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -194,8 +194,7 @@ def open_db(url: str, create: bool = True) -> Engine:
     except UsageError:
         raise
     except Exception as error:  # a bad URL, a missing driver, a server that refuses, a folder not writable
-        reason = (error.strerror if isinstance(error, OSError) else None) or str(error).splitlines()[0]
-        raise UsageError(f"cannot open the course database {_safe(url)}: {reason}") from None
+        raise UsageError(f"cannot open the course database {_safe(url)}: {_first_line(reason(error))}") from None
     return engine
 
 
@@ -209,6 +208,11 @@ def _sqlite_folder(url: str, create: bool) -> None:
     elif not path.is_file():
         raise UsageError(f"no course database at {path}: `grade batch` makes it (--db or $COURSEGRADE_DB "
                          "name another)")
+
+
+def _first_line(text: str) -> str:
+    """A database's message without the pages SQLAlchemy adds after it ("" stays "")."""
+    return next(iter(text.splitlines()), "")
 
 
 def _safe(url: str) -> str:
@@ -229,5 +233,5 @@ def session(engine: Engine) -> Iterator[Session]:
         with Session(engine, expire_on_commit=False) as db:
             yield db
     except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise UsageError(f"the course database {_safe(str(engine.url))} refused: {reason}") from None
+        refusal = _first_line(str(getattr(error, "orig", None) or error))
+        raise UsageError(f"the course database {_safe(str(engine.url))} refused: {refusal}") from None

@@ -19,6 +19,11 @@ import difflib
 from pathlib import Path
 
 
+def reason(error: BaseException) -> str:
+    """What went wrong, in words: an OS error's own ("Permission denied"), else the exception's."""
+    return str(error.strerror or error) if isinstance(error, OSError) else str(error)
+
+
 def did_you_mean(wanted: str, choices: list[str]) -> str:
     """"; did you mean 'x'?" for the closest choice (case, - and _ forgiven), else ""."""
     def key(text: str) -> str:

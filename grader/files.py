@@ -37,7 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
-from .errors import OutputError
+from .errors import OutputError, reason
 from .textsafe import valid_unicode
 
 FILE_MODE = 0o644
@@ -72,7 +72,7 @@ class OutputFolder:
         except LinkRefused as refused:
             raise OutputError(f"cannot use {path} as the output folder: {refused}") from None
         except OSError as error:
-            raise OutputError(f"cannot open the output folder {path}: {error.strerror or error}") from None
+            raise OutputError(f"cannot open the output folder {path}: {reason(error)}") from None
         if not _writable(fd):  # said now, not after the grading it was opened for
             os.close(fd)
             made_in = f" (to be made in {real})" if missing else ""
@@ -92,7 +92,7 @@ class OutputFolder:
             finally:
                 os.close(folder)
         except OSError as error:  # a full disk, a folder at the file's name, a folder made read-only since
-            raise OutputError(f"cannot write {shown}: {error.strerror or error}") from None
+            raise OutputError(f"cannot write {shown}: {reason(error)}") from None
         _check_file(shown, written)
         return shown
 

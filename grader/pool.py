@@ -24,7 +24,7 @@ from typing import Any
 from .assignments import Assignment
 from .awake import readable_within
 from .course import StudentTerms
-from .errors import GraderError, OutputError, SandboxError
+from .errors import GraderError, OutputError, SandboxError, reason
 from .files import OutputFolder
 from .forkserver import ForkSandbox
 from .intake import Entry, SubmittedFile
@@ -193,12 +193,8 @@ def save_entry(entry: Entry, key: str, config: PoolConfig, reports: Sequence[Gra
         with contextlib.suppress(OSError, OutputError):  # not done: its files may disagree
             config.output.remove(details_name(entry.student))
         return Graded(entry.student, "unsaved", best.score, time.monotonic() - started,
-                      f"could not write this student's files: {_why(error)}")
+                      f"could not write this student's files: {reason(error)}")
     return Graded(entry.student, best.status, best.score, time.monotonic() - started)
-
-
-def _why(error: OSError | OutputError) -> str:
-    return str(error.strerror or error) if isinstance(error, OSError) else str(error)
 
 
 def save_lost(entry: Entry, config: PoolConfig, problem: str) -> Graded:
@@ -208,7 +204,7 @@ def save_lost(entry: Entry, config: PoolConfig, problem: str) -> Graded:
     try:
         write_student(entry, config.assignment, config.output, report, "", {})
     except (OSError, OutputError) as error:
-        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {_why(error)}"))
+        return Graded(entry.student, "unsaved", 0.0, 0.0, one_line(f"{problem}; its files: {reason(error)}"))
     return Graded(entry.student, "error", 0.0, 0.0, problem)
 
 

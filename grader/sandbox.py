@@ -75,7 +75,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from .cgroups import ControlGroup, ControlGroupError, Usage, availability, weight_for_nice
-from .errors import SandboxError
+from .errors import SandboxError, reason
 from .limits import Limits
 from .syscall_filter import availability as syscall_filter_problem
 from .syscall_filter import bwrap_seccomp_args, filter_file
@@ -200,8 +200,7 @@ def _popen(argv: list[str], cwd: Path, env: dict[str, str], limits: Limits | Non
         if group is not None:
             group.remove()
         if isinstance(error, OSError | subprocess.SubprocessError):  # refused (e.g. a Python this user may not run)
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            raise SandboxError(f"cannot start the submission's process ({argv[0]}): {reason}") from None
+            raise SandboxError(f"cannot start the submission's process ({argv[0]}): {reason(error)}") from None
         raise
     process.coursegrade_group = group  # type: ignore[attr-defined]
     return process

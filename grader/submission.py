@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .cell_errors import defined_names
-from .errors import SubmissionError
+from .errors import SubmissionError, reason
 from .files import LinkRefused, open_to_read
 from .textsafe import valid_unicode
 
@@ -100,7 +100,7 @@ def _check_file(path: Path) -> None:
     except FileNotFoundError:
         raise SubmissionError.missing(path) from None
     except (OSError, ValueError) as error:
-        raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
+        raise SubmissionError(f"cannot read {path}: {reason(error)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise SubmissionError(f"{path} is a folder; give a notebook or a .py file (or use 'grade batch')")
     if path.suffix not in (".ipynb", ".py"):
@@ -120,7 +120,7 @@ def _read(path: Path) -> bytes:
     except LinkRefused as refused:
         raise SubmissionError(f"cannot read {path}: {refused}") from None
     except OSError as error:
-        raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
+        raise SubmissionError(f"cannot read {path}: {reason(error)}") from None
     with open(fd, "rb") as file:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -128,7 +128,7 @@ def _read(path: Path) -> bytes:
         try:
             data = file.read(MAX_SUBMISSION_BYTES + 1)
         except OSError as error:
-            raise SubmissionError(f"cannot read {path}: {_reason(error)}") from None
+            raise SubmissionError(f"cannot read {path}: {reason(error)}") from None
     if len(data) > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MiB")
     return data
@@ -141,10 +141,6 @@ def _decode(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise SubmissionError(f"{path} is not UTF-8 text") from None
-
-
-def _reason(error: Exception) -> str:
-    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
 
 
 def _kind(mode: int) -> str:

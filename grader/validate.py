@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .assignments import Assignment, hidden_listing
-from .errors import UsageError
+from .errors import UsageError, reason
 from .model import GradeReport
 
 
@@ -95,8 +95,7 @@ def _expected_outcomes(path: Path) -> dict[str, Any]:
     try:
         outcomes = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UsageError(f"cannot read the expected outcomes {path}: {reason}") from None
+        raise UsageError(f"cannot read the expected outcomes {path}: {reason(error)}") from None
     if not isinstance(outcomes, dict) or not all(isinstance(v, dict) for v in outcomes.values()):
         raise UsageError(f"{path} must hold an object: each sample's file name, then its expected outcome (an object)")
     return outcomes
