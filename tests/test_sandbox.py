@@ -41,6 +41,13 @@ needs_bwrap = pytest.mark.skipif(bool(bwrap_problem()), reason=f"bwrap cannot ru
 needs_groups = pytest.mark.skipif(bool(availability()), reason=f"control groups cannot be made here: {availability()}")
 
 
+def _skip_without(backend: str) -> None:
+    """Skip where `backend` (bwrap or bwrap-fork) cannot run here."""
+    problem = fork_problem() if backend == "bwrap-fork" else bwrap_problem()
+    if problem:
+        pytest.skip(problem)
+
+
 def _isolating() -> list[Sandbox]:
     """bwrap, and the fork server where it runs here."""
     if bwrap_problem():
@@ -340,9 +347,7 @@ def test_a_spinning_cell_is_stopped_when_the_grader_was_started_ignoring_sigint(
     """The cell watch stops a cell with SIGINT; a grader started with SIGINT ignored handed the
     ignoring down to the forked children, the cell spun on until the grader stopped the whole
     notebook, and the function of the later cell was never graded."""
-    problem = fork_problem() if backend == "bwrap-fork" else bwrap_problem()
-    if problem:
-        pytest.skip(problem)
+    _skip_without(backend)
     notebook = tmp_path / "spins.ipynb"
     _notebook(notebook, "while True:\n    pass", "def f():\n    return 7")
     done = subprocess.run([sys.executable, "-c", SPINNING_CELL_IN_A_GRADER_IGNORING_SIGINT, str(notebook), backend],
@@ -379,9 +384,7 @@ print(outcome.cells[0].output.strip())
 def test_a_submissions_stack_and_open_files_do_not_depend_on_the_graders_ulimits(tmp_path: Path, backend: str) -> None:
     """A deep recursion passed where the grader's shell had `ulimit -s unlimited` and crashed on
     8 MiB: the sandbox's stack and open files are fixed, whatever the grader was started with."""
-    problem = fork_problem() if backend == "bwrap-fork" else bwrap_problem()
-    if problem:
-        pytest.skip(problem)
+    _skip_without(backend)
     notebook = tmp_path / "limits.ipynb"
     _notebook(notebook, "import resource\n"
                         "print(resource.getrlimit(resource.RLIMIT_STACK), resource.getrlimit(resource.RLIMIT_NOFILE))")
